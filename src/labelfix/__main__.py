@@ -1,0 +1,3 @@
+from labelfix.cli import app
+
+app(prog_name="labelfix")

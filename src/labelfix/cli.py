@@ -1,0 +1,194 @@
+"""The `labelfix` command line: thin typer commands over the library; the only module that prints."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from labelfix.cache import default_cache_dir
+from labelfix.errors import LabelfixError
+
+app = typer.Typer(
+    help="Find and fix bad labels and bad images in image-classification datasets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+example_app = typer.Typer(help="Bundled example datasets with known label errors.", no_args_is_help=True)
+app.add_typer(example_app, name="example")
+console = Console(stderr=True)
+
+
+class RichProgress:
+    """Progress bars for the library's `progress.task(...)` hooks."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    @contextmanager
+    def task(self, description: str, total: int | None) -> Iterator:
+        task_id = self.progress.add_task(description, total=total)
+        yield lambda steps=1: self.progress.advance(task_id, steps)
+        self.progress.update(task_id, completed=total) if total is not None else None
+
+
+@contextmanager
+def _progress_bars(enabled: bool) -> Iterator[RichProgress | None]:
+    if not enabled:
+        yield None
+        return
+    columns = (TextColumn("{task.description:>15}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("eta"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        yield RichProgress(progress)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_time=False, show_path=False)],
+        force=True,
+    )
+
+
+def _handles_errors(command):
+    """Map LabelfixError to its message and exit code 1; other errors to a crash log a user can attach."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except LabelfixError as error:
+            console.print(f"[bold red]error:[/] {error}", highlight=False)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/]: nothing was half-written; run the same command again to resume")
+            raise typer.Exit(130) from None
+        except Exception as error:  # noqa: BLE001
+            log_file = default_cache_dir() / "logs" / f"crash-{datetime.now():%Y%m%d-%H%M%S}.log"
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            log_file.write_text(traceback.format_exc(), encoding="utf-8")
+            console.print(f"[bold red]unexpected error:[/] {type(error).__name__}: {error}\n"
+                          f"The full traceback is in {log_file}; please attach it to a bug report.", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"labelfix {version('labelfix')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version_callback, is_eager=True,
+                                                    help="Show the version and exit.")] = False,
+) -> None:
+    """Find and fix bad labels and bad images in image-classification datasets."""
+
+
+@app.command()
+@_handles_errors
+def scan(
+    path: Annotated[Path, typer.Argument(help="Dataset folder (class folders, labels.jsonl, a CSV) or a label file.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder [default: ./labelfix-runs/<dataset>].")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML config; flags override it.")] = None,
+    folds: Annotated[Optional[int], typer.Option(help="Cross-validation folds [default: 5].")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for folds and the head [default: 0].")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Backbone: 'lite0' (embedded, offline) or a timm model name.")] = None,
+    weights: Annotated[Optional[Path], typer.Option(help="Local weights file for --model (.pth/.safetensors).")] = None,
+    dataset_format: Annotated[Optional[str], typer.Option("--format", help="auto, folders, jsonl, csv or regex.")] = None,
+    path_column: Annotated[Optional[str], typer.Option(help="CSV column with image paths [default: image].")] = None,
+    label_column: Annotated[Optional[str], typer.Option(help="CSV column with labels [default: label].")] = None,
+    split_column: Annotated[Optional[str], typer.Option(help="CSV column with train/val/test splits.")] = None,
+    label_regex: Annotated[Optional[str], typer.Option(help=r"Label from file names: a regex whose first group is the label, e.g. '([^/]+)_\d+\.jpg$'.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Images per forward pass [default: 64].")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Image-decoding worker processes.")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N [default: auto].")] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option(help=f"Embedding cache [default: {default_cache_dir()}].")] = None,
+    drop_flagged: Annotated[Optional[bool], typer.Option("--drop-flagged", help="corrected_labels.jsonl leaves flagged images out instead of relabelling them.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what each stage does.")] = False,
+) -> None:
+    """Find likely label errors and unreadable images; write issues.csv, corrected_labels.jsonl, report.html."""
+    from labelfix.config import load_config
+    from labelfix.pipeline import scan as run_scan
+
+    _setup_logging(verbose)
+    overrides = {
+        "seed": seed, "crossval.folds": folds, "embedding.model": model, "embedding.weights": weights,
+        "embedding.batch_size": batch_size, "embedding.workers": workers, "embedding.device": device,
+        "embedding.cache_dir": cache_dir, "dataset.format": dataset_format, "dataset.path_column": path_column,
+        "dataset.label_column": label_column, "dataset.split_column": split_column,
+        "dataset.label_regex": label_regex, "output.out": out, "output.drop_flagged": drop_flagged,
+    }
+    scan_config = load_config(config, {k: str(v) if isinstance(v, Path) else v for k, v in overrides.items()})
+    with _progress_bars(progress) as bars:
+        result = run_scan(path, scan_config, **({"progress": bars} if bars else {}))
+    _print_summary(result)
+
+
+def _print_summary(result) -> None:
+    counts = result.record["counts"]
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_row("images", str(counts["images"]))
+    table.add_row("classes", str(counts["classes"]))
+    table.add_row("likely label errors", f"[bold red]{counts['label_issues']}[/]")
+    table.add_row("unreadable files", str(counts["unreadable"]))
+    table.add_row("embedded / from cache", f"{counts['embedded']} / {counts['from_cache']}")
+    table.add_row("time", f"{sum(result.record['timings_seconds'].values()):.1f} s")
+    console.print(table)
+    worst = result.flagged.head(5)
+    for row in worst.itertuples():
+        console.print(f"  {row.path}: {row.given_label} → {row.suggested_label} "
+                      f"(p={row.suggested_label_probability:.2f})", highlight=False)
+    console.print(f"Report: [bold]{result.report_path}[/]", highlight=False)
+
+
+@example_app.command("digits")
+@_handles_errors
+def example_digits(
+    folder: Annotated[Path, typer.Argument(help="Where to write the example dataset.")],
+    noise: Annotated[float, typer.Option(help="Share of labels to flip.")] = 0.05,
+    seed: Annotated[int, typer.Option(help="Seed for which labels are flipped.")] = 0,
+) -> None:
+    """Write scikit-learn's handwritten digits as PNG class folders with a known share of wrong labels."""
+    from labelfix.example import TRUTH_FILE, write_digits_example
+
+    planted = write_digits_example(folder, noise=noise, seed=seed)
+    console.print(f"Wrote {folder} with {planted} planted label errors (listed in {folder / TRUTH_FILE}).")
+
+
+@example_app.command("check")
+@_handles_errors
+def example_check(
+    folder: Annotated[Path, typer.Argument(help="The example dataset folder.")],
+    run_dir: Annotated[Path, typer.Argument(help="The run folder of its scan.")],
+) -> None:
+    """Compare a scan's flags with the example's planted errors."""
+    from labelfix.example import score_against_truth
+
+    score = score_against_truth(folder, run_dir / "issues.csv")
+    console.print(
+        f"Found [bold]{score['found']}[/] of {score['planted']} planted errors "
+        f"(recall {score['recall']:.0%}); {score['flagged']} images flagged "
+        f"(precision {score['precision']:.0%}). Report: {run_dir / 'report.html'}",
+        highlight=False,
+    )

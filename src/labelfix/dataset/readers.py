@@ -1,0 +1,272 @@
+"""Readers: class folders, labels.jsonl, CSV and file-name regex, each returning a `Manifest`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from labelfix.dataset.manifest import Item, Manifest
+from labelfix.errors import DatasetError
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
+FORMATS = ("auto", "folders", "jsonl", "csv", "regex")
+
+
+@dataclass(frozen=True)
+class ReaderOptions:
+    """How to read a dataset. `format="auto"` detects the layout from what is on disk."""
+
+    format: str = "auto"
+    path_column: str = "image"
+    label_column: str = "label"
+    split_column: str | None = None
+    label_separator: str | None = None  # splits a CSV label cell into several labels (multi-label)
+    label_regex: str | None = None
+
+
+def read_dataset(path: str | Path, options: ReaderOptions = ReaderOptions()) -> Manifest:
+    """Read the dataset at `path` (a folder or a label file) into a Manifest."""
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"{path}: no such file or folder; give the dataset folder or its label file")
+    layout = _detect_format(path, options)
+    log.info("reading %s as %s", path, layout)
+    if layout == "regex":
+        manifest = read_regex(path, options.label_regex or "")
+    elif layout == "folders":
+        manifest = read_class_folders(path)
+    else:
+        label_file = path if path.is_file() else _find_label_file(path, layout)
+        manifest = read_jsonl(label_file) if layout == "jsonl" else read_csv(label_file, options)
+    _check_usable(manifest, path)
+    return manifest
+
+
+def _detect_format(path: Path, options: ReaderOptions) -> str:
+    if options.format not in FORMATS:
+        raise DatasetError(f"unknown dataset format '{options.format}'; use one of {', '.join(FORMATS)}")
+    if options.format != "auto":
+        return options.format
+    if options.label_regex:
+        return "regex"
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix in (".jsonl", ".csv"):
+            return suffix[1:]
+        raise DatasetError(f"{path}: a label file must end in .jsonl or .csv; or give the dataset folder")
+    for layout in ("jsonl", "csv"):
+        if (path / f"labels.{layout}").is_file():
+            return layout
+    if any(is_image_file(p) for folder in _subfolders(path) for p in folder.rglob("*")):
+        return "folders"
+    for layout in ("jsonl", "csv"):
+        if list(path.glob(f"*.{layout}")):
+            return layout
+    return "folders"
+
+
+def _find_label_file(folder: Path, layout: str) -> Path:
+    preferred = folder / f"labels.{layout}"
+    if preferred.is_file():
+        return preferred
+    candidates = sorted(folder.glob(f"*.{layout}"))
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise DatasetError(f"{folder}: no *.{layout} label file found; give the label file's path")
+    names = ", ".join(c.name for c in candidates)
+    raise DatasetError(f"{folder}: several label files ({names}); give the one to use as the path")
+
+
+def _check_usable(manifest: Manifest, path: Path) -> None:
+    if not manifest.items:
+        raise DatasetError(
+            f"{path}: no images found. Expected class folders (root/<class>/*.jpg), labels.jsonl, "
+            f"a CSV, or --label-regex; image types: {', '.join(sorted(IMAGE_EXTENSIONS))}"
+        )
+    if len(manifest.classes) < 2:
+        only = manifest.classes[0] if manifest.classes else "none"
+        raise DatasetError(
+            f"{path}: only one class ({only}) found; label issues need at least two classes. "
+            "For class folders, put each class in its own sub-folder"
+        )
+
+
+def is_image_file(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def _image_files(folder: Path) -> list[Path]:
+    """Image files under `folder`, recursively, in a sorted, platform-independent order."""
+    files, skipped = [], 0
+    for path in sorted(folder.rglob("*")):
+        if is_image_file(path):
+            files.append(path)
+        elif path.is_file() and not path.name.startswith("."):
+            skipped += 1
+    if skipped:
+        log.warning("%s: skipped %d files that do not have an image extension", folder, skipped)
+    return files
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def read_class_folders(root: Path) -> Manifest:
+    """`root/<class>/*` or `root/{train,val,test}/<class>/*` (the split is kept)."""
+    root = root.resolve()
+    folders = _subfolders(root)
+    split_folders = [f for f in folders if f.name.lower() in SPLIT_NAMES and _subfolders(f)]
+    if split_folders and len(split_folders) == len(folders):
+        class_folders = [(SPLIT_NAMES[s.name.lower()], c) for s in split_folders for c in _subfolders(s)]
+    else:
+        class_folders = [(None, c) for c in folders]
+    loose = [p.name for p in root.iterdir() if is_image_file(p)]
+    if loose:
+        log.warning("%s: %d images directly in the root have no class folder and are ignored", root, len(loose))
+    items = [
+        Item(path=image.relative_to(root).as_posix(), labels=(folder.name,), split=split)
+        for split, folder in class_folders
+        for image in _image_files(folder)
+    ]
+    return Manifest(root=root, items=tuple(items), source="folders")
+
+
+def _relative_to_root(root: Path, value: object, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise DatasetError(f"{where}: the image path must be a non-empty string, got {value!r}")
+    resolved = (root / value).resolve()
+    if not resolved.is_relative_to(root):
+        raise DatasetError(
+            f"{where}: image path {value!r} points outside the dataset folder {root}; "
+            "paths must be relative to the label file and stay inside its folder"
+        )
+    return resolved.relative_to(root).as_posix()
+
+
+def _labels_from(value: object, where: str) -> tuple[str, ...]:
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        return (str(value),)
+    if isinstance(value, list) and all(isinstance(v, (str, int)) for v in value):
+        return tuple(str(v) for v in value)
+    raise DatasetError(f"{where}: label must be a string or a list of strings, got {value!r}")
+
+
+def _check_unique(items: list[Item], label_file: Path) -> None:
+    seen: dict[str, int | None] = {}
+    for item in items:
+        if item.path in seen:
+            raise DatasetError(
+                f"{label_file}: line {item.source_line} names {item.path}, already named on line "
+                f"{seen[item.path]}; give each image once (a list of labels for multi-label)"
+            )
+        seen[item.path] = item.source_line
+
+
+def read_jsonl(label_file: Path) -> Manifest:
+    """`{"image": "images/0.jpg", "label": "red"}` per line; paths relative to the file."""
+    label_file = label_file.resolve()
+    root = label_file.parent
+    items = []
+    with label_file.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            where = f"{label_file}:{number}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise DatasetError(
+                    f'{where}: not valid JSON ({error.msg}); each line must be an object like '
+                    '{"image": "images/0.jpg", "label": "cat"}'
+                ) from None
+            if not isinstance(record, dict) or "image" not in record or "label" not in record:
+                raise DatasetError(f'{where}: each line needs the keys "image" and "label", got {line.strip()[:80]}')
+            split = record.get("split")
+            items.append(
+                Item(
+                    path=_relative_to_root(root, record["image"], where),
+                    labels=_labels_from(record["label"], where),
+                    split=SPLIT_NAMES.get(str(split).lower(), str(split)) if split is not None else None,
+                    source_line=number,
+                )
+            )
+    _check_unique(items, label_file)
+    return Manifest(root=root, items=tuple(items), source="jsonl", label_file=label_file)
+
+
+def read_csv(label_file: Path, options: ReaderOptions = ReaderOptions()) -> Manifest:
+    """A CSV with a header; image paths relative to the file; columns set by `options`."""
+    label_file = label_file.resolve()
+    root = label_file.parent
+    with label_file.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        columns = reader.fieldnames or []
+        wanted = {"--path-column": options.path_column, "--label-column": options.label_column}
+        if options.split_column:
+            wanted["--split-column"] = options.split_column
+        for flag, column in wanted.items():
+            if column not in columns:
+                raise DatasetError(
+                    f"{label_file}: no column '{column}'; its columns are {', '.join(columns) or '(none)'}. "
+                    f"Name the right one with {flag}"
+                )
+        items = []
+        for number, row in enumerate(reader, start=2):
+            where = f"{label_file}:{number}"
+            cell = (row[options.label_column] or "").strip()
+            labels = [cell] if options.label_separator is None else cell.split(options.label_separator)
+            labels = tuple(label.strip() for label in labels if label.strip())
+            if not labels and options.label_separator is None:
+                raise DatasetError(f"{where}: empty label in column '{options.label_column}'")
+            split = row[options.split_column].strip() if options.split_column else None
+            items.append(
+                Item(
+                    path=_relative_to_root(root, row[options.path_column], where),
+                    labels=labels,
+                    split=SPLIT_NAMES.get(split.lower(), split) if split else None,
+                    source_line=number,
+                )
+            )
+    _check_unique(items, label_file)
+    return Manifest(root=root, items=tuple(items), source="csv", label_file=label_file,
+                    options={"path_column": options.path_column, "label_column": options.label_column})
+
+
+def read_regex(root: Path, pattern: str) -> Manifest:
+    """Labels from each image's path (relative to `root`) by a regex; its first group is the label."""
+    try:
+        regex = re.compile(pattern)
+    except re.error as error:
+        raise DatasetError(f"--label-regex {pattern!r} is not a valid regular expression: {error}") from None
+    if regex.groups < 1:
+        raise DatasetError(
+            f"--label-regex {pattern!r} has no capture group; put the label in parentheses, "
+            r"e.g. '([^/]+)_\d+\.jpg$'"
+        )
+    root = root.resolve()
+    items, unmatched = [], []
+    for image in _image_files(root):
+        relative = image.relative_to(root).as_posix()
+        match = regex.search(relative)
+        if match and match.group(1):
+            split = SPLIT_NAMES.get(relative.split("/", 1)[0].lower()) if "/" in relative else None
+            items.append(Item(path=relative, labels=(match.group(1),), split=split))
+        else:
+            unmatched.append(relative)
+    if unmatched and not items:
+        raise DatasetError(
+            f"--label-regex {pattern!r} matched none of the {len(unmatched)} images under {root} "
+            f"(e.g. {unmatched[0]}); it is searched in the path relative to the dataset folder"
+        )
+    if unmatched:
+        log.warning("%d images do not match --label-regex and are left out (e.g. %s)", len(unmatched), unmatched[0])
+    return Manifest(root=root, items=tuple(items), source="regex", options={"label_regex": pattern})

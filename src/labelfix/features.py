@@ -1,0 +1,103 @@
+"""Embed every image once with a backbone, reusing cached embeddings of unchanged files."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from labelfix.cache import EmbeddingCache
+from labelfix.images.io import UnreadableImage, content_hash, read_bytes
+from labelfix.models.backbones import Backbone
+from labelfix.models.infer import embed_files
+from labelfix.progress import NoProgress, Progress
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Features:
+    """Embeddings of N images in manifest order; rows of unreadable images are zero."""
+
+    embeddings: np.ndarray  # (N, D) float32
+    content_hashes: list[str | None]  # None where the file could not be read
+    errors: dict[int, str]  # item index -> why it is unreadable
+    newly_embedded: int
+    from_cache: int
+
+    @property
+    def readable(self) -> np.ndarray:
+        mask = np.ones(len(self.content_hashes), dtype=bool)
+        mask[list(self.errors)] = False
+        return mask
+
+
+def _hash_file(path: Path) -> tuple[str | None, str | None]:
+    try:
+        return content_hash(read_bytes(path)), None
+    except UnreadableImage as error:
+        return None, str(error)
+
+
+def hash_files(paths: Sequence[Path], progress: Progress = NoProgress()) -> list[tuple[str | None, str | None]]:
+    """(content hash, error) per file, read with a few threads (I/O bound)."""
+    results = []
+    with progress.task("hash", len(paths)) as advance, ThreadPoolExecutor(max_workers=8) as pool:
+        for result in pool.map(_hash_file, paths, chunksize=64):
+            results.append(result)
+            advance(1)
+    return results
+
+
+def compute_features(
+    paths: Sequence[Path],
+    backbone: Backbone,
+    cache: EmbeddingCache,
+    *,
+    batch_size: int = 64,
+    workers: int | None = None,
+    device: torch.device | None = None,
+    progress: Progress = NoProgress(),
+) -> Features:
+    """Embeddings for `paths`: cached where the content is known, else computed and cached batch by batch."""
+    hashed = hash_files(paths, progress)
+    hashes = [h for h, _ in hashed]
+    errors = {i: error for i, (_, error) in enumerate(hashed) if error}
+    known = cache.get_many(backbone.key, [h for h in hashes if h])
+    from_cache = sum(1 for h in hashes if h in known)
+    to_embed = [i for i, h in enumerate(hashes) if h and h not in known]
+    first_of_hash = {}
+    for i in to_embed:
+        first_of_hash.setdefault(hashes[i], i)
+    unique = list(first_of_hash.values())  # identical files are embedded once
+    log.info("%d images: %d cached, %d to embed", len(paths), from_cache, len(unique))
+    newly_embedded = 0
+    with progress.task("embed", len(unique)) as advance:
+        batches = embed_files([paths[i] for i in unique], backbone, batch_size=batch_size, workers=workers, device=device)
+        for batch in batches:
+            fresh = {hashes[unique[j]]: vector for j, vector in zip(batch.indices, batch.vectors)}
+            cache.put_many(backbone.key, fresh.items())
+            known.update(fresh)
+            errors.update({unique[j]: error for j, error in batch.errors.items()})
+            newly_embedded += len(batch.indices)
+            advance(len(batch.indices) + len(batch.errors))
+    bad_hashes = {hashes[i] for i in errors if hashes[i]}
+    for i, h in enumerate(hashes):
+        if h in bad_hashes and i not in errors:  # a duplicate of a file that failed to decode
+            errors[i] = errors[first_of_hash[h]]
+    embeddings = np.zeros((len(paths), backbone.feature_dim), dtype=np.float32)
+    for i, h in enumerate(hashes):
+        if i not in errors:
+            embeddings[i] = known[h]
+    return Features(
+        embeddings=embeddings,
+        content_hashes=[None if i in errors else h for i, h in enumerate(hashes)],
+        errors=dict(sorted(errors.items())),
+        newly_embedded=newly_embedded,
+        from_cache=from_cache,
+    )

@@ -1,0 +1,1 @@
+"""Reading images from disk: decode, EXIF orientation, colour conversion, content hashes."""

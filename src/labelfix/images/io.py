@@ -1,0 +1,85 @@
+"""Decode any image file people have into an RGB PIL image, or say exactly why it cannot be read."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+
+class UnreadableImage(Exception):
+    """The file cannot be used as an image; the message says why (no path: the caller adds it)."""
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise UnreadableImage("file not found") from None
+    except OSError as error:
+        raise UnreadableImage(f"cannot read the file ({error.strerror or error})") from None
+
+
+def content_hash(data: bytes) -> str:
+    """Stable hash of a file's bytes (hex, 32 characters)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def decode_image(data: bytes) -> Image.Image:
+    """Decode bytes into an RGB image with EXIF orientation applied (first frame of animations)."""
+    if not data:
+        raise UnreadableImage("empty file (0 bytes)")
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.seek(0)
+        image.load()
+    except Image.DecompressionBombError as error:
+        raise UnreadableImage(f"too many pixels to decode safely ({error})") from None
+    except UnidentifiedImageError:
+        raise UnreadableImage("not an image file (format not recognised)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise UnreadableImage(f"corrupt or truncated image ({error})") from None
+    try:
+        image = ImageOps.exif_transpose(image)
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not lose an otherwise good image
+        pass
+    return to_rgb(image)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert grayscale, palette, CMYK, 16-bit and alpha images to 8-bit RGB (alpha over white)."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        pixels = np.asarray(image, dtype=np.float64)
+        high = float(pixels.max()) if pixels.size else 0.0
+        if image.mode == "F":
+            scale = 255.0 / max(high, 1e-12)
+        else:  # 16-bit data, also when PIL reports it as 32-bit "I"
+            scale = 255.0 / 65535.0 if image.mode.startswith("I;16") or high > 255 else 1.0
+        image = Image.fromarray(np.clip(pixels * scale, 0, 255).astype(np.uint8), mode="L")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def load_rgb(path: Path) -> Image.Image:
+    return decode_image(read_bytes(path))
+
+
+def thumbnail_data_uri(path: Path, size: int = 160) -> str | None:
+    """A small JPEG of the image as a data: URI, or None when it cannot be read."""
+    try:
+        image = load_rgb(path)
+    except UnreadableImage:
+        return None
+    image.thumbnail((size, size), Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -1,0 +1,1 @@
+"""Issue finders: pure functions over labels, probabilities and features."""

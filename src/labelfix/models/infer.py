@@ -1,0 +1,97 @@
+"""Batched forward passes over image files: decode in DataLoader workers, CUDA + AMP when present."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import timm.data
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from labelfix.errors import ConfigError
+from labelfix.images.io import UnreadableImage, load_rgb
+from labelfix.models.backbones import Backbone
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' picks CUDA when present, else the CPU; 'cuda', 'cuda:1', 'cpu' are taken as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: CUDA is not available on this machine; use --device cpu or auto")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"--device {name!r} is not a device name; use auto, cpu, cuda or cuda:N") from None
+
+
+def default_workers() -> int:
+    return min(8, os.cpu_count() or 1)
+
+
+class ImageFiles(Dataset):
+    """Preprocessed tensors of image files; an unreadable file gives zeros and its reason."""
+
+    def __init__(self, paths: Sequence[Path], transform) -> None:
+        self.paths = list(paths)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, str]:
+        try:
+            return self.transform(load_rgb(self.paths[index])), index, ""
+        except UnreadableImage as error:
+            return torch.zeros(0), index, str(error)
+
+
+def _collate(batch: list[tuple[torch.Tensor, int, str]]) -> tuple[torch.Tensor | None, list[int], list[str]]:
+    good = [tensor for tensor, _, error in batch if not error]
+    return (torch.stack(good) if good else None), [i for _, i, _ in batch], [e for _, _, e in batch]
+
+
+@dataclass
+class EmbeddedBatch:
+    indices: list[int]  # positions in the `paths` given, of the images embedded in this batch
+    vectors: np.ndarray  # (len(indices), D) float32
+    errors: dict[int, str]  # position -> why the image could not be read
+
+
+def embed_files(
+    paths: Sequence[Path],
+    backbone: Backbone,
+    *,
+    batch_size: int = 64,
+    workers: int | None = None,
+    device: torch.device | None = None,
+) -> Iterator[EmbeddedBatch]:
+    """Embed every file with the backbone's own eval preprocessing; one `EmbeddedBatch` per batch."""
+    device = device or resolve_device()
+    transform = timm.data.create_transform(**backbone.data_config, is_training=False)
+    workers = default_workers() if workers is None else workers
+    loader = DataLoader(
+        ImageFiles(paths, transform),
+        batch_size=batch_size,
+        num_workers=workers,
+        collate_fn=_collate,
+        pin_memory=device.type == "cuda",
+        persistent_workers=False,
+    )
+    model = backbone.model.to(device).to(memory_format=torch.channels_last)
+    autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else nullcontext()
+    with torch.inference_mode():
+        for images, indices, errors in loader:
+            failed = {i: e for i, e in zip(indices, errors) if e}
+            good = [i for i in indices if i not in failed]
+            vectors = np.zeros((0, backbone.feature_dim), dtype=np.float32)
+            if images is not None:
+                images = images.to(device, non_blocking=True).to(memory_format=torch.channels_last)
+                with autocast:
+                    vectors = backbone.model(images).float().cpu().numpy()
+            yield EmbeddedBatch(indices=good, vectors=vectors, errors=failed)

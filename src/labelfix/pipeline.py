@@ -1,0 +1,259 @@
+"""`labelfix scan`: dataset → features → out-of-fold probabilities → issues → run folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from labelfix.cache import EmbeddingCache, default_cache_dir
+from labelfix.config import ScanConfig, load_config
+from labelfix.crossval import assign_folds, out_of_fold_probabilities, small_classes
+from labelfix.dataset import Manifest, ReaderOptions, read_dataset
+from labelfix.errors import ConfigError, DatasetError
+from labelfix.features import Features, compute_features
+from labelfix.fileio import write_text_atomic
+from labelfix.issues.label import estimated_noise_rates, find_label_problems, noise_matrix
+from labelfix.issues.table import issue_table
+from labelfix.models.backbones import Backbone, load_backbone
+from labelfix.models.infer import resolve_device
+from labelfix.outputs import write_corrected_labels, write_issues_csv
+from labelfix.progress import NoProgress, Progress
+from labelfix.report import write_report
+from labelfix.seeding import seed_everything
+from labelfix.store import write_run_store
+
+log = logging.getLogger(__name__)
+
+LIBRARIES = ("labelfix", "torch", "torchvision", "timm", "cleanlab", "scikit-learn", "numpy", "pandas", "pillow")
+
+
+@dataclass
+class ScanResult:
+    """What a scan found; the same data is in the run folder's files."""
+
+    run_dir: Path
+    manifest: Manifest
+    issues: pd.DataFrame  # one row per image, worst first (issues.csv)
+    pred_probs: np.ndarray  # (N, K) out-of-fold probabilities in `manifest.classes` order; NaN rows: unreadable
+    record: dict  # run.json
+
+    @property
+    def flagged(self) -> pd.DataFrame:
+        return self.issues[self.issues["is_label_issue"]]
+
+    @property
+    def unreadable(self) -> pd.DataFrame:
+        return self.issues[self.issues["is_unreadable_issue"]]
+
+    @property
+    def report_path(self) -> Path:
+        return self.run_dir / "report.html"
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 3)
+
+
+def scan(
+    path: str | Path,
+    config: ScanConfig | None = None,
+    *,
+    progress: Progress = NoProgress(),
+    **options,
+) -> ScanResult:
+    """Scan the dataset at `path` and write the run folder.
+
+    Options are any ScanConfig field by name (`folds=5, seed=0, model="lite0", out="runs/x", ...`);
+    they override `config`.
+    """
+    config = _with_options(config or ScanConfig(), options)
+    timer = _Timer()
+    started = datetime.now(timezone.utc)
+    with timer.stage("read"):
+        manifest = read_dataset(path, _reader_options(config))
+    if manifest.is_multilabel:
+        raise DatasetError(f"{path}: multi-label datasets are read, but label-issue detection for them is not available yet")
+    run_dir = _run_dir(config, manifest)
+    seed_everything(config.seed)
+    with timer.stage("load_model"):
+        backbone = load_backbone(config.embedding.model, config.embedding.weights)
+    device = resolve_device(config.embedding.device)
+    with timer.stage("embed"), EmbeddingCache(config.embedding.cache_dir or default_cache_dir()) as cache:
+        features = compute_features(
+            manifest.paths,
+            backbone,
+            cache,
+            batch_size=config.embedding.batch_size,
+            workers=config.embedding.workers,
+            device=device,
+            progress=progress,
+        )
+    readable = features.readable
+    if readable.sum() < 2:
+        first = next(iter(features.errors.items()))
+        raise DatasetError(
+            f"no usable images: {len(features.errors)} of {len(manifest)} files could not be read "
+            f"(e.g. {manifest.paths[first[0]]}: {first[1]}); check the paths in the label file"
+        )
+    labels = manifest.label_indices()
+    with timer.stage("crossval"):
+        folds = assign_folds(labels[readable], config.crossval.folds, config.seed)
+        for k, count in small_classes(labels[readable], int(folds.max()) + 1).items():
+            log.warning("class '%s' has only %d readable images (fewer than folds): its flags are less reliable",
+                        manifest.classes[k], count)
+        probabilities = out_of_fold_probabilities(
+            features.embeddings[readable], labels[readable], folds, len(manifest.classes),
+            regularization=config.crossval.regularization, seed=config.seed, progress=progress,
+        )
+    with timer.stage("find_issues"):
+        label_issues = find_label_problems(labels[readable], probabilities, filter_by=config.label_issues.filter_by)
+        table = issue_table(manifest, readable, folds, label_issues, features.errors)
+        noise_rates = estimated_noise_rates(labels[readable], probabilities)
+        matrix = noise_matrix(labels[readable], label_issues.suggested_label, label_issues.is_label_issue, len(manifest.classes))
+    pred_probs = np.full((len(manifest), len(manifest.classes)), np.nan)
+    pred_probs[readable] = probabilities
+    record = _run_record(config, manifest, backbone, features, device, started, timer, table, int(folds.max()) + 1)
+    with timer.stage("write"):
+        _write_outputs(run_dir, config, manifest, table, pred_probs, features, record, noise_rates, matrix)
+    record["timings_seconds"] = timer.seconds
+    record["images_per_second"] = round(len(manifest) / max(sum(timer.seconds.values()), 1e-9), 2)
+    write_text_atomic(run_dir / "run.json", _json(record))
+    return ScanResult(run_dir=run_dir, manifest=manifest, issues=table, pred_probs=pred_probs, record=record)
+
+
+def _with_options(config: ScanConfig, options: dict) -> ScanConfig:
+    sections = {name: section for section in ScanConfig.model_fields
+                if section != "seed" for name in getattr(config, section).model_fields}
+    overrides = {}
+    for name, value in options.items():
+        if name == "seed":
+            overrides["seed"] = value
+        elif name in sections:
+            overrides[f"{sections[name]}.{name}"] = value
+        else:
+            raise ConfigError(f"unknown scan option '{name}'; options are seed, {', '.join(sorted(sections))}")
+    if not overrides:
+        return config
+    return load_config(None, {**_flatten(config.model_dump(mode="json", exclude_none=True)), **overrides})
+
+
+def _flatten(data: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _reader_options(config: ScanConfig) -> ReaderOptions:
+    return ReaderOptions(**config.dataset.model_dump())
+
+
+def _run_dir(config: ScanConfig, manifest: Manifest) -> Path:
+    if config.output.out is not None:
+        return Path(config.output.out).resolve()
+    run_dir = (Path.cwd() / "labelfix-runs" / manifest.name).resolve()
+    if run_dir.is_relative_to(manifest.root.resolve()):
+        raise ConfigError(
+            f"the default run folder {run_dir} would be inside the dataset; choose one with --out "
+            "(labelfix does not write into a dataset unless asked)"
+        )
+    return run_dir
+
+
+def dataset_hash(manifest: Manifest, content_hashes: list[str | None]) -> str:
+    """Hash of every (path, labels, split, file content): equal hashes mean the same dataset."""
+    digest = hashlib.sha256()
+    for item, content in zip(manifest.items, content_hashes):
+        digest.update(f"{item.path}\t{'|'.join(item.labels)}\t{item.split}\t{content}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            found[name] = version(name)
+        except Exception:  # noqa: BLE001
+            found[name] = "unknown"
+    return found
+
+
+def _run_record(config, manifest, backbone: Backbone, features: Features, device, started, timer, table, folds) -> dict:
+    return {
+        "started_at": started.isoformat(timespec="seconds"),
+        "config": config.model_dump(mode="json"),
+        "reproducibility": (
+            f"seed {config.seed} fixes the fold assignment and the head; embeddings are deterministic "
+            "on the CPU (on CUDA, mixed precision may change the last digits)"
+        ),
+        "dataset": {
+            "name": manifest.name,
+            "root": str(manifest.root),
+            "format": manifest.source,
+            "label_file": str(manifest.label_file) if manifest.label_file else None,
+            "content_hash": dataset_hash(manifest, features.content_hashes),
+            "classes": list(manifest.classes),
+        },
+        "model": {
+            "name": backbone.name,
+            "architecture": backbone.architecture,
+            "weights": str(config.embedding.weights) if config.embedding.weights else ("embedded" if backbone.name == "lite0" else "hub"),
+            "weights_hash": backbone.weights_hash,
+            "feature_dim": backbone.feature_dim,
+            "preprocessing": {k: list(v) if isinstance(v, tuple) else v for k, v in backbone.data_config.items()},
+            "device": str(device),
+        },
+        "counts": {
+            "images": len(manifest),
+            "classes": len(manifest.classes),
+            "unreadable": len(features.errors),
+            "label_issues": int(table["is_label_issue"].sum()),
+            "embedded": features.newly_embedded,
+            "from_cache": features.from_cache,
+            "folds": folds,
+        },
+        "versions": _versions(),
+        "timings_seconds": dict(timer.seconds),
+    }
+
+
+def _json(data: dict) -> str:
+    return json.dumps(data, indent=2, default=str) + "\n"
+
+
+def _write_outputs(run_dir, config, manifest, table, pred_probs, features, record, noise_rates, matrix) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_issues_csv(run_dir / "issues.csv", table)
+    write_corrected_labels(run_dir / "corrected_labels.jsonl", table, drop_flagged=config.output.drop_flagged)
+    write_run_store(run_dir / "labelfix.db", manifest, table, pred_probs, features.content_hashes, record)
+    write_report(
+        run_dir / "report.html",
+        table=table,
+        classes=list(manifest.classes),
+        noise_rates=noise_rates,
+        noise_matrix=matrix,
+        run_record=record,
+        root=manifest.root,
+        images_per_pair=config.output.report_images_per_pair,
+    )
