@@ -72,7 +72,7 @@ def _handles_errors(command):
         try:
             return command(*args, **kwargs)
         except LabelfixError as error:
-            console.print(f"[bold red]error:[/] {error}", highlight=False)
+            console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]: nothing was half-written; run the same command again to resume")
@@ -82,7 +82,8 @@ def _handles_errors(command):
             log_file.parent.mkdir(parents=True, exist_ok=True)
             log_file.write_text(traceback.format_exc(), encoding="utf-8")
             console.print(f"[bold red]unexpected error:[/] {type(error).__name__}: {error}\n"
-                          f"The full traceback is in {log_file}; please attach it to a bug report.", highlight=False)
+                          f"The full traceback is in {log_file}; please attach it to a bug report.", highlight=False,
+                          soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper

@@ -23,7 +23,7 @@ class LabelIssues:
     suggested_probability: np.ndarray
 
 
-def find_label_problems(labels: np.ndarray, pred_probs: np.ndarray, *, filter_by: str = "prune_by_noise_rate") -> LabelIssues:
+def find_label_problems(labels: np.ndarray, pred_probs: np.ndarray, *, filter_by: str = "prune_by_class") -> LabelIssues:
     """cleanlab's `find_label_issues` and `get_label_quality_scores` for labels (N,) and pred_probs (N, K)."""
     flagged = find_label_issues(labels, pred_probs, filter_by=filter_by, n_jobs=1)
     scores = get_label_quality_scores(labels, pred_probs, method="self_confidence")

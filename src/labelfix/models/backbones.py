@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
@@ -41,7 +42,7 @@ def load_backbone(name: str = "lite0", weights: Path | None = None) -> Backbone:
     """Create `name` (an embedded name, a timm name or `hf-hub:...`) with pretrained or local weights."""
     architecture = EMBEDDED_MODELS.get(name, name)
     if not name.startswith("hf-hub:") and not timm.is_model(architecture):
-        close = timm.list_models(f"*{architecture.split('.')[0][:12]}*")[:8]
+        close = difflib.get_close_matches(architecture, timm.list_models(), n=6, cutoff=0.6)
         hint = f" Similar timm names: {', '.join(close)}." if close else ""
         raise ModelError(f"unknown model '{name}'. Use 'lite0' (embedded) or a timm model name.{hint}")
     if weights is not None:

@@ -1,0 +1,70 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from labelfix.images.io import UnreadableImage, content_hash, decode_image
+
+
+def _encode(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+RGB = Image.fromarray(np.random.default_rng(0).integers(0, 255, (20, 30, 3), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF"])
+def test_formats_decode_to_rgb(fmt):
+    image = decode_image(_encode(RGB, fmt))
+    assert image.mode == "RGB" and image.size == (30, 20)
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGBA", "CMYK", "P", "1", "I;16", "I", "F"])
+def test_modes_convert_to_rgb(mode):
+    source = RGB.convert(mode) if mode not in ("I;16", "I", "F") else Image.fromarray(
+        (np.arange(600).reshape(20, 30) * 100).astype({"I;16": np.uint16, "I": np.int32, "F": np.float32}[mode])
+    )
+    fmt = {"CMYK": "JPEG", "F": "TIFF", "I": "TIFF"}.get(mode, "PNG")
+    image = decode_image(_encode(source, fmt))
+    assert image.mode == "RGB"
+    assert np.asarray(image).max() > 100  # 16-bit data is scaled, not clipped to black or white
+
+
+def test_alpha_is_composited_on_white():
+    transparent = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
+    assert np.asarray(decode_image(_encode(transparent, "PNG")))[0, 0].tolist() == [255, 255, 255]
+
+
+def test_exif_orientation_is_applied():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise when displayed
+    data = _encode(RGB, "JPEG", exif=exif.tobytes())
+    assert decode_image(data).size == (20, 30)
+
+
+def test_animated_gif_gives_first_frame():
+    frames = [Image.new("RGB", (8, 8), c) for c in ((255, 0, 0), (0, 0, 255))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    assert np.asarray(decode_image(buffer.getvalue()))[0, 0].tolist()[0] > 200
+
+
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"", "empty file"),
+        (b"this is not an image", "not an image file"),
+        (_encode(RGB, "JPEG")[:200], "corrupt or truncated"),
+        (_encode(RGB, "PNG")[:80], "corrupt or truncated"),
+    ],
+)
+def test_unreadable_data_says_why(data, reason):
+    with pytest.raises(UnreadableImage, match=reason):
+        decode_image(data)
+
+
+def test_content_hash_depends_on_bytes_only():
+    assert content_hash(b"abc") == content_hash(b"abc") != content_hash(b"abd")

@@ -1,0 +1,121 @@
+"""End to end on synthetic colour images with planted label errors (real lite0 backbone, CPU)."""
+
+import json
+import sqlite3
+
+import pandas as pd
+import pytest
+from conftest import color_image, write_jsonl
+
+import labelfix
+from labelfix import features as features_module
+from labelfix.errors import DatasetError
+
+
+def test_scan_finds_planted_errors_and_writes_the_run(color_dataset, tmp_path):
+    root, planted = color_dataset
+    (root / "red" / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    (root / "blue" / "empty.png").write_bytes(b"")
+    result = labelfix.scan(root, out=tmp_path / "run", folds=3, workers=0)
+
+    flagged = set(result.flagged["path"])
+    assert set(planted) <= flagged
+    assert len(flagged) <= len(planted) + 2
+    suggestions = dict(zip(result.flagged["path"], result.flagged["suggested_label"]))
+    assert all(suggestions[path] == true for path, true in planted.items())
+    assert set(result.unreadable["path"]) == {"red/broken.jpg", "blue/empty.png"}
+
+    run = tmp_path / "run"
+    assert sorted(p.name for p in run.iterdir()) == [
+        "corrected_labels.jsonl", "issues.csv", "labelfix.db", "report.html", "run.json"
+    ]
+    issues = pd.read_csv(run / "issues.csv")
+    assert len(issues) == len(result.manifest) == 3 * 20 + 2
+    assert issues["is_unreadable_issue"].head(2).all()  # worst first: unreadable, then lowest score
+    scores = issues["label_score"].dropna()
+    assert scores.is_monotonic_increasing and scores.between(0, 1).all()
+    assert {"label_score", "is_label_issue", "given_label_probability", "suggested_label_probability", "fold"} <= set(issues)
+
+    corrected = [json.loads(line) for line in (run / "corrected_labels.jsonl").read_text().splitlines()]
+    assert len(corrected) == 3 * 20
+    relabelled = {r["image"]: r["label"] for r in corrected if "given_label" in r}
+    assert relabelled.keys() == flagged and all(relabelled[p] == t for p, t in planted.items())
+
+    record = json.loads((run / "run.json").read_text())
+    assert record["config"]["seed"] == 0 and record["counts"]["unreadable"] == 2
+    assert record["model"]["weights_hash"] and record["dataset"]["content_hash"]
+    assert {"read", "embed", "crossval", "find_issues", "write"} <= set(record["timings_seconds"])
+
+    with sqlite3.connect(run / "labelfix.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == len(result.manifest)
+        assert db.execute("SELECT COUNT(*) FROM issues WHERE issue_type='label' AND is_issue=1").fetchone()[0] == len(flagged)
+        assert db.execute("SELECT COUNT(*) FROM issues WHERE issue_type='unreadable'").fetchone()[0] == 2
+        assert db.execute("SELECT COUNT(*) FROM probabilities").fetchone()[0] == 3 * 20
+
+    html = (run / "report.html").read_text()
+    assert "broken.jpg" in html and "data:image/jpeg;base64" in html and "given <em>red</em>" in html
+
+
+def test_scan_is_reproducible_and_second_scan_uses_the_cache(color_dataset, tmp_path):
+    root, _ = color_dataset
+    first = labelfix.scan(root, out=tmp_path / "a", folds=3, workers=0, seed=1)
+    second = labelfix.scan(root, out=tmp_path / "b", folds=3, workers=0, seed=1)
+    assert second.record["counts"]["embedded"] == 0 and second.record["counts"]["from_cache"] == 60
+    pd.testing.assert_frame_equal(first.issues, second.issues)
+    (root / "red" / "new.png").write_bytes((root / "red" / "red_05.png").read_bytes())
+    color_image((210, 40, 40), 999).save(root / "red" / "changed.png")
+    third = labelfix.scan(root, out=tmp_path / "c", folds=3, workers=0, seed=1)
+    assert third.record["counts"]["embedded"] == 1  # new.png has known content; only changed.png is embedded
+
+
+def test_interrupted_scan_resumes_from_the_cache(color_dataset, tmp_path, monkeypatch):
+    root, _ = color_dataset
+    real_embed = features_module.embed_files
+
+    def embed_then_interrupt(*args, **kwargs):
+        batches = real_embed(*args, **kwargs)
+        yield next(batches)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(features_module, "embed_files", embed_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        labelfix.scan(root, out=tmp_path / "run", folds=3, workers=0, batch_size=16)
+    assert not (tmp_path / "run" / "issues.csv").exists()
+
+    monkeypatch.setattr(features_module, "embed_files", real_embed)
+    result = labelfix.scan(root, out=tmp_path / "run", folds=3, workers=0, batch_size=16)
+    assert result.record["counts"]["from_cache"] == 16
+    assert result.record["counts"]["embedded"] == 60 - 16
+    assert not [p for p in (tmp_path / "run").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_jsonl_with_missing_file_lists_it_as_unreadable(tmp_path):
+    root = tmp_path / "data"
+    records = []
+    for index in range(24):
+        name, color = [("red", (210, 40, 40)), ("blue", (40, 70, 200))][index % 2]
+        (root / "images").mkdir(parents=True, exist_ok=True)
+        color_image(color, index).save(root / f"images/{index}.png")
+        records.append({"image": f"images/{index}.png", "label": name})
+    records.append({"image": "images/missing.png", "label": "red"})
+    write_jsonl(root / "labels.jsonl", records)
+    result = labelfix.scan(root, out=tmp_path / "run", folds=3, workers=0)
+    assert result.unreadable["unreadable_reason"].tolist() == ["file not found"]
+
+
+def test_all_files_unreadable_is_a_clear_error(tmp_path):
+    write_jsonl(tmp_path / "labels.jsonl", [{"image": f"{i}.png", "label": str(i % 2)} for i in range(4)])
+    with pytest.raises(DatasetError, match="no usable images.*0.png: file not found"):
+        labelfix.scan(tmp_path, out=tmp_path / "run")
+
+
+def test_default_run_folder_is_never_inside_the_dataset(color_dataset, monkeypatch):
+    root, _ = color_dataset
+    monkeypatch.chdir(root)
+    with pytest.raises(labelfix.LabelfixError, match="would be inside the dataset"):
+        labelfix.scan(root)
+
+
+def test_unknown_option_is_named():
+    with pytest.raises(labelfix.LabelfixError, match="unknown scan option 'fold'"):
+        labelfix.scan(".", fold=3)
