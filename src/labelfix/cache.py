@@ -1,25 +1,35 @@
-"""On-disk embedding cache keyed by (backbone key, file content hash): re-scans embed only new files.
+"""On-disk cache of what the decode pass computes per file: the embedding and the image statistics.
 
-Rows are committed batch by batch, so an interrupted scan resumes where it stopped.
+Keyed by (backbone key, file content hash), so a re-scan only decodes new or changed files. Rows are
+committed batch by batch, so an interrupted scan resumes where it stopped.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS embeddings (
+CREATE TABLE IF NOT EXISTS decoded (
     backbone TEXT NOT NULL,
     content_hash TEXT NOT NULL,
     vector BLOB NOT NULL,
+    statistics TEXT NOT NULL,
     PRIMARY KEY (backbone, content_hash)
 ) WITHOUT ROWID
 """
+
+
+@dataclass(frozen=True)
+class CachedImage:
+    vector: np.ndarray  # (D,) float32
+    statistics: dict[str, float]
 
 
 def default_cache_dir() -> Path:
@@ -31,33 +41,38 @@ def default_cache_dir() -> Path:
 
 
 class EmbeddingCache:
-    """float32 vectors in one SQLite file."""
+    """One SQLite file under the cache folder."""
 
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / "embeddings.sqlite"
+        self.path = folder / "decoded.sqlite"
         self._db = sqlite3.connect(self.path, timeout=60)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(_SCHEMA)
         self._db.commit()
 
-    def get_many(self, backbone: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
+    def get_many(self, backbone: str, hashes: Sequence[str]) -> dict[str, CachedImage]:
+        found: dict[str, CachedImage] = {}
         unique = list(dict.fromkeys(hashes))
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                f"SELECT content_hash, vector FROM embeddings WHERE backbone = ? AND content_hash IN ({marks})",
+                f"SELECT content_hash, vector, statistics FROM decoded WHERE backbone = ? AND content_hash IN ({marks})",
                 [backbone, *chunk],
             )
-            found.update((h, np.frombuffer(blob, dtype=np.float32)) for h, blob in rows)
+            found.update(
+                (h, CachedImage(np.frombuffer(blob, dtype=np.float32), json.loads(stats))) for h, blob, stats in rows
+            )
         return found
 
-    def put_many(self, backbone: str, entries: Iterable[tuple[str, np.ndarray]]) -> None:
-        rows = [(backbone, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in entries]
+    def put_many(self, backbone: str, entries: Iterable[tuple[str, CachedImage]]) -> None:
+        rows = [
+            (backbone, h, np.asarray(e.vector, dtype=np.float32).tobytes(), json.dumps(e.statistics))
+            for h, e in entries
+        ]
         with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)", rows)
+            self._db.executemany("INSERT OR REPLACE INTO decoded VALUES (?, ?, ?, ?)", rows)
 
     def close(self) -> None:
         self._db.close()

@@ -45,6 +45,12 @@ class LabelIssueConfig(_Section):
     )
 
 
+class HealthConfig(_Section):
+    low_information_threshold: float = Field(
+        0.2, ge=0, le=1, description="flag images whose grayscale entropy / 8 bits is below this"
+    )
+
+
 class OutputConfig(_Section):
     out: Path | None = None
     drop_flagged: bool = False
@@ -57,6 +63,7 @@ class ScanConfig(_Section):
     embedding: EmbeddingConfig = EmbeddingConfig()
     crossval: CrossValidationConfig = CrossValidationConfig()
     label_issues: LabelIssueConfig = LabelIssueConfig()
+    health: HealthConfig = HealthConfig()
     output: OutputConfig = OutputConfig()
 
 

@@ -1,4 +1,4 @@
-"""Embed every image once with a backbone, reusing cached embeddings of unchanged files."""
+"""Decode and embed every image once (with its statistics), reusing the cache for unchanged files."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from labelfix.cache import EmbeddingCache
+from labelfix.cache import CachedImage, EmbeddingCache
 from labelfix.images.io import UnreadableImage, content_hash, read_bytes
 from labelfix.models.backbones import Backbone
 from labelfix.models.infer import embed_files
@@ -25,6 +25,7 @@ class Features:
     """Embeddings of N images in manifest order; rows of unreadable images are zero."""
 
     embeddings: np.ndarray  # (N, D) float32
+    statistics: list[dict]  # image statistics (width, height, brightness, entropy); {} where unreadable
     content_hashes: list[str | None]  # None where the file could not be read
     errors: dict[int, str]  # item index -> why it is unreadable
     newly_embedded: int
@@ -80,7 +81,10 @@ def compute_features(
     with progress.task("embed", len(unique)) as advance:
         batches = embed_files([paths[i] for i in unique], backbone, batch_size=batch_size, workers=workers, device=device)
         for batch in batches:
-            fresh = {hashes[unique[j]]: vector for j, vector in zip(batch.indices, batch.vectors)}
+            fresh = {
+                hashes[unique[j]]: CachedImage(vector, statistics)
+                for j, vector, statistics in zip(batch.indices, batch.vectors, batch.statistics)
+            }
             cache.put_many(backbone.key, fresh.items())
             known.update(fresh)
             errors.update({unique[j]: error for j, error in batch.errors.items()})
@@ -91,11 +95,13 @@ def compute_features(
         if h in bad_hashes and i not in errors:  # a duplicate of a file that failed to decode
             errors[i] = errors[first_of_hash[h]]
     embeddings = np.zeros((len(paths), backbone.feature_dim), dtype=np.float32)
+    statistics: list[dict] = [{} for _ in paths]
     for i, h in enumerate(hashes):
         if i not in errors:
-            embeddings[i] = known[h]
+            embeddings[i], statistics[i] = known[h].vector, known[h].statistics
     return Features(
         embeddings=embeddings,
+        statistics=statistics,
         content_hashes=[None if i in errors else h for i, h in enumerate(hashes)],
         errors=dict(sorted(errors.items())),
         newly_embedded=newly_embedded,

@@ -23,6 +23,7 @@ from labelfix.dataset import Manifest, ReaderOptions, read_dataset
 from labelfix.errors import ConfigError, DatasetError
 from labelfix.features import Features, compute_features
 from labelfix.fileio import write_text_atomic
+from labelfix.issues.health import low_information
 from labelfix.issues.label import estimated_noise_rates, find_label_problems, noise_matrix
 from labelfix.issues.table import issue_table
 from labelfix.models.backbones import Backbone, load_backbone
@@ -31,7 +32,7 @@ from labelfix.outputs import write_corrected_labels, write_issues_csv
 from labelfix.progress import NoProgress, Progress
 from labelfix.report import write_report
 from labelfix.seeding import seed_everything
-from labelfix.store import write_run_store
+from labelfix.store import health_issue_types, write_run_store
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,9 @@ def scan(
         )
     with timer.stage("find_issues"):
         label_issues = find_label_problems(labels[readable], probabilities, filter_by=config.label_issues.filter_by)
-        table = issue_table(manifest, readable, folds, label_issues, features.errors)
+        entropy = np.array([stats.get("entropy", np.nan) for stats in features.statistics])
+        health = {"low_information": low_information(entropy, threshold=config.health.low_information_threshold)}
+        table = issue_table(manifest, readable, folds, label_issues, features.errors, health)
         noise_rates = estimated_noise_rates(labels[readable], probabilities)
         matrix = noise_matrix(labels[readable], label_issues.suggested_label, label_issues.is_label_issue, len(manifest.classes))
     pred_probs = np.full((len(manifest), len(manifest.classes)), np.nan)
@@ -229,6 +232,7 @@ def _run_record(config, manifest, backbone: Backbone, features: Features, device
             "classes": len(manifest.classes),
             "unreadable": len(features.errors),
             "label_issues": int(table["is_label_issue"].sum()),
+            **{name: int(table[f"is_{name}_issue"].sum()) for name in health_issue_types(table)},
             "embedded": features.newly_embedded,
             "from_cache": features.from_cache,
             "folds": folds,

@@ -75,7 +75,14 @@ def write_run_store(
             db.executemany("INSERT INTO issues VALUES (?, ?, ?, ?, ?, ?)", _issue_rows(by_item))
 
 
+def health_issue_types(table: pd.DataFrame) -> list[str]:
+    """Image-health issue types present in the table (`is_<type>_issue` columns other than label/unreadable)."""
+    names = [c[3:-6] for c in table.columns if c.startswith("is_") and c.endswith("_issue")]
+    return [name for name in names if name not in ("label", "unreadable")]
+
+
 def _issue_rows(table: pd.DataFrame) -> list[tuple]:
+    health = health_issue_types(table)
     rows = []
     for item_id, row in table.iterrows():
         if row["is_unreadable_issue"]:
@@ -88,6 +95,7 @@ def _issue_rows(table: pd.DataFrame) -> list[tuple]:
         rows.append(
             (item_id, "label", int(row["is_label_issue"]), row["label_score"], row["suggested_label"], json.dumps(details))
         )
+        rows.extend((item_id, name, int(row[f"is_{name}_issue"]), row[f"{name}_score"], None, None) for name in health)
     return rows
 
 

@@ -8,20 +8,6 @@ import pandas as pd
 from labelfix.dataset.manifest import Manifest
 from labelfix.issues.label import LabelIssues
 
-COLUMNS = [
-    "path",
-    "split",
-    "given_label",
-    "suggested_label",
-    "label_score",
-    "is_label_issue",
-    "given_label_probability",
-    "suggested_label_probability",
-    "fold",
-    "is_unreadable_issue",
-    "unreadable_reason",
-]
-
 
 def issue_table(
     manifest: Manifest,
@@ -29,35 +15,40 @@ def issue_table(
     folds: np.ndarray,
     label_issues: LabelIssues,
     errors: dict[int, str],
+    health: dict[str, tuple[np.ndarray, np.ndarray]],
 ) -> pd.DataFrame:
-    """Rows in manifest order, indexed by item index, then sorted: unreadable first, then lowest label score.
+    """Rows indexed by item, sorted worst first: unreadable, then image-health issues, then by label score.
 
-    `readable` (N,) bool; `folds` and `label_issues` arrays cover the readable images only.
+    `readable` (N,) bool; `folds` and `label_issues` cover the readable images only; `health` maps an
+    issue type to (is_issue (N,), score (N,)) over all images.
     """
-    classes = np.array(manifest.classes, dtype=object)
     n = len(manifest)
+    rows = np.flatnonzero(readable)
+
+    def spread(values: np.ndarray, fill) -> np.ndarray:
+        full = np.full(n, fill, dtype=object if fill is None else np.asarray(values).dtype)
+        full[rows] = values
+        return full
+
+    classes = np.array(manifest.classes, dtype=object)
     table = pd.DataFrame(
         {
             "path": [item.path for item in manifest.items],
             "split": [item.split or "" for item in manifest.items],
             "given_label": [item.label for item in manifest.items],
-            "suggested_label": pd.Series([None] * n, dtype=object),
-            "label_score": np.nan,
-            "is_label_issue": False,
-            "given_label_probability": np.nan,
-            "suggested_label_probability": np.nan,
-            "fold": pd.array([pd.NA] * n, dtype="Int64"),
+            "suggested_label": spread(classes[label_issues.suggested_label], None),
+            "label_score": spread(label_issues.label_score, np.nan),
+            "is_label_issue": spread(label_issues.is_label_issue, False),
+            "given_label_probability": spread(label_issues.given_probability, np.nan),
+            "suggested_label_probability": spread(label_issues.suggested_probability, np.nan),
+            "fold": pd.array(spread(folds, None), dtype="Int64"),
             "is_unreadable_issue": ~readable,
             "unreadable_reason": [errors.get(i, "") for i in range(n)],
         }
     )
-    rows = np.flatnonzero(readable)
-    table.loc[rows, "suggested_label"] = classes[label_issues.suggested_label]
-    table.loc[rows, "label_score"] = label_issues.label_score
-    table.loc[rows, "is_label_issue"] = label_issues.is_label_issue
-    table.loc[rows, "given_label_probability"] = label_issues.given_probability
-    table.loc[rows, "suggested_label_probability"] = label_issues.suggested_probability
-    table.loc[rows, "fold"] = folds
-    table["is_label_issue"] = table["is_label_issue"].astype(bool)
-    order = np.lexsort((table.index.to_numpy(), table["label_score"].fillna(-1.0).to_numpy()))
-    return table.iloc[order][COLUMNS]
+    for name, (is_issue, score) in health.items():
+        table[f"is_{name}_issue"] = np.asarray(is_issue, dtype=bool) & readable
+        table[f"{name}_score"] = np.where(readable, score, np.nan)
+    any_health = table[[f"is_{name}_issue" for name in health]].any(axis=1).to_numpy() if health else np.zeros(n, bool)
+    order = np.lexsort((np.arange(n), table["label_score"].fillna(0.0).to_numpy(), ~any_health, readable))
+    return table.iloc[order]

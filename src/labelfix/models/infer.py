@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from labelfix.errors import ConfigError
 from labelfix.images.io import UnreadableImage, load_rgb
+from labelfix.images.stats import image_statistics
 from labelfix.models.backbones import Backbone
 
 
@@ -35,7 +36,7 @@ def default_workers() -> int:
 
 
 class ImageFiles(Dataset):
-    """Preprocessed tensors of image files; an unreadable file gives zeros and its reason."""
+    """Preprocessed tensors and statistics of image files; an unreadable file gives its reason instead."""
 
     def __init__(self, paths: Sequence[Path], transform) -> None:
         self.paths = list(paths)
@@ -44,22 +45,25 @@ class ImageFiles(Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, str]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, str, dict]:
         try:
-            return self.transform(load_rgb(self.paths[index])), index, ""
+            image = load_rgb(self.paths[index])
         except UnreadableImage as error:
-            return torch.zeros(0), index, str(error)
+            return torch.zeros(0), index, str(error), {}
+        return self.transform(image), index, "", image_statistics(image)
 
 
-def _collate(batch: list[tuple[torch.Tensor, int, str]]) -> tuple[torch.Tensor | None, list[int], list[str]]:
-    good = [tensor for tensor, _, error in batch if not error]
-    return (torch.stack(good) if good else None), [i for _, i, _ in batch], [e for _, _, e in batch]
+def _collate(batch: list[tuple]) -> tuple[torch.Tensor | None, list[int], list[str], list[dict]]:
+    good = [tensor for tensor, _, error, _ in batch if not error]
+    _, indices, errors, statistics = zip(*batch)
+    return (torch.stack(good) if good else None), list(indices), list(errors), list(statistics)
 
 
 @dataclass
 class EmbeddedBatch:
     indices: list[int]  # positions in the `paths` given, of the images embedded in this batch
     vectors: np.ndarray  # (len(indices), D) float32
+    statistics: list[dict]  # image statistics, one per embedded image
     errors: dict[int, str]  # position -> why the image could not be read
 
 
@@ -86,12 +90,13 @@ def embed_files(
     model = backbone.model.to(device).to(memory_format=torch.channels_last)
     autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else nullcontext()
     with torch.inference_mode():
-        for images, indices, errors in loader:
+        for images, indices, errors, statistics in loader:
             failed = {i: e for i, e in zip(indices, errors) if e}
             good = [i for i in indices if i not in failed]
+            good_statistics = [s for i, s in zip(indices, statistics) if i not in failed]
             vectors = np.zeros((0, backbone.feature_dim), dtype=np.float32)
             if images is not None:
                 images = images.to(device, non_blocking=True).to(memory_format=torch.channels_last)
                 with autocast:
                     vectors = backbone.model(images).float().cpu().numpy()
-            yield EmbeddedBatch(indices=good, vectors=vectors, errors=failed)
+            yield EmbeddedBatch(indices=good, vectors=vectors, statistics=good_statistics, errors=failed)

@@ -11,6 +11,7 @@ import pandas as pd
 from labelfix.fileio import write_text_atomic
 from labelfix.images.io import thumbnail_data_uri
 from labelfix.report import plots
+from labelfix.store import health_issue_types
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("labelfix.report", "templates"),
@@ -35,24 +36,53 @@ def _class_rows(table: pd.DataFrame, classes: list[str], noise_rates: np.ndarray
     ]
 
 
+def _image_card(row, root: Path) -> dict:
+    return {
+        "thumbnail": thumbnail_data_uri(root / row.path),
+        "path": row.path,
+        "name": Path(row.path).name,
+        "given": row.given_label,
+        "suggested": row.suggested_label,
+        "given_probability": row.given_label_probability,
+        "suggested_probability": row.suggested_label_probability,
+        "score": row.label_score,
+    }
+
+
+def _borderline(table: pd.DataFrame, root: Path, count: int) -> list[dict]:
+    """The lowest-scoring readable images that were not flagged: worth a look when flags are few."""
+    candidates = table[~table["is_unreadable_issue"] & ~table["is_label_issue"]]
+    return [_image_card(row, root) for row in candidates.nsmallest(count, "label_score").itertuples()]
+
+
 def _pair_groups(table: pd.DataFrame, root: Path, per_pair: int) -> list[dict]:
     """Flagged images grouped by (given, suggested), largest group first, worst image first within."""
     flagged = table[table["is_label_issue"]]
     groups = []
     for (given, suggested), rows in flagged.groupby(["given_label", "suggested_label"], sort=False):
-        images = [
-            {
-                "thumbnail": thumbnail_data_uri(root / row.path),
-                "path": row.path,
-                "name": Path(row.path).name,
-                "given_probability": row.given_label_probability,
-                "suggested_probability": row.suggested_label_probability,
-                "score": row.label_score,
-            }
-            for row in rows.sort_values("label_score").head(per_pair).itertuples()
-        ]
+        images = [_image_card(row, root) for row in rows.sort_values("label_score").head(per_pair).itertuples()]
         groups.append({"given": given, "suggested": suggested, "count": len(rows), "images": images})
     return sorted(groups, key=lambda group: (-group["count"], group["given"], group["suggested"]))
+
+
+HEALTH_EXPLANATIONS = {
+    "low_information": "nearly uniform images (blank frames, placeholders such as 'image not found' graphics)",
+}
+
+
+def _problem_files(table: pd.DataFrame, root: Path) -> list[dict]:
+    """Unreadable files and images with health issues, with a thumbnail where one can be made."""
+    problems = []
+    for row in table.itertuples():
+        if row.is_unreadable_issue:
+            problems.append({"path": row.path, "label": row.given_label, "problem": row.unreadable_reason, "thumbnail": None})
+            continue
+        for name in health_issue_types(table):
+            if getattr(row, f"is_{name}_issue"):
+                problem = f"{name.replace('_', ' ')} (score {getattr(row, f'{name}_score'):.2f}): {HEALTH_EXPLANATIONS.get(name, '')}"
+                problems.append({"path": row.path, "label": row.given_label, "problem": problem,
+                                 "thumbnail": thumbnail_data_uri(root / row.path)})
+    return problems
 
 
 def render_report(
@@ -68,7 +98,7 @@ def render_report(
     """The report's HTML text. `table` is the issue table; `noise_matrix` (K, K) counts flagged given→suggested."""
     class_rows = _class_rows(table, classes, noise_rates)
     readable = table[~table["is_unreadable_issue"]]
-    unreadable = table[table["is_unreadable_issue"]]
+    problems = _problem_files(table, root)
     context = {
         "run": run_record,
         "classes": class_rows,
@@ -76,7 +106,7 @@ def render_report(
             "images": len(table),
             "classes": len(classes),
             "flagged": int(readable["is_label_issue"].sum()),
-            "unreadable": len(unreadable),
+            "problems": len(problems),
             "flagged_share": float(readable["is_label_issue"].mean()) if len(readable) else 0.0,
         },
         "plots": {
@@ -89,7 +119,8 @@ def render_report(
             ),
         },
         "pairs": _pair_groups(table, root, images_per_pair),
-        "unreadable": unreadable[["path", "given_label", "unreadable_reason"]].to_dict("records"),
+        "problems": problems,
+        "borderline": _borderline(table, root, 12),
     }
     return _TEMPLATES.get_template("report.html.j2").render(**context)
 
