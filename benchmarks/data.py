@@ -1,0 +1,54 @@
+"""Real benchmark data from ../shared/data, unpacked once into a cache folder (never into the repo)."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+SHARED_DATA = Path(os.environ.get("LABELFIX_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+BENCH_CACHE = Path(os.environ.get("LABELFIX_BENCH_DIR", Path.home() / ".cache" / "labelfix-benchmarks"))
+
+
+def _unzip_once(archive: Path, target: Path) -> Path:
+    marker = target / ".unpacked"
+    if not marker.exists():
+        if not archive.is_file():
+            raise SystemExit(f"{archive}: not found; set LABELFIX_SHARED_DATA to the folder holding the shared data")
+        target.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(archive) as bundle:
+            bundle.extractall(target)
+        marker.touch()
+    return target
+
+
+def hymenoptera() -> Path:
+    """Class folders with train/val splits (397 photos + one placeholder GIF)."""
+    return _unzip_once(SHARED_DATA / "hymenoptera" / "hymenoptera.zip", BENCH_CACHE / "hymenoptera") / "hymenoptera_data"
+
+
+def cifar10n_labels() -> dict[str, np.ndarray]:
+    with np.load(SHARED_DATA / "cifar10n" / "labels.npz", allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def cifar10n(labels: str = "aggre", subset: int | None = None, seed: int = 0) -> tuple[Path, np.ndarray, np.ndarray]:
+    """A labels.jsonl dataset of CIFAR-10 train images with CIFAR-10N `labels`.
+
+    Returns (dataset folder, given labels, clean labels) in the order of the JSONL lines.
+    A subset is a seeded random choice of `subset` images.
+    """
+    root = _unzip_once(SHARED_DATA / "cifar10n" / "images.zip", BENCH_CACHE / "cifar10n")
+    arrays = cifar10n_labels()
+    classes = [str(c) for c in arrays["classes"]]
+    chosen = np.arange(len(arrays["clean"]))
+    if subset:
+        chosen = np.sort(np.random.default_rng(seed).choice(chosen, size=subset, replace=False))
+    label_file = root / f"labels-{labels}-{subset or 'all'}-{seed}.jsonl"
+    if not label_file.exists():
+        lines = (json.dumps({"image": f"images/{i:05d}.jpg", "label": classes[arrays[labels][i]]}) for i in chosen)
+        label_file.write_text("\n".join(lines) + "\n")
+    return label_file, arrays[labels][chosen], arrays["clean"][chosen]

@@ -1,0 +1,156 @@
+"""Scan throughput next to the bare backbone forward pass (decode + preprocessing + one forward per image).
+
+    python benchmarks/throughput.py --dataset hymenoptera
+    python benchmarks/throughput.py --dataset cifar10n --subset 5000
+
+Both are measured in the same run, on the same files, after the files are in the OS page cache. The scan is
+timed cold (empty embedding cache) and warm (everything cached). Writes benchmarks/results/throughput-*.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import timm.data
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import data  # noqa: E402
+
+import labelfix  # noqa: E402
+from labelfix.dataset import read_dataset  # noqa: E402
+from labelfix.models.backbones import load_backbone  # noqa: E402
+from labelfix.models.infer import default_workers, resolve_device  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+class PlainFiles(Dataset):
+    """What a hand-written loop does: open, convert to RGB, transform."""
+
+    def __init__(self, paths, transform):
+        self.paths, self.transform = paths, transform
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, index):
+        try:
+            return self.transform(Image.open(self.paths[index]).convert("RGB"))
+        except OSError:
+            return None
+
+
+def _stack(batch):
+    return torch.stack([x for x in batch if x is not None])
+
+
+def bare_forward(paths, model_name: str, batch_size: int, workers: int, device: torch.device) -> float:
+    """Seconds for decode + transform + forward over all files, with the same backbone and loader settings."""
+    backbone = load_backbone(model_name)
+    transform = timm.data.create_transform(**backbone.data_config, is_training=False)
+    model = backbone.model.to(device).to(memory_format=torch.channels_last)
+    loader = DataLoader(PlainFiles(paths, transform), batch_size=batch_size, num_workers=workers, collate_fn=_stack)
+    autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    start = time.perf_counter()
+    with torch.inference_mode(), autocast:
+        for images in loader:
+            model(images.to(device).to(memory_format=torch.channels_last)).float().cpu()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def dataset_path(name: str, subset: int | None) -> Path:
+    if name == "hymenoptera":
+        return data.hymenoptera()
+    if name == "cifar10n":
+        return data.cifar10n("aggre", subset)[0]
+    raise SystemExit(f"unknown dataset {name}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="hymenoptera", choices=["hymenoptera", "cifar10n"])
+    parser.add_argument("--subset", type=int, default=None, help="cifar10n: this many images")
+    parser.add_argument("--model", default="lite0")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+
+    path = dataset_path(args.dataset, args.subset)
+    manifest = read_dataset(path)
+    paths = manifest.paths
+    for file in paths:  # the same page-cache state for every measurement
+        file.read_bytes()
+    device = resolve_device(args.device)
+    workers = default_workers() if args.workers is None else args.workers
+    options = dict(model=args.model, batch_size=args.batch_size, workers=workers, device=args.device, folds=5)
+
+    bare_seconds = bare_forward(paths, args.model, args.batch_size, workers, device)
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        cold = labelfix.scan(path, cache_dir=cache, out=Path(out) / "cold", **options)
+        cold_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        warm = labelfix.scan(path, cache_dir=cache, out=Path(out) / "warm", **options)
+        warm_seconds = time.perf_counter() - start
+
+    n = len(paths)
+    result = {
+        "dataset": args.dataset,
+        "images": n,
+        "model": args.model,
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+        "torch_threads": torch.get_num_threads(),
+        "workers": workers,
+        "batch_size": args.batch_size,
+        "bare_forward_images_per_second": round(n / bare_seconds, 2),
+        "scan_cold_images_per_second": round(n / cold_seconds, 2),
+        "scan_warm_images_per_second": round(n / warm_seconds, 2),
+        "scan_cold_over_bare": round(bare_seconds / cold_seconds, 3),
+        "seconds": {"bare_forward": round(bare_seconds, 2), "scan_cold": round(cold_seconds, 2), "scan_warm": round(warm_seconds, 2)},
+        "scan_cold_stages": cold.record["timings_seconds"],
+        "scan_warm_stages": warm.record["timings_seconds"],
+        "peak_memory_mib": {
+            "main_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "largest_worker": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        },
+        "labelfix": labelfix.__dict__.get("__version__", "dev"),
+    }
+    _print_table(result)
+    RESULTS.mkdir(exist_ok=True)
+    name = f"throughput-{args.dataset}{'-' + str(args.subset) if args.subset else ''}-{device.type}.json"
+    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {RESULTS / name}")
+
+
+def _print_table(result: dict) -> None:
+    print(f"\n{result['dataset']}: {result['images']} images, {result['model']} on {result['device']} "
+          f"({result['torch_threads']} threads, {result['workers']} workers, batch {result['batch_size']})")
+    rows = [
+        ("bare backbone forward (decode + forward)", result["bare_forward_images_per_second"], result["seconds"]["bare_forward"]),
+        ("labelfix scan, cold cache", result["scan_cold_images_per_second"], result["seconds"]["scan_cold"]),
+        ("labelfix scan, warm cache", result["scan_warm_images_per_second"], result["seconds"]["scan_warm"]),
+    ]
+    print(f"{'':44}{'images/s':>10}{'seconds':>10}")
+    for name, rate, seconds in rows:
+        print(f"{name:44}{rate:>10.1f}{seconds:>10.1f}")
+    print(f"scan (cold) / bare forward throughput: {result['scan_cold_over_bare']:.2f}x")
+    print("cold scan stages (s): " + ", ".join(f"{k} {v}" for k, v in result["scan_cold_stages"].items()))
+    print(f"peak memory: {result['peak_memory_mib']['main_process']} MiB main, {result['peak_memory_mib']['largest_worker']} MiB largest worker")
+
+
+if __name__ == "__main__":
+    main()
