@@ -10,8 +10,10 @@ def test_embedded_default_loads_offline_with_its_own_preprocessing():
     backbone = load_backbone("lite0")
     assert backbone.architecture == "tf_efficientnet_lite0" and backbone.feature_dim == 1280
     assert backbone.data_config["mean"] == (0.5, 0.5, 0.5) and backbone.data_config["input_size"] == (3, 224, 224)
+    assert backbone.has_classifier
     with torch.inference_mode():
-        assert backbone.model(torch.zeros(1, 3, 224, 224)).shape == (1, 1280)
+        embeddings, entropy = backbone.embed(torch.zeros(2, 3, 224, 224))
+    assert embeddings.shape == (2, 1280) and entropy.shape == (2,) and ((entropy >= 0) & (entropy <= 1)).all()
 
 
 def test_hub_model_offline_gives_a_clear_error(offline):
@@ -34,6 +36,14 @@ def test_local_weights_file_is_loaded(tmp_path, wrap):
     reference.load_state_dict({k: v for k, v in source.state_dict().items() if not k.startswith("classifier")})
     assert backbone.weights_hash == state_dict_hash(reference)
     assert backbone.data_config["input_size"] == (3, 160, 160)
+    assert not backbone.has_classifier  # a 7-class head does not fit the 1000-class model: dropped
+
+
+def test_local_weights_with_a_fitting_head_keep_it(tmp_path):
+    path = tmp_path / "weights.pth"
+    torch.save(timm.create_model("test_efficientnet", pretrained=False).state_dict(), path)
+    backbone = load_backbone("test_efficientnet", weights=path)
+    assert backbone.has_classifier and backbone.feature_dim == backbone.model.num_features
 
 
 def test_weights_of_another_architecture_are_refused(tmp_path):

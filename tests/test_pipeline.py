@@ -31,9 +31,12 @@ def test_scan_finds_planted_errors_and_writes_the_run(color_dataset, tmp_path):
     ]
     issues = pd.read_csv(run / "issues.csv")
     assert len(issues) == len(result.manifest) == 3 * 20 + 2
-    assert issues["is_unreadable_issue"].head(2).all()  # worst first: unreadable, then lowest score
-    scores = issues["label_score"].dropna()
-    assert scores.is_monotonic_increasing and scores.between(0, 1).all()
+    assert issues["is_unreadable_issue"].head(2).all()  # worst first: unreadable, then needing review, by score
+    readable = issues.iloc[2:]
+    assert readable["needs_review"].is_monotonic_decreasing
+    for _, block in readable.groupby("needs_review"):
+        assert block["review_score"].is_monotonic_increasing
+    assert issues["label_score"].dropna().between(0, 1).all()
     assert {"label_score", "is_label_issue", "given_label_probability", "suggested_label_probability", "fold"} <= set(issues)
 
     corrected = [json.loads(line) for line in (run / "corrected_labels.jsonl").read_text().splitlines()]

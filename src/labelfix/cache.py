@@ -1,6 +1,6 @@
 """On-disk cache of what the decode pass computes per file: the embedding and the image statistics.
 
-Keyed by (backbone key, file content hash), so a re-scan only decodes new or changed files. Rows are
+Keyed by (backbone key + statistics version, file content hash), so a re-scan only decodes new or changed files. Rows are
 committed batch by batch, so an interrupted scan resumes where it stopped.
 """
 
@@ -51,7 +51,7 @@ class EmbeddingCache:
         self._db.execute(_SCHEMA)
         self._db.commit()
 
-    def get_many(self, backbone: str, hashes: Sequence[str]) -> dict[str, CachedImage]:
+    def get_many(self, key: str, hashes: Sequence[str]) -> dict[str, CachedImage]:
         found: dict[str, CachedImage] = {}
         unique = list(dict.fromkeys(hashes))
         for start in range(0, len(unique), 500):
@@ -59,16 +59,16 @@ class EmbeddingCache:
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
                 f"SELECT content_hash, vector, statistics FROM decoded WHERE backbone = ? AND content_hash IN ({marks})",
-                [backbone, *chunk],
+                [key, *chunk],
             )
             found.update(
                 (h, CachedImage(np.frombuffer(blob, dtype=np.float32), json.loads(stats))) for h, blob, stats in rows
             )
         return found
 
-    def put_many(self, backbone: str, entries: Iterable[tuple[str, CachedImage]]) -> None:
+    def put_many(self, key: str, entries: Iterable[tuple[str, CachedImage]]) -> None:
         rows = [
-            (backbone, h, np.asarray(e.vector, dtype=np.float32).tobytes(), json.dumps(e.statistics))
+            (key, h, np.asarray(e.vector, dtype=np.float32).tobytes(), json.dumps(e.statistics))
             for h, e in entries
         ]
         with self._db:

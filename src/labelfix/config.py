@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from labelfix.errors import ConfigError
 
@@ -45,9 +45,54 @@ class LabelIssueConfig(_Section):
     )
 
 
-class HealthConfig(_Section):
-    low_information_threshold: float = Field(
-        0.2, ge=0, le=1, description="flag images whose grayscale entropy / 8 bits is below this"
+class Check(_Section):
+    """An issue type: on or off, and the threshold on its score (or distance) that flags an image."""
+
+    enabled: bool = True
+    threshold: float
+
+
+def _check(name: str, threshold: float, description: str) -> type[Check]:
+    """A Check whose threshold defaults to `threshold`, so a YAML file can set `enabled` alone."""
+    return create_model(f"{name}Check", __base__=Check, threshold=(float, Field(threshold, description=description)))
+
+
+ExactDuplicateCheck = _check("ExactDuplicate", 0.5, "same decoded pixels (the threshold is unused)")
+NearDuplicateCheck = _check("NearDuplicate", 0.25, "cosine distance between mean-centred embeddings below which images are near duplicates")
+OutlierCheck = _check("Outlier", 3.0, "robust z-score (kNN distance or backbone prediction entropy) above which an image is an outlier")
+DarkCheck = _check("Dark", 0.15, "99th-percentile brightness below this")
+LightCheck = _check("Light", 0.08, "1 - 1st-percentile brightness below this")
+BlurryCheck = _check("Blurry", 0.35, "Laplacian standard deviation / 0.05 below this")
+LowInformationCheck = _check("LowInformation", 0.2, "grayscale entropy / 8 bits below this")
+GrayscaleCheck = _check("Grayscale", 0.05, "channel difference / 0.05 below this")
+OddSizeCheck = _check("OddSize", 0.1, "side relative to the median side (or its inverse) below this")
+OddAspectRatioCheck = _check("OddAspectRatio", 0.3, "short side / long side below this")
+
+
+class InvalidCheck(_Section):
+    enabled: bool = True
+    max_pixels: int = Field(50_000_000, ge=1, description="more pixels than this is 'huge'")
+    min_side: int = Field(16, ge=1, description="a side shorter than this is 'tiny'")
+    max_side: int = Field(20_000, ge=1, description="a side longer than this is 'extreme'")
+
+
+class ChecksConfig(_Section):
+    """Image-health, duplicate and outlier checks. Thresholds apply to each type's score unless noted."""
+
+    enabled: bool = Field(True, description="false: label issues only (no image statistics, duplicates, outliers)")
+    invalid: InvalidCheck = InvalidCheck()
+    exact_duplicate: ExactDuplicateCheck = ExactDuplicateCheck()
+    near_duplicate: NearDuplicateCheck = NearDuplicateCheck()
+    outlier: OutlierCheck = OutlierCheck()
+    dark: DarkCheck = DarkCheck()
+    light: LightCheck = LightCheck()
+    blurry: BlurryCheck = BlurryCheck()
+    low_information: LowInformationCheck = LowInformationCheck()
+    grayscale: GrayscaleCheck = GrayscaleCheck()
+    odd_size: OddSizeCheck = OddSizeCheck()
+    odd_aspect_ratio: OddAspectRatioCheck = OddAspectRatioCheck()
+    max_prevalence: float = Field(
+        0.5, gt=0, le=1, description="a health issue found in more than this share of images is the dataset's norm"
     )
 
 
@@ -63,7 +108,7 @@ class ScanConfig(_Section):
     embedding: EmbeddingConfig = EmbeddingConfig()
     crossval: CrossValidationConfig = CrossValidationConfig()
     label_issues: LabelIssueConfig = LabelIssueConfig()
-    health: HealthConfig = HealthConfig()
+    checks: ChecksConfig = ChecksConfig()
     output: OutputConfig = OutputConfig()
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from labelfix.cache import CachedImage, EmbeddingCache
+from labelfix.images.stats import STATS_VERSION
 from labelfix.images.io import UnreadableImage, content_hash, read_bytes
 from labelfix.models.backbones import Backbone
 from labelfix.models.infer import embed_files
@@ -63,13 +64,15 @@ def compute_features(
     batch_size: int = 64,
     workers: int | None = None,
     device: torch.device | None = None,
+    with_statistics: bool = True,
     progress: Progress = NoProgress(),
 ) -> Features:
     """Embeddings for `paths`: cached where the content is known, else computed and cached batch by batch."""
+    key = f"{backbone.key}-stats{STATS_VERSION if with_statistics else 0}"
     hashed = hash_files(paths, progress)
     hashes = [h for h, _ in hashed]
     errors = {i: error for i, (_, error) in enumerate(hashed) if error}
-    known = cache.get_many(backbone.key, [h for h in hashes if h])
+    known = cache.get_many(key, [h for h in hashes if h])
     from_cache = sum(1 for h in hashes if h in known)
     to_embed = [i for i, h in enumerate(hashes) if h and h not in known]
     first_of_hash = {}
@@ -79,13 +82,14 @@ def compute_features(
     log.info("%d images: %d cached, %d to embed", len(paths), from_cache, len(unique))
     newly_embedded = 0
     with progress.task("embed", len(unique)) as advance:
-        batches = embed_files([paths[i] for i in unique], backbone, batch_size=batch_size, workers=workers, device=device)
+        batches = embed_files([paths[i] for i in unique], backbone, batch_size=batch_size, workers=workers,
+                              device=device, with_statistics=with_statistics)
         for batch in batches:
             fresh = {
                 hashes[unique[j]]: CachedImage(vector, statistics)
                 for j, vector, statistics in zip(batch.indices, batch.vectors, batch.statistics)
             }
-            cache.put_many(backbone.key, fresh.items())
+            cache.put_many(key, fresh.items())
             known.update(fresh)
             errors.update({unique[j]: error for j, error in batch.errors.items()})
             newly_embedded += len(batch.indices)

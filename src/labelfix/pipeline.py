@@ -23,7 +23,7 @@ from labelfix.dataset import Manifest, ReaderOptions, read_dataset
 from labelfix.errors import ConfigError, DatasetError
 from labelfix.features import Features, compute_features
 from labelfix.fileio import write_text_atomic
-from labelfix.issues.health import low_information
+from labelfix.issues.finders import find_image_issues
 from labelfix.issues.label import estimated_noise_rates, find_label_problems, noise_matrix
 from labelfix.issues.table import issue_table
 from labelfix.models.backbones import Backbone, load_backbone
@@ -105,6 +105,7 @@ def scan(
             batch_size=config.embedding.batch_size,
             workers=config.embedding.workers,
             device=device,
+            with_statistics=config.checks.enabled,
             progress=progress,
         )
     readable = features.readable
@@ -126,9 +127,13 @@ def scan(
         )
     with timer.stage("find_issues"):
         label_issues = find_label_problems(labels[readable], probabilities, filter_by=config.label_issues.filter_by)
-        entropy = np.array([stats.get("entropy", np.nan) for stats in features.statistics])
-        health = {"low_information": low_information(entropy, threshold=config.health.low_information_threshold)}
-        table = issue_table(manifest, readable, folds, label_issues, features.errors, health)
+        checks, neighbors = {}, None
+        if config.checks.enabled:
+            checks, neighbors = find_image_issues(
+                [item.path for item in manifest.items], features.statistics, features.embeddings, readable,
+                [item.label for item in manifest.items], [item.split or "" for item in manifest.items], config.checks,
+            )
+        table = issue_table(manifest, readable, folds, label_issues, features.errors, checks)
         noise_rates = estimated_noise_rates(labels[readable], probabilities)
         matrix = noise_matrix(labels[readable], label_issues.suggested_label, label_issues.is_label_issue, len(manifest.classes))
     pred_probs = np.full((len(manifest), len(manifest.classes)), np.nan)

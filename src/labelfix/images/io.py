@@ -29,12 +29,16 @@ def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def decode_image(data: bytes) -> Image.Image:
-    """Decode bytes into an RGB image with EXIF orientation applied (first frame of animations)."""
+def open_image(data: bytes) -> tuple[Image.Image, dict]:
+    """Decode bytes into an RGB image with EXIF orientation applied (first frame of animations).
+
+    Also returns facts about the file as stored: `format` (PIL's name), `frames`, `mode`.
+    """
     if not data:
         raise UnreadableImage("empty file (0 bytes)")
     try:
         image = Image.open(io.BytesIO(data))
+        facts = {"format": image.format or "", "frames": int(getattr(image, "n_frames", 1)), "mode": image.mode}
         image.seek(0)
         image.load()
     except Image.DecompressionBombError as error:
@@ -47,7 +51,12 @@ def decode_image(data: bytes) -> Image.Image:
         image = ImageOps.exif_transpose(image)
     except Exception:  # noqa: BLE001 - a broken EXIF block must not lose an otherwise good image
         pass
-    return to_rgb(image)
+    return to_rgb(image), facts
+
+
+def decode_image(data: bytes) -> Image.Image:
+    """Decode bytes into an RGB image (see `open_image`)."""
+    return open_image(data)[0]
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

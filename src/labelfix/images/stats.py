@@ -1,11 +1,17 @@
-"""Image statistics computed in the decode pass (no second read): pure functions of a PIL image."""
+"""Image statistics computed in the decode pass (no second read): pure functions of pixels.
+
+Bump STATS_VERSION when what is computed changes: cached statistics of older versions are recomputed.
+"""
 
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 from PIL import Image
 
-STATS_SIDE = 256  # statistics are computed on a copy at most this large
+STATS_VERSION = 2
+STATS_SIDE = 256  # statistics other than size and pixel hash are computed on a copy at most this large
 
 
 def grayscale_entropy(gray: np.ndarray) -> float:
@@ -15,14 +21,45 @@ def grayscale_entropy(gray: np.ndarray) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-def image_statistics(image: Image.Image) -> dict[str, float]:
-    """Size, mean brightness (0..1) and entropy of an RGB image."""
+def laplacian_std(gray: np.ndarray) -> float:
+    """Standard deviation of the 4-neighbour Laplacian of a grayscale image in [0, 1]: low when blurry."""
+    g = gray.astype(np.float32) / 255.0
+    if min(g.shape) < 3:
+        return 0.0
+    laplacian = g[1:-1, :-2] + g[1:-1, 2:] + g[:-2, 1:-1] + g[2:, 1:-1] - 4 * g[1:-1, 1:-1]
+    return float(laplacian.std())
+
+
+def colorfulness(rgb: np.ndarray) -> float:
+    """Mean absolute difference between colour channels in [0, 1]: 0 for grayscale images."""
+    channels = rgb.astype(np.float32) / 255.0
+    return float((np.abs(channels[..., 0] - channels[..., 1]) + np.abs(channels[..., 1] - channels[..., 2])).mean() / 2)
+
+
+def pixel_hash(image: Image.Image) -> str:
+    """Hash of the decoded pixels and size: equal for the same picture saved in different files or formats."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{image.width}x{image.height}".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()
+
+
+def image_statistics(image: Image.Image, facts: dict | None = None) -> dict:
+    """Everything the health and duplicate checks need, from one decoded RGB image."""
     small = image.copy()
     small.thumbnail((STATS_SIDE, STATS_SIDE))
+    rgb = np.asarray(small)
     gray = np.asarray(small.convert("L"))
+    p1, p99 = np.percentile(gray, [1, 99]) / 255.0
     return {
+        **(facts or {}),
         "width": image.width,
         "height": image.height,
         "brightness": round(float(gray.mean()) / 255.0, 4),
+        "brightness_p1": round(float(p1), 4),
+        "brightness_p99": round(float(p99), 4),
         "entropy": round(grayscale_entropy(gray), 4),
+        "sharpness": round(laplacian_std(gray), 5),
+        "colorfulness": round(colorfulness(rgb), 5),
+        "pixel_hash": pixel_hash(image),
     }

