@@ -153,7 +153,9 @@ def _print_summary(result) -> None:
     table.add_row("classes", str(counts["classes"]))
     table.add_row("likely label errors", f"[bold red]{counts['label_issues']}[/]")
     table.add_row("unreadable files", str(counts["unreadable"]))
-    table.add_row("low-information images", str(counts.get("low_information", 0)))
+    for name, count in counts.get("issues", {}).items():
+        if count:
+            table.add_row(f"  {name.replace('_', ' ')}", str(count))
     table.add_row("embedded / from cache", f"{counts['embedded']} / {counts['from_cache']}")
     table.add_row("time", f"{sum(result.record['timings_seconds'].values()):.1f} s")
     console.print(table)

@@ -140,7 +140,7 @@ def scan(
     pred_probs[readable] = probabilities
     record = _run_record(config, manifest, backbone, features, device, started, timer, table, int(folds.max()) + 1)
     with timer.stage("write"):
-        _write_outputs(run_dir, config, manifest, table, pred_probs, features, record, noise_rates, matrix)
+        _write_outputs(run_dir, config, manifest, table, pred_probs, features, record, noise_rates, matrix, checks, neighbors)
     record["timings_seconds"] = timer.seconds
     record["images_per_second"] = round(len(manifest) / max(sum(timer.seconds.values()), 1e-9), 2)
     write_text_atomic(run_dir / "run.json", _json(record))
@@ -237,7 +237,8 @@ def _run_record(config, manifest, backbone: Backbone, features: Features, device
             "classes": len(manifest.classes),
             "unreadable": len(features.errors),
             "label_issues": int(table["is_label_issue"].sum()),
-            **{name: int(table[f"is_{name}_issue"].sum()) for name in health_issue_types(table)},
+            "needs_review": int(table["needs_review"].sum()),
+            "issues": {name: int(table[f"is_{name}_issue"].sum()) for name in health_issue_types(table)},
             "embedded": features.newly_embedded,
             "from_cache": features.from_cache,
             "folds": folds,
@@ -251,11 +252,11 @@ def _json(data: dict) -> str:
     return json.dumps(data, indent=2, default=str) + "\n"
 
 
-def _write_outputs(run_dir, config, manifest, table, pred_probs, features, record, noise_rates, matrix) -> None:
+def _write_outputs(run_dir, config, manifest, table, pred_probs, features, record, noise_rates, matrix, checks, neighbors) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     write_issues_csv(run_dir / "issues.csv", table)
     write_corrected_labels(run_dir / "corrected_labels.jsonl", table, drop_flagged=config.output.drop_flagged)
-    write_run_store(run_dir / "labelfix.db", manifest, table, pred_probs, features.content_hashes, record)
+    write_run_store(run_dir / "labelfix.db", manifest, table, pred_probs, features.content_hashes, record, neighbors)
     write_report(
         run_dir / "report.html",
         table=table,
@@ -264,5 +265,7 @@ def _write_outputs(run_dir, config, manifest, table, pred_probs, features, recor
         noise_matrix=matrix,
         run_record=record,
         root=manifest.root,
+        notes={name: result.note for name, result in checks.items() if result.note},
+        neighbors=neighbors,
         images_per_pair=config.output.report_images_per_pair,
     )

@@ -15,6 +15,7 @@ import pandas as pd
 
 from labelfix.dataset.manifest import Manifest
 from labelfix.fileio import atomic_path
+from labelfix.issues.neighbors import Neighbors
 
 SCHEMA = """
 CREATE TABLE run (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -38,6 +39,13 @@ CREATE TABLE issues (
     PRIMARY KEY (item_id, issue_type)
 );
 CREATE INDEX issues_by_type ON issues (issue_type, is_issue, score);
+CREATE TABLE neighbors (
+    item_id INTEGER NOT NULL REFERENCES items,
+    rank INTEGER NOT NULL,
+    neighbor_id INTEGER NOT NULL REFERENCES items,
+    distance REAL NOT NULL,
+    PRIMARY KEY (item_id, rank)
+);
 """
 
 
@@ -48,8 +56,10 @@ def write_run_store(
     pred_probs: np.ndarray,
     content_hashes: list[str | None],
     run_record: dict,
+    neighbors: Neighbors | None = None,
 ) -> None:
-    """Write a complete store atomically. `table` is the issue table indexed by item; `pred_probs` (N, K), NaN rows unread."""
+    """Write a complete store atomically. `table` is the issue table indexed by item; `pred_probs` (N, K), NaN
+    rows unreadable; `neighbors` rows are the readable items in order, their indices item ids."""
     with atomic_path(path) as temporary:
         temporary.unlink()
         with closing(sqlite3.connect(temporary)) as db, db:
@@ -73,30 +83,62 @@ def write_run_store(
                 [(i, json.dumps(np.round(row, 6).tolist())) for i, row in enumerate(pred_probs) if not np.isnan(row).any()],
             )
             db.executemany("INSERT INTO issues VALUES (?, ?, ?, ?, ?, ?)", _issue_rows(by_item))
+            readable_items = by_item.index.to_numpy()[~by_item["is_unreadable_issue"].to_numpy(bool)]
+            db.executemany("INSERT INTO neighbors VALUES (?, ?, ?, ?)", _neighbor_rows(neighbors, readable_items))
+
+
+# Extra columns stored as an issue's details (JSON), by issue type.
+DETAIL_COLUMNS = {
+    "label": ("given_label_probability", "suggested_label_probability"),
+    "unreadable": ("unreadable_reason",),
+    "invalid": ("invalid_reason",),
+    "exact_duplicate": ("exact_duplicate_group",),
+    "near_duplicate": ("near_duplicate_group",),
+    "conflicting_duplicate": ("near_duplicate_group",),
+    "leakage": ("near_duplicate_group",),
+    "outlier": ("outlier_z",),
+}
+
+
+def issue_types(table: pd.DataFrame) -> list[str]:
+    """Issue types present in the table, from its `is_<type>_issue` columns."""
+    return [c[3:-6] for c in table.columns if c.startswith("is_") and c.endswith("_issue")]
 
 
 def health_issue_types(table: pd.DataFrame) -> list[str]:
-    """Image-health issue types present in the table (`is_<type>_issue` columns other than label/unreadable)."""
-    names = [c[3:-6] for c in table.columns if c.startswith("is_") and c.endswith("_issue")]
-    return [name for name in names if name not in ("label", "unreadable")]
+    """Issue types other than label and unreadable."""
+    return [name for name in issue_types(table) if name not in ("label", "unreadable")]
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value
 
 
 def _issue_rows(table: pd.DataFrame) -> list[tuple]:
-    health = health_issue_types(table)
+    """(item_id, type, is_issue, score, suggested_label, details) for every type that applies to an image."""
     rows = []
-    for item_id, row in table.iterrows():
-        if row["is_unreadable_issue"]:
-            rows.append((item_id, "unreadable", 1, 0.0, None, json.dumps({"reason": row["unreadable_reason"]})))
-            continue
-        details = {
-            "given_label_probability": row["given_label_probability"],
-            "suggested_label_probability": row["suggested_label_probability"],
-        }
-        rows.append(
-            (item_id, "label", int(row["is_label_issue"]), row["label_score"], row["suggested_label"], json.dumps(details))
-        )
-        rows.extend((item_id, name, int(row[f"is_{name}_issue"]), row[f"{name}_score"], None, None) for name in health)
+    item_ids = table.index.to_numpy()
+    for name in issue_types(table):
+        flags = table[f"is_{name}_issue"].to_numpy(bool)
+        scores = table[f"{name}_score"].to_numpy(float) if f"{name}_score" in table else np.where(flags, 0.0, np.nan)
+        suggested = table["suggested_label"].to_numpy(object) if name == "label" else np.full(len(table), None)
+        columns = [c for c in DETAIL_COLUMNS.get(name, ()) if c in table]
+        details = table[columns].to_dict("records") if columns else [None] * len(table)
+        for item_id, flag, score, suggestion, detail in zip(item_ids, flags, scores, suggested, details):
+            if flag or np.isfinite(score):
+                detail_json = json.dumps({k: _plain(v) for k, v in detail.items()}, default=str) if detail else None
+                rows.append((int(item_id), name, int(flag), None if np.isnan(score) else float(score), suggestion, detail_json))
     return rows
+
+
+def _neighbor_rows(neighbors: Neighbors | None, items: np.ndarray) -> list[tuple]:
+    if neighbors is None:
+        return []
+    return [
+        (int(items[row]), rank, int(neighbor), float(distance))
+        for row, (indices, distances) in enumerate(zip(neighbors.indices, neighbors.distances))
+        for rank, (neighbor, distance) in enumerate(zip(indices, distances))
+    ]
 
 
 def read_issues(path: Path, issue_type: str = "label", only_flagged: bool = True) -> pd.DataFrame:

@@ -10,8 +10,9 @@ import pandas as pd
 
 from labelfix.fileio import write_text_atomic
 from labelfix.images.io import thumbnail_data_uri
+from labelfix.issues.neighbors import Neighbors
 from labelfix.report import plots
-from labelfix.store import health_issue_types
+from labelfix.store import issue_types
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("labelfix.report", "templates"),
@@ -20,28 +21,47 @@ _TEMPLATES = jinja2.Environment(
     lstrip_blocks=True,
 )
 
+# issue type -> (what it means, what to do)
+ISSUE_TYPES = {
+    "label": ("the given label disagrees with a classifier that never saw the image", "relabel to the suggestion, or keep"),
+    "unreadable": ("the file cannot be decoded as an image", "replace or delete the file"),
+    "invalid": ("readable, but the wrong extension for its content, animated, or of an extreme size", "re-save or remove it"),
+    "exact_duplicate": ("the same pixels appear in more than one file", "keep one copy"),
+    "near_duplicate": ("nearly the same picture (resized, re-encoded, cropped) in more than one file", "keep one copy"),
+    "conflicting_duplicate": ("near duplicates that carry different labels: at least one label is wrong", "give them one label"),
+    "leakage": ("near duplicates split across train/val/test: evaluation scores are inflated", "keep them in one split"),
+    "outlier": ("unlike the rest of the dataset: not a photo of any class, or of something the model does not know", "remove it unless it belongs"),
+    "dark": ("almost black", "remove it unless darkness is expected"),
+    "light": ("washed out, almost white", "remove it unless expected"),
+    "blurry": ("little sharp detail (blurred or upscaled from a tiny image)", "remove it if the subject cannot be recognised"),
+    "low_information": ("nearly uniform: blank frames, placeholders ('image not found' graphics)", "remove it"),
+    "grayscale": ("no colour in a dataset of colour images", "check it belongs"),
+    "odd_size": ("much smaller or larger than the dataset's typical image", "check it is the right picture"),
+    "odd_aspect_ratio": ("a very long or very tall image", "check it is not a strip or a banner"),
+}
+IMAGE_ISSUE_SECTIONS = ("outlier", "dark", "light", "blurry", "low_information", "grayscale", "odd_size", "odd_aspect_ratio")
 
-def _class_rows(table: pd.DataFrame, classes: list[str], noise_rates: np.ndarray) -> list[dict]:
-    readable = table[~table["is_unreadable_issue"]]
-    counts = readable["given_label"].value_counts()
-    flagged = readable[readable["is_label_issue"]]["given_label"].value_counts()
-    return [
-        {
-            "name": name,
-            "images": int(counts.get(name, 0)),
-            "flagged": int(flagged.get(name, 0)),
-            "noise_rate": float(noise_rates[k]),
-        }
-        for k, name in enumerate(classes)
-    ]
+
+class Thumbnails:
+    """Thumbnail data URIs, made once per image however often the report shows it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._made: dict[str, str | None] = {}
+
+    def __call__(self, path: str) -> str | None:
+        if path not in self._made:
+            self._made[path] = thumbnail_data_uri(self.root / path)
+        return self._made[path]
 
 
-def _image_card(row, root: Path) -> dict:
+def _image_card(row, thumbnails: Thumbnails) -> dict:
     return {
-        "thumbnail": thumbnail_data_uri(root / row.path),
+        "thumbnail": thumbnails(row.path),
         "path": row.path,
         "name": Path(row.path).name,
         "given": row.given_label,
+        "split": row.split,
         "suggested": row.suggested_label,
         "given_probability": row.given_label_probability,
         "suggested_probability": row.suggested_label_probability,
@@ -49,40 +69,100 @@ def _image_card(row, root: Path) -> dict:
     }
 
 
-def _borderline(table: pd.DataFrame, root: Path, count: int) -> list[dict]:
-    """The lowest-scoring readable images that were not flagged: worth a look when flags are few."""
-    candidates = table[~table["is_unreadable_issue"] & ~table["is_label_issue"]]
-    return [_image_card(row, root) for row in candidates.nsmallest(count, "label_score").itertuples()]
+def _class_rows(table: pd.DataFrame, classes: list[str], noise_rates: np.ndarray) -> list[dict]:
+    readable = table[~table["is_unreadable_issue"]]
+    counts = readable["given_label"].value_counts()
+    flagged = readable[readable["is_label_issue"]]["given_label"].value_counts()
+    return [
+        {"name": name, "images": int(counts.get(name, 0)), "flagged": int(flagged.get(name, 0)),
+         "noise_rate": float(noise_rates[k])}
+        for k, name in enumerate(classes)
+    ]
 
 
-def _pair_groups(table: pd.DataFrame, root: Path, per_pair: int) -> list[dict]:
+def _type_rows(table: pd.DataFrame, notes: dict[str, str]) -> list[dict]:
+    rows = []
+    for name in issue_types(table):
+        meaning, action = ISSUE_TYPES.get(name, ("", ""))
+        rows.append({"name": name, "count": int(table[f"is_{name}_issue"].sum()), "meaning": meaning,
+                     "action": action, "note": notes.get(name, "")})
+    return rows
+
+
+def _pair_groups(table: pd.DataFrame, thumbnails: Thumbnails, per_pair: int) -> list[dict]:
     """Flagged images grouped by (given, suggested), largest group first, worst image first within."""
     flagged = table[table["is_label_issue"]]
     groups = []
     for (given, suggested), rows in flagged.groupby(["given_label", "suggested_label"], sort=False):
-        images = [_image_card(row, root) for row in rows.sort_values("label_score").head(per_pair).itertuples()]
+        images = [_image_card(row, thumbnails) for row in rows.sort_values("label_score").head(per_pair).itertuples()]
         groups.append({"given": given, "suggested": suggested, "count": len(rows), "images": images})
     return sorted(groups, key=lambda group: (-group["count"], group["given"], group["suggested"]))
 
 
-HEALTH_EXPLANATIONS = {
-    "low_information": "nearly uniform images (blank frames, placeholders such as 'image not found' graphics)",
-}
+def _duplicate_groups(table: pd.DataFrame, thumbnails: Thumbnails, limit: int = 40) -> list[dict]:
+    """Near-duplicate groups (exact ones included), conflicting and leaking groups first."""
+    if "near_duplicate_group" not in table:
+        return []
+    members = table[table["near_duplicate_group"] >= 0]
+    groups = []
+    for group_id, rows in members.groupby("near_duplicate_group"):
+        conflicting = rows["given_label"].nunique() > 1
+        leaking = rows["split"].nunique() > 1
+        exact = "exact_duplicate_group" in rows and rows["exact_duplicate_group"].nunique() == 1 and (rows["exact_duplicate_group"] >= 0).all()
+        groups.append({
+            "id": int(group_id), "conflicting": conflicting, "leaking": leaking, "exact": bool(exact), "size": len(rows),
+            "images": [_image_card(row, thumbnails) for row in rows.head(8).itertuples()],
+        })
+    groups.sort(key=lambda g: (not g["conflicting"], not g["leaking"], -g["size"], g["id"]))
+    return groups[:limit]
 
 
-def _problem_files(table: pd.DataFrame, root: Path) -> list[dict]:
-    """Unreadable files and images with health issues, with a thumbnail where one can be made."""
-    problems = []
-    for row in table.itertuples():
-        if row.is_unreadable_issue:
-            problems.append({"path": row.path, "label": row.given_label, "problem": row.unreadable_reason, "thumbnail": None})
+def _neighbor_cards(item: int, table: pd.DataFrame, neighbors: Neighbors | None, readable_items: np.ndarray,
+                    thumbnails: Thumbnails, count: int = 4) -> list[dict]:
+    if neighbors is None:
+        return []
+    row = int(np.searchsorted(readable_items, item))
+    by_item = table.loc[neighbors.indices[row][:count]]
+    return [dict(_image_card(r, thumbnails), distance=d) for r, d in zip(by_item.itertuples(), neighbors.distances[row][:count])]
+
+
+def _image_issue_sections(table: pd.DataFrame, thumbnails: Thumbnails, neighbors: Neighbors | None,
+                          limit: int = 24) -> list[dict]:
+    """One grid per image-level issue type, worst first; outliers with their nearest images."""
+    readable_items = np.sort(table.index[~table["is_unreadable_issue"]].to_numpy())
+    sections = []
+    for name in IMAGE_ISSUE_SECTIONS:
+        if f"is_{name}_issue" not in table:
             continue
-        for name in health_issue_types(table):
-            if getattr(row, f"is_{name}_issue"):
-                problem = f"{name.replace('_', ' ')} (score {getattr(row, f'{name}_score'):.2f}): {HEALTH_EXPLANATIONS.get(name, '')}"
-                problems.append({"path": row.path, "label": row.given_label, "problem": problem,
-                                 "thumbnail": thumbnail_data_uri(root / row.path)})
-    return problems
+        flagged = table[table[f"is_{name}_issue"]].sort_values(f"{name}_score")
+        if flagged.empty:
+            continue
+        images = []
+        for item, row in zip(flagged.index[:limit], flagged.head(limit).itertuples()):
+            card = dict(_image_card(row, thumbnails), issue_score=getattr(row, f"{name}_score"))
+            if name == "outlier":
+                card["neighbors"] = _neighbor_cards(item, table, neighbors, readable_items, thumbnails)
+            images.append(card)
+        meaning, action = ISSUE_TYPES[name]
+        sections.append({"name": name, "count": len(flagged), "meaning": meaning, "action": action, "images": images})
+    return sections
+
+
+def _problem_files(table: pd.DataFrame) -> list[dict]:
+    """Unreadable and invalid files with their reasons."""
+    problems = table[table["is_unreadable_issue"]][["path", "given_label", "unreadable_reason"]].rename(
+        columns={"unreadable_reason": "problem"})
+    if "is_invalid_issue" in table:
+        invalid = table[table["is_invalid_issue"]][["path", "given_label", "invalid_reason"]].rename(
+            columns={"invalid_reason": "problem"})
+        problems = pd.concat([problems, invalid])
+    return problems.to_dict("records")
+
+
+def _borderline(table: pd.DataFrame, thumbnails: Thumbnails, count: int) -> list[dict]:
+    """The lowest-scoring readable images that were not flagged: worth a look when flags are few."""
+    candidates = table[~table["is_unreadable_issue"] & ~table["is_label_issue"]]
+    return [_image_card(row, thumbnails) for row in candidates.nsmallest(count, "label_score").itertuples()]
 
 
 def render_report(
@@ -94,11 +174,14 @@ def render_report(
     root: Path,
     *,
     images_per_pair: int = 48,
+    notes: dict[str, str] | None = None,
+    neighbors: Neighbors | None = None,
 ) -> str:
-    """The report's HTML text. `table` is the issue table; `noise_matrix` (K, K) counts flagged given→suggested."""
+    """The report's HTML text. `table` is the issue table; `noise_matrix` (K, K) counts flagged given→suggested;
+    `neighbors` rows are the readable items in item order."""
+    thumbnails = Thumbnails(root)
     class_rows = _class_rows(table, classes, noise_rates)
     readable = table[~table["is_unreadable_issue"]]
-    problems = _problem_files(table, root)
     context = {
         "run": run_record,
         "classes": class_rows,
@@ -106,9 +189,10 @@ def render_report(
             "images": len(table),
             "classes": len(classes),
             "flagged": int(readable["is_label_issue"].sum()),
-            "problems": len(problems),
+            "needs_review": int(table["needs_review"].sum()) if "needs_review" in table else 0,
             "flagged_share": float(readable["is_label_issue"].mean()) if len(readable) else 0.0,
         },
+        "types": _type_rows(table, notes or {}),
         "plots": {
             "distribution": plots.class_distribution(
                 classes, np.array([c["images"] for c in class_rows]), np.array([c["flagged"] for c in class_rows])
@@ -118,9 +202,11 @@ def render_report(
                 readable["label_score"].to_numpy(float), readable["is_label_issue"].to_numpy(bool)
             ),
         },
-        "pairs": _pair_groups(table, root, images_per_pair),
-        "problems": problems,
-        "borderline": _borderline(table, root, 12),
+        "pairs": _pair_groups(table, thumbnails, images_per_pair),
+        "duplicates": _duplicate_groups(table, thumbnails),
+        "image_sections": _image_issue_sections(table, thumbnails, neighbors),
+        "problems": _problem_files(table),
+        "borderline": _borderline(table, thumbnails, 12),
     }
     return _TEMPLATES.get_template("report.html.j2").render(**context)
 
