@@ -122,3 +122,36 @@ def test_default_run_folder_is_never_inside_the_dataset(color_dataset, monkeypat
 def test_unknown_option_is_named():
     with pytest.raises(labelfix.LabelfixError, match="unknown scan option 'fold'"):
         labelfix.scan(".", fold=3)
+
+
+def test_scan_finds_duplicates_outliers_and_health_problems(color_dataset, tmp_path):
+    from PIL import Image
+
+    root, _ = color_dataset
+    Image.open(root / "red" / "red_03.png").save(root / "red" / "red_03_copy.bmp")  # same pixels, other format
+    Image.open(root / "green" / "green_04.png").save(root / "blue" / "green_04_conflict.png")
+    Image.new("RGB", (48, 48), (0, 0, 0)).save(root / "blue" / "black.png")
+    (root / "red" / "red_05.png").rename(root / "red" / "red_05.jpg")  # PNG data under a .jpg name
+    result = labelfix.scan(root, out=tmp_path / "run", folds=3, workers=0)
+    issues = result.issues.set_index("path")
+    assert issues.loc["red/red_03_copy.bmp", "is_exact_duplicate_issue"]
+    assert issues.loc["red/red_03_copy.bmp", "exact_duplicate_group"] == issues.loc["red/red_03.png", "exact_duplicate_group"]
+    assert issues.loc[["green/green_04.png", "blue/green_04_conflict.png"], "is_conflicting_duplicate_issue"].all()
+    assert issues.loc["blue/black.png", ["is_dark_issue", "is_low_information_issue"]].all()
+    assert issues.loc["red/red_05.jpg", "invalid_reason"] == "PNG data in a .jpg file"
+    assert issues.loc["blue/green_04_conflict.png", "needs_review"]
+    with sqlite3.connect(tmp_path / "run" / "labelfix.db") as db:
+        types = {row[0] for row in db.execute("SELECT DISTINCT issue_type FROM issues WHERE is_issue = 1")}
+        assert {"label", "exact_duplicate", "near_duplicate", "conflicting_duplicate", "dark", "invalid"} <= types
+        assert db.execute("SELECT COUNT(*) FROM neighbors").fetchone()[0] == len(result.manifest) * 10
+    assert result.record["counts"]["issues"]["exact_duplicate"] == 4  # two pairs of identical pixels
+
+
+def test_checks_can_be_switched_off(color_dataset, tmp_path):
+    root, _ = color_dataset
+    config = labelfix.load_config(None, {"checks.enabled": False})
+    result = labelfix.scan(root, config, out=tmp_path / "run", folds=3, workers=0)
+    assert not [c for c in result.issues if "duplicate" in c or "dark" in c]
+    config = labelfix.load_config(None, {"checks.dark.enabled": False, "checks.outlier.threshold": 100.0})
+    result = labelfix.scan(root, config, out=tmp_path / "run2", folds=3, workers=0)
+    assert "is_dark_issue" not in result.issues and not result.issues["is_outlier_issue"].any()

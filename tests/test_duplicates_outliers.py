@@ -1,0 +1,65 @@
+import numpy as np
+
+from labelfix.issues.duplicates import (
+    exact_duplicate_groups,
+    groups_with_several,
+    near_duplicate_groups,
+    near_duplicate_score,
+)
+from labelfix.issues.neighbors import nearest_neighbors
+from labelfix.issues.outliers import outlier_scores, robust_z
+
+
+def _clusters(seed=0):
+    """30 spread-out points, a near-duplicate pair (0, 30) and an exact pair (1, 31)."""
+    rng = np.random.default_rng(seed)
+    points = rng.normal(0, 1, (30, 16))
+    return np.vstack([points, points[0] + rng.normal(0, 0.01, 16), points[1]])
+
+
+def test_neighbors_exclude_self_even_with_exact_copies():
+    neighbors = nearest_neighbors(_clusters(), k=3)
+    assert neighbors.indices.shape == (32, 3)
+    assert (neighbors.indices != np.arange(32)[:, None]).all()
+    assert neighbors.indices[31, 0] == 1 and neighbors.distances[31, 0] < 1e-5
+    assert neighbors.indices[0, 0] == 30
+    assert (np.diff(neighbors.distances, axis=1) >= -1e-6).all()
+
+
+def test_exact_groups_by_pixel_hash():
+    assert exact_duplicate_groups(["a", "b", "a", "c", "b"]).tolist()[1] >= 0
+    groups = exact_duplicate_groups(["a", "b", "a", "c"])
+    assert groups[0] == groups[2] >= 0 and groups[1] == groups[3] == -1
+
+
+def test_near_groups_and_conflicts_and_leakage():
+    neighbors = nearest_neighbors(_clusters(), k=3)
+    groups = near_duplicate_groups(neighbors, threshold=0.05)
+    assert groups[0] == groups[30] >= 0 and groups[1] == groups[31] >= 0 and groups[0] != groups[1]
+    assert (groups[2:30] == -1).all()
+    score = near_duplicate_score(neighbors, 0.05)
+    assert (score[[0, 1, 30, 31]] < 0.5).all() and (score[2:30] >= 0.5).all()
+    labels = ["a"] * 32
+    labels[30] = "b"
+    conflicting = groups_with_several(groups, labels)
+    assert np.flatnonzero(conflicting).tolist() == [0, 30]
+    splits = ["train"] * 32
+    splits[31] = "test"
+    assert np.flatnonzero(groups_with_several(groups, splits)).tolist() == [1, 31]
+
+
+def test_outliers_from_knn_distance_and_from_prediction_entropy():
+    rng = np.random.default_rng(0)
+    points = rng.normal(0, 0.1, (60, 8)) + np.eye(8)[0] * 5
+    points[7] = -points[7] * 3  # far from everything
+    entropy = rng.uniform(0.1, 0.2, 60)
+    entropy[12] = 0.95  # the backbone recognises nothing in image 12
+    is_issue, score, z = outlier_scores(nearest_neighbors(points, 5), entropy, threshold=4.0)
+    assert np.flatnonzero(is_issue).tolist() == [7, 12]
+    assert (score[is_issue] < 0.5).all() and (score[~is_issue] >= 0.5).all()
+    assert np.flatnonzero(outlier_scores(nearest_neighbors(points, 5), None, 4.0)[0]).tolist() == [7]
+
+
+def test_robust_z():
+    z = robust_z(np.array([1.0, 2.0, 3.0, 4.0, 100.0]))
+    assert z[2] == 0 and z[4] > 30
