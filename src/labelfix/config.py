@@ -27,6 +27,9 @@ class DatasetConfig(_Section):
 class EmbeddingConfig(_Section):
     model: str = "lite0"
     weights: Path | None = None
+    image_size: int | Literal["auto"] = Field(
+        "auto", description="input side in pixels; auto: about 5x the images' typical short side, up to the model's default"
+    )
     batch_size: int = Field(64, ge=1)
     workers: int | None = Field(None, ge=0, description="DataLoader workers; default: up to 8 CPU cores")
     device: str = "auto"
@@ -35,7 +38,7 @@ class EmbeddingConfig(_Section):
 
 class CrossValidationConfig(_Section):
     folds: int = Field(5, ge=2)
-    regularization: float = Field(30.0, gt=0, description="inverse L2 strength of the logistic-regression head")
+    regularization: float = Field(10.0, gt=0, description="inverse L2 strength of the logistic-regression head")
 
 
 class LabelIssueConfig(_Section):

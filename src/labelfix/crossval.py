@@ -41,10 +41,11 @@ def small_classes(labels: np.ndarray, n_folds: int) -> dict[int, int]:
     return {k: int(c) for k, c in enumerate(counts) if 0 < c < n_folds}
 
 
-def make_head(regularization: float = 30.0, seed: int = 0) -> Pipeline:
+def make_head(regularization: float = 10.0, seed: int = 0) -> Pipeline:
     """Unit-length embeddings, then multinomial logistic regression (inverse L2 strength `regularization`).
 
-    Measured on the digits example: L2-normalised inputs beat standardised ones (AUROC 0.999 vs 0.99).
+    Measured: L2-normalised inputs beat standardised ones (digits example AUROC 0.999 vs 0.99); C = 10 is
+    within 0.001 of the best AUROC on both the digits example (best C = 30) and CIFAR-10N (best C = 3).
     """
     return make_pipeline(
         Normalizer(),
@@ -58,7 +59,7 @@ def out_of_fold_probabilities(
     folds: np.ndarray,
     n_classes: int,
     *,
-    regularization: float = 30.0,
+    regularization: float = 10.0,
     seed: int = 0,
     progress: Progress = NoProgress(),
 ) -> np.ndarray:

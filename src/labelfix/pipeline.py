@@ -26,7 +26,8 @@ from labelfix.fileio import write_text_atomic
 from labelfix.issues.finders import find_image_issues
 from labelfix.issues.label import estimated_noise_rates, find_label_problems, noise_matrix
 from labelfix.issues.table import issue_table
-from labelfix.models.backbones import Backbone, load_backbone
+from labelfix.images.resolution import auto_input_size, typical_short_side
+from labelfix.models.backbones import Backbone, load_backbone, with_input_size
 from labelfix.models.infer import resolve_device
 from labelfix.outputs import write_corrected_labels, write_issues_csv
 from labelfix.progress import NoProgress, Progress
@@ -95,7 +96,7 @@ def scan(
     run_dir = _run_dir(config, manifest)
     seed_everything(config.seed)
     with timer.stage("load_model"):
-        backbone = load_backbone(config.embedding.model, config.embedding.weights)
+        backbone = _sized(load_backbone(config.embedding.model, config.embedding.weights), config, manifest)
     device = resolve_device(config.embedding.device)
     with timer.stage("embed"), EmbeddingCache(config.embedding.cache_dir or default_cache_dir()) as cache:
         features = compute_features(
@@ -145,6 +146,13 @@ def scan(
     record["images_per_second"] = round(len(manifest) / max(sum(timer.seconds.values()), 1e-9), 2)
     write_text_atomic(run_dir / "run.json", _json(record))
     return ScanResult(run_dir=run_dir, manifest=manifest, issues=table, pred_probs=pred_probs, record=record)
+
+
+def _sized(backbone: Backbone, config: ScanConfig, manifest: Manifest) -> Backbone:
+    size = config.embedding.image_size
+    if size == "auto":
+        size = auto_input_size(typical_short_side(manifest.paths), backbone.data_config["input_size"][-1])
+    return with_input_size(backbone, size)
 
 
 def _with_options(config: ScanConfig, options: dict) -> ScanConfig:

@@ -7,7 +7,7 @@ import hashlib
 import math
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import timm
@@ -48,6 +48,17 @@ class Backbone:
         """Identifies model, weights and preprocessing: embeddings are cached under it."""
         config = json.dumps({k: list(v) if isinstance(v, tuple) else v for k, v in self.data_config.items()}, sort_keys=True)
         return hashlib.sha256(f"{self.architecture}|{self.weights_hash}|{config}".encode()).hexdigest()[:24]
+
+
+def with_input_size(backbone: Backbone, size: int) -> Backbone:
+    """The backbone fed `size`×`size` images: whole images, resized (no centre crop) when below the default.
+
+    Models with a fixed input size (most ViTs) keep theirs.
+    """
+    default = backbone.data_config["input_size"][-1]
+    if size == default or backbone.model.pretrained_cfg.get("fixed_input_size", False):
+        return backbone
+    return replace(backbone, data_config={**backbone.data_config, "input_size": (3, size, size), "crop_pct": 1.0})
 
 
 def load_backbone(name: str = "lite0", weights: Path | None = None) -> Backbone:

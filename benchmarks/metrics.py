@@ -1,0 +1,39 @@
+"""Detection-quality metrics for label-error benchmarks (pure functions, unit-tested)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+
+def flag_metrics(flagged: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Precision, recall and F1 of a flagged set (N,) bool against the true errors (N,) bool."""
+    found = int((flagged & truth).sum())
+    precision = found / flagged.sum() if flagged.any() else 0.0
+    recall = found / truth.sum() if truth.any() else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(float(precision), 4), "recall": round(float(recall), 4), "f1": round(float(f1), 4),
+            "flagged": int(flagged.sum()), "found": found}
+
+
+def ranking_metrics(label_score: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """AUROC and AUPRC of the label-quality score (lower = more likely wrong) for finding the true errors."""
+    return {
+        "auroc": round(float(roc_auc_score(truth, -label_score)), 4),
+        "auprc": round(float(average_precision_score(truth, -label_score)), 4),
+    }
+
+
+def detection_report(label_score: np.ndarray, flagged: np.ndarray, pred_probs: np.ndarray,
+                     given: np.ndarray, clean: np.ndarray) -> dict:
+    """Everything the label-noise benchmarks print: ranking, flagged set, argmax≠given and accuracies."""
+    truth = given != clean
+    predicted = pred_probs.argmax(axis=1)
+    return {
+        "noise_rate": round(float(truth.mean()), 4),
+        **ranking_metrics(label_score, truth),
+        "cleanlab_filter": flag_metrics(flagged, truth),
+        "argmax_not_given": flag_metrics(predicted != given, truth),
+        "accuracy_vs_clean": round(float((predicted == clean).mean()), 4),
+        "accuracy_vs_given": round(float((predicted == given).mean()), 4),
+    }
