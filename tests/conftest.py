@@ -28,13 +28,15 @@ def color_image(color: tuple[int, int, int], seed: int, size: int = 48) -> Image
     return Image.fromarray(pixels.astype(np.uint8))
 
 
-def make_color_folders(root: Path, per_class: int = 20, flips: dict[str, str] | None = None) -> dict[str, str]:
+def make_color_folders(
+    root: Path, per_class: int = 20, flips: dict[str, str] | None = None, first_seed: int = 0
+) -> dict[str, str]:
     """Class folders of colour images; `flips` {true_class: filed_under} plants one wrong label each.
 
     Returns {relative path: true class} of the planted errors.
     """
     planted = {}
-    seed = 0
+    seed = first_seed
     for name, color in COLORS.items():
         for index in range(per_class):
             seed += 1

@@ -155,3 +155,18 @@ def test_checks_can_be_switched_off(color_dataset, tmp_path):
     config = labelfix.load_config(None, {"checks.dark.enabled": False, "checks.outlier.threshold": 100.0})
     result = labelfix.scan(root, config, out=tmp_path / "run2", folds=3, workers=0)
     assert "is_dark_issue" not in result.issues and not result.issues["is_outlier_issue"].any()
+
+
+def test_the_same_image_in_train_and_val_is_leakage(tmp_path):
+    from conftest import make_color_folders
+
+    root = tmp_path / "splits"
+    make_color_folders(root / "train", per_class=16)
+    make_color_folders(root / "val", per_class=4, first_seed=1000)
+    leaked = root / "val" / "red" / "leaked.png"
+    leaked.write_bytes((root / "train" / "red" / "red_07.png").read_bytes())
+    result = labelfix.scan(root, out=tmp_path / "run", folds=3, workers=0)
+    issues = result.issues.set_index("path")
+    assert issues.loc[["train/red/red_07.png", "val/red/leaked.png"], "is_leakage_issue"].all()
+    assert issues.loc["val/red/leaked.png", "split"] == "val"
+    assert not issues.loc["val/red/leaked.png", "is_conflicting_duplicate_issue"]

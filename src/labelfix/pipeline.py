@@ -23,7 +23,9 @@ from labelfix.dataset import Manifest, ReaderOptions, read_dataset
 from labelfix.errors import ConfigError, DatasetError
 from labelfix.features import Features, compute_features
 from labelfix.fileio import write_text_atomic
+from labelfix.issues import CheckResult
 from labelfix.issues.finders import find_image_issues
+from labelfix.issues.neighbors import Neighbors
 from labelfix.issues.label import estimated_noise_rates, find_label_problems, noise_matrix
 from labelfix.issues.table import issue_table
 from labelfix.images.resolution import auto_input_size, typical_short_side
@@ -100,52 +102,74 @@ def scan(
     device = resolve_device(config.embedding.device)
     with timer.stage("embed"), EmbeddingCache(config.embedding.cache_dir or default_cache_dir()) as cache:
         features = compute_features(
-            manifest.paths,
-            backbone,
-            cache,
-            batch_size=config.embedding.batch_size,
-            workers=config.embedding.workers,
-            device=device,
-            with_statistics=config.checks.enabled,
-            progress=progress,
+            manifest.paths, backbone, cache, batch_size=config.embedding.batch_size, workers=config.embedding.workers,
+            device=device, with_statistics=config.checks.enabled, progress=progress,
         )
-    readable = features.readable
-    if readable.sum() < 2:
-        first = next(iter(features.errors.items()))
-        raise DatasetError(
-            f"no usable images: {len(features.errors)} of {len(manifest)} files could not be read "
-            f"(e.g. {manifest.paths[first[0]]}: {first[1]}); check the paths in the label file"
-        )
-    labels = manifest.label_indices()
+    readable = _readable(manifest, features)
+    labels = manifest.label_indices()[readable]
     with timer.stage("crossval"):
-        folds = assign_folds(labels[readable], config.crossval.folds, config.seed)
-        for k, count in small_classes(labels[readable], int(folds.max()) + 1).items():
-            log.warning("class '%s' has only %d readable images (fewer than folds): its flags are less reliable",
-                        manifest.classes[k], count)
+        folds = assign_folds(labels, config.crossval.folds, config.seed)
+        _warn_small_classes(labels, folds, manifest.classes)
         probabilities = out_of_fold_probabilities(
-            features.embeddings[readable], labels[readable], folds, len(manifest.classes),
+            features.embeddings[readable], labels, folds, len(manifest.classes),
             regularization=config.crossval.regularization, seed=config.seed, progress=progress,
         )
     with timer.stage("find_issues"):
-        label_issues = find_label_problems(labels[readable], probabilities, filter_by=config.label_issues.filter_by)
-        checks, neighbors = {}, None
-        if config.checks.enabled:
-            checks, neighbors = find_image_issues(
-                [item.path for item in manifest.items], features.statistics, features.embeddings, readable,
-                [item.label for item in manifest.items], [item.split or "" for item in manifest.items], config.checks,
-            )
-        table = issue_table(manifest, readable, folds, label_issues, features.errors, checks)
-        noise_rates = estimated_noise_rates(labels[readable], probabilities)
-        matrix = noise_matrix(labels[readable], label_issues.suggested_label, label_issues.is_label_issue, len(manifest.classes))
+        findings = _find_issues(manifest, features, readable, labels, folds, probabilities, config)
     pred_probs = np.full((len(manifest), len(manifest.classes)), np.nan)
     pred_probs[readable] = probabilities
-    record = _run_record(config, manifest, backbone, features, device, started, timer, table, int(folds.max()) + 1)
+    record = _run_record(config, manifest, backbone, features, device, started, timer, findings.table, int(folds.max()) + 1)
     with timer.stage("write"):
-        _write_outputs(run_dir, config, manifest, table, pred_probs, features, record, noise_rates, matrix, checks, neighbors)
+        _write_outputs(run_dir, config, manifest, pred_probs, features, record, findings)
     record["timings_seconds"] = timer.seconds
     record["images_per_second"] = round(len(manifest) / max(sum(timer.seconds.values()), 1e-9), 2)
     write_text_atomic(run_dir / "run.json", _json(record))
-    return ScanResult(run_dir=run_dir, manifest=manifest, issues=table, pred_probs=pred_probs, record=record)
+    return ScanResult(run_dir=run_dir, manifest=manifest, issues=findings.table, pred_probs=pred_probs, record=record)
+
+
+@dataclass
+class _Findings:
+    table: pd.DataFrame
+    checks: dict[str, CheckResult]
+    neighbors: Neighbors | None
+    noise_rates: np.ndarray  # (K,)
+    noise_matrix: np.ndarray  # (K, K) flagged given -> suggested
+
+
+def _readable(manifest: Manifest, features: Features) -> np.ndarray:
+    readable = features.readable
+    if readable.sum() < 2:
+        index, reason = next(iter(features.errors.items()))
+        raise DatasetError(
+            f"no usable images: {len(features.errors)} of {len(manifest)} files could not be read "
+            f"(e.g. {manifest.paths[index]}: {reason}); check the paths in the label file"
+        )
+    return readable
+
+
+def _warn_small_classes(labels: np.ndarray, folds: np.ndarray, classes: tuple[str, ...]) -> None:
+    for k, count in small_classes(labels, int(folds.max()) + 1).items():
+        log.warning("class '%s' has only %d readable images (fewer than folds): its flags are less reliable",
+                    classes[k], count)
+
+
+def _find_issues(manifest, features, readable, labels, folds, probabilities, config: ScanConfig) -> _Findings:
+    """Label issues from the probabilities, image-level checks from embeddings and statistics."""
+    label_issues = find_label_problems(labels, probabilities, filter_by=config.label_issues.filter_by)
+    checks, neighbors = {}, None
+    if config.checks.enabled:
+        checks, neighbors = find_image_issues(
+            [item.path for item in manifest.items], features.statistics, features.embeddings, readable,
+            [item.label for item in manifest.items], [item.split or "" for item in manifest.items], config.checks,
+        )
+    n_classes = len(manifest.classes)
+    return _Findings(
+        table=issue_table(manifest, readable, folds, label_issues, features.errors, checks),
+        checks=checks,
+        neighbors=neighbors,
+        noise_rates=estimated_noise_rates(labels, probabilities),
+        noise_matrix=noise_matrix(labels, label_issues.suggested_label, label_issues.is_label_issue, n_classes),
+    )
 
 
 def _sized(backbone: Backbone, config: ScanConfig, manifest: Manifest) -> Backbone:
@@ -260,20 +284,22 @@ def _json(data: dict) -> str:
     return json.dumps(data, indent=2, default=str) + "\n"
 
 
-def _write_outputs(run_dir, config, manifest, table, pred_probs, features, record, noise_rates, matrix, checks, neighbors) -> None:
+def _write_outputs(run_dir: Path, config: ScanConfig, manifest: Manifest, pred_probs: np.ndarray,
+                   features: Features, record: dict, findings: _Findings) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_issues_csv(run_dir / "issues.csv", table)
-    write_corrected_labels(run_dir / "corrected_labels.jsonl", table, drop_flagged=config.output.drop_flagged)
-    write_run_store(run_dir / "labelfix.db", manifest, table, pred_probs, features.content_hashes, record, neighbors)
+    write_issues_csv(run_dir / "issues.csv", findings.table)
+    write_corrected_labels(run_dir / "corrected_labels.jsonl", findings.table, drop_flagged=config.output.drop_flagged)
+    write_run_store(run_dir / "labelfix.db", manifest, findings.table, pred_probs, features.content_hashes, record,
+                    findings.neighbors)
     write_report(
         run_dir / "report.html",
-        table=table,
+        table=findings.table,
         classes=list(manifest.classes),
-        noise_rates=noise_rates,
-        noise_matrix=matrix,
+        noise_rates=findings.noise_rates,
+        noise_matrix=findings.noise_matrix,
         run_record=record,
         root=manifest.root,
-        notes={name: result.note for name, result in checks.items() if result.note},
-        neighbors=neighbors,
         images_per_pair=config.output.report_images_per_pair,
+        notes={name: result.note for name, result in findings.checks.items() if result.note},
+        neighbors=findings.neighbors,
     )
