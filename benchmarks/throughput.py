@@ -127,7 +127,7 @@ def main() -> None:
             "main_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "largest_worker": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         },
-        "labelfix": labelfix.__dict__.get("__version__", "dev"),
+        "labelfix": labelfix.__version__,
     }
     _print_table(result)
     RESULTS.mkdir(exist_ok=True)

@@ -5,9 +5,16 @@
     >>> result.flagged.head()
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from labelfix.config import ScanConfig, load_config
 from labelfix.dataset import Manifest, read_dataset
 from labelfix.errors import LabelfixError
 from labelfix.pipeline import ScanResult, scan
 
-__all__ = ["LabelfixError", "Manifest", "ScanConfig", "ScanResult", "load_config", "read_dataset", "scan"]
+try:
+    __version__ = version("labelfix")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = ["__version__", "LabelfixError", "Manifest", "ScanConfig", "ScanResult", "load_config", "read_dataset", "scan"]

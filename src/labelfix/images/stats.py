@@ -10,8 +10,8 @@ import hashlib
 import numpy as np
 from PIL import Image
 
-STATS_VERSION = 2
-STATS_SIDE = 256  # statistics other than size and pixel hash are computed on a copy at most this large
+STATS_VERSION = 3
+STATS_SIDE = 256  # statistics other than size and pixel hash are computed on a copy about this large
 
 
 def grayscale_entropy(gray: np.ndarray) -> float:
@@ -46,8 +46,8 @@ def pixel_hash(image: Image.Image) -> str:
 
 def image_statistics(image: Image.Image, facts: dict | None = None) -> dict:
     """Everything the health and duplicate checks need, from one decoded RGB image."""
-    small = image.copy()
-    small.thumbnail((STATS_SIDE, STATS_SIDE))
+    factor = max(image.size) // STATS_SIDE
+    small = image.reduce(factor) if factor > 1 else image  # a fast box filter; exact size does not matter
     rgb = np.asarray(small)
     gray = np.asarray(small.convert("L"))
     p1, p99 = np.percentile(gray, [1, 99]) / 255.0
