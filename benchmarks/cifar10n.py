@@ -75,7 +75,8 @@ def main() -> None:
     }
     _print(report)
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"cifar10n-{args.labels}-{args.subset or 'all'}-{report['device'].split(':')[0]}.json"
+    variant = "".join(f"-{value}" for value in overrides.values())  # e.g. --set crossval.head=mlp -> "-mlp"
+    path = RESULTS / f"cifar10n-{args.labels}-{args.subset or 'all'}-{report['device'].split(':')[0]}{variant}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {path}")
 

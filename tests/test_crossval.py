@@ -48,3 +48,16 @@ def test_a_class_with_one_image_gets_probabilities_without_crashing():
     probabilities = out_of_fold_probabilities(features, labels, folds, 4)
     assert probabilities.shape == (31, 4) and np.isfinite(probabilities).all()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
+
+
+def test_mlp_head_is_accurate_and_seeded():
+    import torch
+
+    features, labels = _blobs(20, 3)
+    folds = assign_folds(labels, 5, 0)
+    state = torch.random.get_rng_state()
+    first = out_of_fold_probabilities(features, labels, folds, 3, head="mlp", seed=3)
+    assert torch.equal(state, torch.random.get_rng_state())  # torch's global random state is left alone
+    np.testing.assert_array_equal(first, out_of_fold_probabilities(features, labels, folds, 3, head="mlp", seed=3))
+    np.testing.assert_allclose(first.sum(axis=1), 1.0)
+    assert (first.argmax(axis=1) == labels).mean() > 0.95

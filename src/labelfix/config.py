@@ -38,6 +38,7 @@ class EmbeddingConfig(_Section):
 
 class CrossValidationConfig(_Section):
     folds: int = Field(5, ge=2)
+    head: Literal["logistic", "mlp"] = Field("logistic", description="classifier trained on each fold's embeddings")
     regularization: float = Field(10.0, gt=0, description="inverse L2 strength of the logistic-regression head")
 
 

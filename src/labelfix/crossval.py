@@ -41,7 +41,73 @@ def small_classes(labels: np.ndarray, n_folds: int) -> dict[int, int]:
     return {k: int(c) for k, c in enumerate(counts) if 0 < c < n_folds}
 
 
-def make_head(regularization: float = 10.0, seed: int = 0) -> Pipeline:
+class MLPHead:
+    """A one-hidden-layer network on standardised unit-length embeddings (torch, CPU), sklearn-style.
+
+    AdamW, one-cycle schedule, dropout and label smoothing; at least `min_steps` optimizer steps so small
+    datasets are trained too. Seeded without touching torch's global random state.
+    """
+
+    def __init__(self, *, hidden: int = 1024, epochs: int = 8, min_steps: int = 300, batch_size: int = 256,
+                 learning_rate: float = 1e-3, weight_decay: float = 0.05, dropout: float = 0.5, seed: int = 0) -> None:
+        self.hidden, self.epochs, self.min_steps, self.batch_size = hidden, epochs, min_steps, batch_size
+        self.learning_rate, self.weight_decay, self.dropout, self.seed = learning_rate, weight_decay, dropout, seed
+
+    @staticmethod
+    def _unit(features: np.ndarray):
+        import torch
+
+        return torch.as_tensor(features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12),
+                               dtype=torch.float32)
+
+    def _inputs(self, features: np.ndarray):
+        return (self._unit(features) - self.mean_) / self.scale_
+
+    def fit(self, features: np.ndarray, labels: np.ndarray) -> MLPHead:
+        import torch
+
+        self.classes_, targets = np.unique(labels, return_inverse=True)
+        unit = self._unit(features)
+        self.mean_, self.scale_ = unit.mean(0), unit.std(0) + 1e-6
+        inputs, targets = (unit - self.mean_) / self.scale_, torch.as_tensor(targets)
+        batches = -(-len(targets) // self.batch_size)
+        steps = max(self.epochs * batches, self.min_steps)
+        with torch.random.fork_rng():
+            torch.manual_seed(self.seed)
+            self.network_ = torch.nn.Sequential(
+                torch.nn.Linear(inputs.shape[1], self.hidden), torch.nn.GELU(), torch.nn.Dropout(self.dropout),
+                torch.nn.Linear(self.hidden, len(self.classes_)),
+            )
+            optimizer = torch.optim.AdamW(self.network_.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+            schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=self.learning_rate, total_steps=steps)
+            loss_function = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
+            for step in range(steps):
+                if step % batches == 0:
+                    order = torch.randperm(len(targets))
+                batch = order[(step % batches) * self.batch_size:][: self.batch_size]
+                optimizer.zero_grad()
+                loss_function(self.network_(inputs[batch]), targets[batch]).backward()
+                optimizer.step()
+                schedule.step()
+        self.network_.eval()
+        return self
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return self.network_(self._inputs(features)).softmax(dim=1).numpy().astype(np.float64)
+
+
+HEADS = ("logistic", "mlp")
+
+
+def make_head(kind: str = "logistic", regularization: float = 10.0, seed: int = 0):
+    """The classifier fitted on each fold: `logistic` (see `logistic_head`) or `mlp` (`MLPHead`)."""
+    return MLPHead(seed=seed) if kind == "mlp" else logistic_head(regularization, seed)
+
+
+def logistic_head(regularization: float = 10.0, seed: int = 0) -> Pipeline:
     """Unit-length embeddings, then multinomial logistic regression (inverse L2 strength `regularization`).
 
     Measured: L2-normalised inputs beat standardised ones (digits example AUROC 0.999 vs 0.99); C = 10 is
@@ -59,6 +125,7 @@ def out_of_fold_probabilities(
     folds: np.ndarray,
     n_classes: int,
     *,
+    head: str = "logistic",
     regularization: float = 10.0,
     seed: int = 0,
     progress: Progress = NoProgress(),
@@ -69,9 +136,9 @@ def out_of_fold_probabilities(
     with progress.task("cross-validate", len(fold_ids)) as advance:
         for fold in fold_ids:
             held_out = folds == fold
-            head = make_head(regularization, seed).fit(features[~held_out], labels[~held_out])
-            columns = head.classes_  # a class absent from the training folds gets probability 0
-            probabilities[np.ix_(held_out, columns)] = head.predict_proba(features[held_out])
+            model = make_head(head, regularization, seed).fit(features[~held_out], labels[~held_out])
+            columns = model.classes_  # a class absent from the training folds gets probability 0
+            probabilities[np.ix_(held_out, columns)] = model.predict_proba(features[held_out])
             advance(1)
     probabilities = np.clip(probabilities, 1e-6, None)
     return probabilities / probabilities.sum(axis=1, keepdims=True)

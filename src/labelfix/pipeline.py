@@ -111,7 +111,7 @@ def scan(
         folds = assign_folds(labels, config.crossval.folds, config.seed)
         _warn_small_classes(labels, folds, manifest.classes)
         probabilities = out_of_fold_probabilities(
-            features.embeddings[readable], labels, folds, len(manifest.classes),
+            features.embeddings[readable], labels, folds, len(manifest.classes), head=config.crossval.head,
             regularization=config.crossval.regularization, seed=config.seed, progress=progress,
         )
     with timer.stage("find_issues"):
