@@ -1,6 +1,6 @@
+import pytest
 import timm
 import torch
-import pytest
 
 from labelfix.errors import ModelError
 from labelfix.models.backbones import load_backbone, state_dict_hash

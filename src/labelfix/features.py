@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from labelfix.cache import CachedImage, EmbeddingCache
-from labelfix.images.stats import STATS_VERSION
 from labelfix.images.io import UnreadableImage, content_hash, read_bytes
+from labelfix.images.stats import STATS_VERSION
 from labelfix.models.backbones import Backbone
 from labelfix.models.infer import embed_files
 from labelfix.progress import NoProgress, Progress

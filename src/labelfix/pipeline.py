@@ -23,12 +23,12 @@ from labelfix.dataset import Manifest, ReaderOptions, read_dataset
 from labelfix.errors import ConfigError, DatasetError
 from labelfix.features import Features, compute_features
 from labelfix.fileio import write_text_atomic
+from labelfix.images.resolution import auto_input_size, typical_short_side
 from labelfix.issues import CheckResult
 from labelfix.issues.finders import find_image_issues
-from labelfix.issues.neighbors import Neighbors
 from labelfix.issues.label import estimated_noise_rates, find_label_problems, noise_matrix
+from labelfix.issues.neighbors import Neighbors
 from labelfix.issues.table import issue_table
-from labelfix.images.resolution import auto_input_size, typical_short_side
 from labelfix.models.backbones import Backbone, load_backbone, with_input_size
 from labelfix.models.infer import resolve_device
 from labelfix.outputs import write_corrected_labels, write_issues_csv

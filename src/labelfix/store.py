@@ -139,15 +139,3 @@ def _neighbor_rows(neighbors: Neighbors | None, items: np.ndarray) -> list[tuple
         for row, (indices, distances) in enumerate(zip(neighbors.indices, neighbors.distances))
         for rank, (neighbor, distance) in enumerate(zip(indices, distances))
     ]
-
-
-def read_issues(path: Path, issue_type: str = "label", only_flagged: bool = True) -> pd.DataFrame:
-    """Issues of one type joined with their items, worst first."""
-    query = (
-        "SELECT items.item_id, items.path, items.split, issues.score, issues.is_issue, issues.suggested_label, "
-        "issues.details FROM issues JOIN items USING (item_id) WHERE issue_type = ?"
-        + (" AND is_issue = 1" if only_flagged else "")
-        + " ORDER BY issues.score, items.item_id"
-    )
-    with closing(sqlite3.connect(path)) as db:
-        return pd.read_sql_query(query, db, params=(issue_type,))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import math
 import json
 import logging
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 

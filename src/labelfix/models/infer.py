@@ -91,7 +91,7 @@ def embed_files(
         pin_memory=device.type == "cuda",
         persistent_workers=False,
     )
-    model = backbone.model.to(device).to(memory_format=torch.channels_last)
+    backbone.model.to(device=device, memory_format=torch.channels_last)  # in place
     autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else nullcontext()
     with torch.inference_mode():
         for images, indices, errors, statistics in loader:
