@@ -63,3 +63,14 @@ def test_outliers_from_knn_distance_and_from_prediction_entropy():
 def test_robust_z():
     z = robust_z(np.array([1.0, 2.0, 3.0, 4.0, 100.0]))
     assert z[2] == 0 and z[4] > 30
+
+
+def test_large_datasets_use_the_approximate_index(monkeypatch):
+    from labelfix.issues import neighbors as neighbors_module
+
+    monkeypatch.setattr(neighbors_module, "EXACT_SEARCH_LIMIT", 10)
+    approximate = nearest_neighbors(_clusters(), k=3)
+    monkeypatch.setattr(neighbors_module, "EXACT_SEARCH_LIMIT", 10**9)
+    exact = nearest_neighbors(_clusters(), k=3)
+    assert (approximate.indices[:, 0] == exact.indices[:, 0]).mean() > 0.9
+    np.testing.assert_allclose(approximate.distances[:, 0], exact.distances[:, 0], atol=1e-4)

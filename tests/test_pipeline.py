@@ -16,7 +16,9 @@ def test_scan_finds_planted_errors_and_writes_the_run(color_dataset, tmp_path):
     root, planted = color_dataset
     (root / "red" / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
     (root / "blue" / "empty.png").write_bytes(b"")
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
     result = labelfix.scan(root, out=tmp_path / "run", folds=3, workers=0)
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()} == before  # untouched
 
     flagged = set(result.flagged["path"])
     assert set(planted) <= flagged
