@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from labelfix.config import ChecksConfig
-from labelfix.issues import CheckResult, health
+from labelfix.issues import CheckResult, health, spread
 from labelfix.issues.duplicates import (
     exact_duplicate_groups,
     groups_with_several,
@@ -35,21 +35,11 @@ HEALTH_CHECKS: dict[str, Callable[[dict[str, np.ndarray], float], tuple[np.ndarr
 NUMERIC_STATISTICS = ("brightness_p1", "brightness_p99", "sharpness", "entropy", "colorfulness", "width", "height")
 
 
-def _spread(values: np.ndarray, rows: np.ndarray, n: int, fill=None) -> np.ndarray:
-    """Values of the readable `rows` placed into an (N,) array; the rest get `fill` (by default by dtype)."""
-    values = np.asarray(values)
-    if fill is None:
-        fill = {"i": -1, "f": np.nan, "b": False}.get(values.dtype.kind, "")
-    full = np.full(n, fill, dtype=values.dtype if values.dtype.kind in "ifb" else object)
-    full[rows] = values
-    return full
-
-
 def _result(is_issue, score, rows, n, details=None, note="") -> CheckResult:
     return CheckResult(
-        is_issue=_spread(np.asarray(is_issue, bool), rows, n, False),
-        score=_spread(np.asarray(score, float), rows, n, np.nan),
-        details={name: _spread(values, rows, n) for name, values in (details or {}).items()},
+        is_issue=spread(np.asarray(is_issue, bool), rows, n, False),
+        score=spread(np.asarray(score, float), rows, n, np.nan),
+        details={name: spread(values, rows, n) for name, values in (details or {}).items()},
         note=note,
     )
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from labelfix.dataset.manifest import Manifest
-from labelfix.issues import CheckResult
+from labelfix.issues import CheckResult, spread
 from labelfix.issues.label import LabelIssues
 
 # Issue types whose flag puts an image in the review queue (plain duplicates with equal labels do not).
@@ -30,24 +30,18 @@ def issue_table(
     """
     n = len(manifest)
     rows = np.flatnonzero(readable)
-
-    def spread(values: np.ndarray, fill) -> np.ndarray:
-        full = np.full(n, fill, dtype=object if fill is None else np.asarray(values).dtype)
-        full[rows] = values
-        return full
-
     classes = np.array(manifest.classes, dtype=object)
     table = pd.DataFrame(
         {
             "path": [item.path for item in manifest.items],
             "split": [item.split or "" for item in manifest.items],
             "given_label": [item.label for item in manifest.items],
-            "suggested_label": spread(classes[label_issues.suggested_label], None),
-            "label_score": spread(label_issues.label_score, np.nan),
-            "is_label_issue": spread(label_issues.is_label_issue, False),
-            "given_label_probability": spread(label_issues.given_probability, np.nan),
-            "suggested_label_probability": spread(label_issues.suggested_probability, np.nan),
-            "fold": pd.array(spread(folds, None), dtype="Int64"),
+            "suggested_label": spread(classes[label_issues.suggested_label], rows, n),
+            "label_score": spread(label_issues.label_score, rows, n),
+            "is_label_issue": spread(label_issues.is_label_issue, rows, n),
+            "given_label_probability": spread(label_issues.given_probability, rows, n),
+            "suggested_label_probability": spread(label_issues.suggested_probability, rows, n),
+            "fold": pd.array(spread(folds.astype(object), rows, n), dtype="Int64"),
             "is_unreadable_issue": ~readable,
             "unreadable_reason": [errors.get(i, "") for i in range(n)],
         }
