@@ -41,7 +41,8 @@ class RichProgress:
     def task(self, description: str, total: int | None) -> Iterator:
         task_id = self.progress.add_task(description, total=total)
         yield lambda steps=1: self.progress.advance(task_id, steps)
-        self.progress.update(task_id, completed=total) if total is not None else None
+        if total is not None:
+            self.progress.update(task_id, completed=total)
 
 
 @contextmanager

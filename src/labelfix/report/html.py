@@ -108,7 +108,8 @@ def _duplicate_groups(table: pd.DataFrame, thumbnails: Thumbnails, limit: int = 
     for group_id, rows in members.groupby("near_duplicate_group"):
         conflicting = rows["given_label"].nunique() > 1
         leaking = rows["split"].nunique() > 1
-        exact = "exact_duplicate_group" in rows and rows["exact_duplicate_group"].nunique() == 1 and (rows["exact_duplicate_group"] >= 0).all()
+        exact_groups = rows["exact_duplicate_group"] if "exact_duplicate_group" in rows else pd.Series([-1])
+        exact = exact_groups.nunique() == 1 and exact_groups.iloc[0] >= 0  # every member has the same pixels
         groups.append({
             "id": int(group_id), "conflicting": conflicting, "leaking": leaking, "exact": bool(exact), "size": len(rows),
             "images": [_image_card(row, thumbnails) for row in rows.head(8).itertuples()],
