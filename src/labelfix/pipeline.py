@@ -35,7 +35,7 @@ from labelfix.outputs import write_corrected_labels, write_issues_csv
 from labelfix.progress import NoProgress, Progress
 from labelfix.report import write_report
 from labelfix.seeding import seed_everything
-from labelfix.store import health_issue_types, write_run_store
+from labelfix.store import STORE_FILE, health_issue_types, write_run_store
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +289,7 @@ def _write_outputs(run_dir: Path, config: ScanConfig, manifest: Manifest, pred_p
     run_dir.mkdir(parents=True, exist_ok=True)
     write_issues_csv(run_dir / "issues.csv", findings.table)
     write_corrected_labels(run_dir / "corrected_labels.jsonl", findings.table, drop_flagged=config.output.drop_flagged)
-    write_run_store(run_dir / "labelfix.db", manifest, findings.table, pred_probs, features.content_hashes, record,
+    write_run_store(run_dir / STORE_FILE, manifest, findings.table, pred_probs, features.content_hashes, record,
                     findings.neighbors)
     write_report(
         run_dir / "report.html",

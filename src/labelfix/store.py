@@ -1,6 +1,9 @@
 """The run store (`labelfix.db`): items, labels, out-of-fold probabilities and issues in SQLite.
 
 This is the one module that writes SQL for a run; the review page reads and writes through it.
+Review decisions are an append-only log (`decisions`): the current decision of an image is its latest row
+that was not undone, so two browser tabs never overwrite each other, and a re-scan into the same run folder
+keeps the decisions of the images it still has.
 """
 
 from __future__ import annotations
@@ -8,12 +11,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import closing
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from labelfix.dataset.manifest import Manifest
+from labelfix.errors import LabelfixError
 from labelfix.fileio import atomic_path
 from labelfix.issues.neighbors import Neighbors
 
@@ -48,6 +53,23 @@ CREATE TABLE neighbors (
 );
 """
 
+ACTIONS = ("accept", "keep", "relabel", "remove")  # accept: take the suggested label; keep: the given one
+
+DECISIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS decisions (
+    decision_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    item_id INTEGER NOT NULL REFERENCES items,
+    action TEXT NOT NULL CHECK (action IN ('accept', 'keep', 'relabel', 'remove')),
+    label TEXT,
+    reviewer TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    undone_at TEXT
+);
+CREATE INDEX IF NOT EXISTS decisions_by_item ON decisions (item_id, decision_id);
+"""
+
+STORE_FILE = "labelfix.db"
+
 
 def write_run_store(
     path: Path,
@@ -60,10 +82,11 @@ def write_run_store(
 ) -> None:
     """Write a complete store atomically. `table` is the issue table indexed by item; `pred_probs` (N, K), NaN
     rows unreadable; `neighbors` rows are the readable items in order, their indices item ids."""
+    earlier_decisions = _decisions_by_path(path)
     with atomic_path(path) as temporary:
         temporary.unlink()
         with closing(sqlite3.connect(temporary)) as db, db:
-            db.executescript(SCHEMA)
+            db.executescript(SCHEMA + DECISIONS_SCHEMA)
             db.executemany("INSERT INTO run VALUES (?, ?)", [(k, json.dumps(v, default=str)) for k, v in run_record.items()])
             db.executemany("INSERT INTO classes VALUES (?, ?)", list(enumerate(manifest.classes)))
             by_item = table.sort_index()
@@ -85,6 +108,13 @@ def write_run_store(
             db.executemany("INSERT INTO issues VALUES (?, ?, ?, ?, ?, ?)", _issue_rows(by_item))
             readable_items = by_item.index.to_numpy()[~by_item["is_unreadable_issue"].to_numpy(bool)]
             db.executemany("INSERT INTO neighbors VALUES (?, ?, ?, ?)", _neighbor_rows(neighbors, readable_items))
+            item_ids = {item.path: i for i, item in enumerate(manifest.items)}
+            db.executemany(
+                "INSERT INTO decisions (item_id, action, label, reviewer, decided_at, undone_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [(item_ids[row[0]], *row[1:]) for row in earlier_decisions if row[0] in item_ids],
+            )
+    for stale in (f"{path}-wal", f"{path}-shm"):  # the replaced store's write-ahead log must not touch the new one
+        Path(stale).unlink(missing_ok=True)
 
 
 # Extra columns stored as an issue's details (JSON), by issue type.
@@ -139,3 +169,81 @@ def _neighbor_rows(neighbors: Neighbors | None, items: np.ndarray) -> list[tuple
         for row, (indices, distances) in enumerate(zip(neighbors.indices, neighbors.distances))
         for rank, (neighbor, distance) in enumerate(zip(indices, distances))
     ]
+
+
+def _decisions_by_path(path: Path) -> list[tuple]:
+    """Decisions of an existing store, keyed by image path (so a re-scan can keep them)."""
+    if not Path(path).exists():
+        return []
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'decisions'").fetchone():
+            return []
+        return db.execute(
+            "SELECT path, action, label, reviewer, decided_at, undone_at FROM decisions JOIN items USING (item_id) "
+            "ORDER BY decision_id"
+        ).fetchall()
+
+
+def open_store(run_dir: Path) -> sqlite3.Connection:
+    """Connect to a run's store for reading and recording decisions (WAL: readers never block the writer)."""
+    path = Path(run_dir) / STORE_FILE
+    if not path.is_file():
+        raise LabelfixError(f"{run_dir}: no {STORE_FILE} here; give the folder that `labelfix scan --out` wrote")
+    db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA busy_timeout = 30000")
+    db.executescript(DECISIONS_SCHEMA)
+    return db
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def record_decisions(db: sqlite3.Connection, decisions: list[tuple[int, str, str | None]], reviewer: str) -> str:
+    """Append (item_id, action, label) decisions in one transaction; returns their timestamp.
+
+    `label` is the final label for accept and relabel, None for keep and remove.
+    """
+    for item_id, action, label in decisions:
+        if action not in ACTIONS:
+            raise LabelfixError(f"unknown decision '{action}' for item {item_id}; one of {', '.join(ACTIONS)}")
+        if action in ("accept", "relabel") and not label:
+            raise LabelfixError(f"decision '{action}' for item {item_id} needs a label")
+    at = _now()
+    with db:
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany(
+            "INSERT INTO decisions (item_id, action, label, reviewer, decided_at) VALUES (?, ?, ?, ?, ?)",
+            [(int(item_id), action, label if action in ("accept", "relabel") else None, reviewer, at)
+             for item_id, action, label in decisions],
+        )
+    return at
+
+
+def undo_decision(db: sqlite3.Connection, item_id: int) -> bool:
+    """Undo the current decision of an image (the one before it, if any, becomes current again)."""
+    with db:
+        db.execute("BEGIN IMMEDIATE")
+        cursor = db.execute(
+            "UPDATE decisions SET undone_at = ? WHERE decision_id = (SELECT MAX(decision_id) FROM decisions "
+            "WHERE item_id = ? AND undone_at IS NULL)",
+            (_now(), int(item_id)),
+        )
+    return cursor.rowcount == 1
+
+
+CURRENT_DECISIONS = """
+SELECT d.item_id, d.action, d.label, d.reviewer, d.decided_at FROM decisions d
+JOIN (SELECT item_id, MAX(decision_id) AS decision_id FROM decisions WHERE undone_at IS NULL GROUP BY item_id)
+USING (item_id, decision_id)
+"""
+
+
+def current_decisions(db: sqlite3.Connection) -> pd.DataFrame:
+    """The current decision of every decided image: item_id, action, label, reviewer, decided_at."""
+    rows = db.execute(CURRENT_DECISIONS + " ORDER BY d.item_id").fetchall()
+    columns = ["item_id", "action", "label", "reviewer", "decided_at"]
+    return pd.DataFrame([tuple(row) for row in rows], columns=columns, dtype=object).astype({"item_id": int})
