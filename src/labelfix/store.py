@@ -30,7 +30,10 @@ CREATE TABLE items (
     path TEXT NOT NULL UNIQUE,
     split TEXT,
     content_hash TEXT,
-    fold INTEGER
+    fold INTEGER,
+    needs_review INTEGER NOT NULL DEFAULT 0,
+    review_rank INTEGER NOT NULL,  -- position in the review order (issues.csv order), 0 = look first
+    review_score REAL
 );
 CREATE TABLE labels (item_id INTEGER NOT NULL REFERENCES items, label TEXT NOT NULL, PRIMARY KEY (item_id, label));
 CREATE TABLE probabilities (item_id INTEGER PRIMARY KEY REFERENCES items, probabilities TEXT NOT NULL);
@@ -89,12 +92,13 @@ def write_run_store(
             db.executescript(SCHEMA + DECISIONS_SCHEMA)
             db.executemany("INSERT INTO run VALUES (?, ?)", [(k, json.dumps(v, default=str)) for k, v in run_record.items()])
             db.executemany("INSERT INTO classes VALUES (?, ?)", list(enumerate(manifest.classes)))
-            by_item = table.sort_index()
+            by_item = table.assign(review_rank=np.arange(len(table))).sort_index()
             db.executemany(
-                "INSERT INTO items VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (i, item.path, item.split, content_hashes[i], None if pd.isna(fold) else int(fold))
-                    for (i, item), fold in zip(enumerate(manifest.items), by_item["fold"])
+                    (i, item.path, item.split, content_hashes[i], None if pd.isna(row.fold) else int(row.fold),
+                     int(row.needs_review), int(row.review_rank), None if pd.isna(row.review_score) else float(row.review_score))
+                    for (i, item), row in zip(enumerate(manifest.items), by_item.itertuples())
                 ],
             )
             db.executemany(
@@ -247,3 +251,66 @@ def current_decisions(db: sqlite3.Connection) -> pd.DataFrame:
     rows = db.execute(CURRENT_DECISIONS + " ORDER BY d.item_id").fetchall()
     columns = ["item_id", "action", "label", "reviewer", "decided_at"]
     return pd.DataFrame([tuple(row) for row in rows], columns=columns, dtype=object).astype({"item_id": int})
+
+
+def read_run_record(db: sqlite3.Connection) -> dict:
+    """The run record (run.json) as stored with the run."""
+    return {key: json.loads(value) for key, value in db.execute("SELECT key, value FROM run")}
+
+
+def read_classes(db: sqlite3.Connection) -> list[str]:
+    return [name for (name,) in db.execute("SELECT name FROM classes ORDER BY class_index")]
+
+
+REVIEW_QUEUE = """
+SELECT i.item_id, i.path, i.split, i.fold, i.review_rank, i.review_score,
+       (SELECT GROUP_CONCAT(label, '|') FROM labels l WHERE l.item_id = i.item_id) AS given_label,
+       (SELECT GROUP_CONCAT(issue_type, ',') FROM issues s WHERE s.item_id = i.item_id AND s.is_issue) AS issue_types,
+       li.suggested_label, li.score AS label_score, li.details AS label_details
+FROM items i LEFT JOIN issues li ON li.item_id = i.item_id AND li.issue_type = 'label'
+WHERE i.needs_review ORDER BY i.review_rank
+"""
+
+
+def review_queue(db: sqlite3.Connection) -> pd.DataFrame:
+    """Every image that needs review, in review order: item_id, path, split, fold, given_label, issue_types
+    (list), suggested_label (the classifier's top class), label_score, given/suggested_label_probability."""
+    rows = [dict(row) for row in db.execute(REVIEW_QUEUE)]
+    for row in rows:
+        details = json.loads(row.pop("label_details") or "{}")
+        row["given_label_probability"] = details.get("given_label_probability")
+        row["suggested_label_probability"] = details.get("suggested_label_probability")
+        row["issue_types"] = sorted((row["issue_types"] or "").split(",")) if row["issue_types"] else []
+    columns = ["item_id", "path", "split", "fold", "review_rank", "review_score", "given_label", "issue_types",
+               "suggested_label", "label_score", "given_label_probability", "suggested_label_probability"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def item_evidence(db: sqlite3.Connection, item_id: int) -> dict | None:
+    """One image's evidence: path, split, fold, labels, probabilities per class, issues, nearest images."""
+    item = db.execute("SELECT item_id, path, split, fold FROM items WHERE item_id = ?", (int(item_id),)).fetchone()
+    if item is None:
+        return None
+    probabilities = db.execute("SELECT probabilities FROM probabilities WHERE item_id = ?", (item_id,)).fetchone()
+    issues = db.execute(
+        "SELECT issue_type, is_issue, score, suggested_label, details FROM issues WHERE item_id = ? ORDER BY issue_type",
+        (item_id,),
+    )
+    neighbors = db.execute(
+        "SELECT n.neighbor_id AS item_id, i.path, n.distance, (SELECT GROUP_CONCAT(label, '|') FROM labels l "
+        "WHERE l.item_id = n.neighbor_id) AS label FROM neighbors n JOIN items i ON i.item_id = n.neighbor_id "
+        "WHERE n.item_id = ? ORDER BY n.rank",
+        (item_id,),
+    )
+    return {
+        **dict(item),
+        "labels": [label for (label,) in db.execute("SELECT label FROM labels WHERE item_id = ?", (item_id,))],
+        "probabilities": json.loads(probabilities[0]) if probabilities else None,
+        "issues": [{**dict(row), "details": json.loads(row["details"] or "null")} for row in issues],
+        "neighbors": [dict(row) for row in neighbors],
+    }
+
+
+def item_path(db: sqlite3.Connection, item_id: int) -> str | None:
+    row = db.execute("SELECT path FROM items WHERE item_id = ?", (int(item_id),)).fetchone()
+    return row[0] if row else None

@@ -82,8 +82,8 @@ def load_rgb(path: Path) -> Image.Image:
     return decode_image(read_bytes(path))
 
 
-def thumbnail_data_uri(path: Path, size: int = 160) -> str | None:
-    """A small JPEG of the image as a data: URI, or None when it cannot be read."""
+def thumbnail_jpeg(path: Path, size: int = 160) -> bytes | None:
+    """The image shrunk to fit `size`×`size` as JPEG bytes (EXIF-rotated), or None when it cannot be read."""
     try:
         image = load_rgb(path)
     except UnreadableImage:
@@ -91,4 +91,10 @@ def thumbnail_data_uri(path: Path, size: int = 160) -> str | None:
     image.thumbnail((size, size), Image.Resampling.BICUBIC)
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=85)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
+
+
+def thumbnail_data_uri(path: Path, size: int = 160) -> str | None:
+    """A small JPEG of the image as a data: URI, or None when it cannot be read."""
+    data = thumbnail_jpeg(path, size)
+    return None if data is None else "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")

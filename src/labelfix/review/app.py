@@ -1,0 +1,206 @@
+"""The review app (FastAPI): a server-rendered grid of flagged images, decisions saved to the store at once."""
+
+from __future__ import annotations
+
+import getpass
+import threading
+from pathlib import Path
+from typing import Literal
+
+import jinja2
+import pandas as pd
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
+
+from labelfix import store
+from labelfix.review.queue import (
+    STATUSES,
+    QueueFilter,
+    filter_queue,
+    label_pairs,
+    page_of,
+    review_progress,
+    with_decisions,
+)
+from labelfix.review.thumbnails import SIZES, ThumbnailCache
+
+HERE = Path(__file__).parent
+PAGE_SIZES = (24, 48, 96, 192)
+UNREADABLE_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256"><rect width="256" height="256" fill="#eee"/>'
+    '<text x="128" y="132" font-family="sans-serif" font-size="18" text-anchor="middle" fill="#a33">unreadable</text></svg>'
+)
+
+
+class DecisionRequest(BaseModel):
+    item_ids: list[int] = Field(min_length=1)
+    action: Literal["accept", "keep", "relabel", "remove"]
+    label: str | None = None  # the new class for relabel
+
+
+class UndoRequest(BaseModel):
+    item_ids: list[int] = Field(min_length=1)
+
+
+class ReviewSession:
+    """The run's store and the static review queue, shared by the request handlers (one lock for SQLite)."""
+
+    def __init__(self, run_dir: Path, reviewer: str) -> None:
+        self.run_dir = Path(run_dir)
+        self.reviewer = reviewer
+        self.lock = threading.Lock()
+        self.db = store.open_store(run_dir)
+        self.record = store.read_run_record(self.db)
+        self.classes = store.read_classes(self.db)
+        self.queue = store.review_queue(self.db)
+        self.suggestions = dict(zip(self.queue["item_id"], self.queue["suggested_label"]))
+        self.thumbnails = ThumbnailCache(self.run_dir / "thumbnails", Path(self.record["dataset"]["root"]))
+
+    def table(self) -> pd.DataFrame:
+        with self.lock:
+            decisions = store.current_decisions(self.db)
+        return with_decisions(self.queue, decisions)
+
+    def decide(self, request: DecisionRequest) -> None:
+        if request.action == "relabel" and request.label not in self.classes:
+            raise HTTPException(400, f"unknown class {request.label!r}; one of {', '.join(self.classes)}")
+        rows = []
+        for item_id in request.item_ids:
+            label = request.label
+            if request.action == "accept":
+                label = self.suggestions.get(item_id)
+                if not label:
+                    raise HTTPException(400, f"image {item_id} has no suggested label to accept")
+            rows.append((item_id, request.action, label))
+        with self.lock:
+            store.record_decisions(self.db, rows, self.reviewer)
+
+    def undo(self, item_ids: list[int]) -> None:
+        with self.lock:
+            for item_id in item_ids:
+                store.undo_decision(self.db, item_id)
+
+    def state(self, item_ids: list[int]) -> dict:
+        """Current decisions of those `item_ids` that have one, and the progress, for the page to show."""
+        table = self.table()
+        shown = table[table["item_id"].isin(item_ids) & table["action"].notna()]
+        decisions = {
+            int(row.item_id): {"action": row.action, "label": row.final_label} for row in shown.itertuples()
+        }
+        return {"decisions": decisions, "progress": review_progress(table)}
+
+    def image_path(self, item_id: int) -> str:
+        with self.lock:
+            path = store.item_path(self.db, item_id)
+        if path is None:
+            raise HTTPException(404, f"no image {item_id} in this run")
+        return path
+
+
+def create_app(run_dir: Path, reviewer: str | None = None) -> FastAPI:
+    """The review app over `run_dir` (a folder written by `labelfix scan`)."""
+    session = ReviewSession(run_dir, reviewer or getpass.getuser())
+    session.thumbnails.warm_in_background(zip(session.queue["item_id"], session.queue["path"]))
+    app = FastAPI(title="labelfix review", docs_url=None, redoc_url=None)
+    app.state.session = session
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    # autoescape=True: Jinja2Templates only escapes *.html names by default, and file names and labels are user data
+    templates = Jinja2Templates(env=jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True))
+
+    @app.get("/", response_class=HTMLResponse)
+    def grid(
+        request: Request,
+        issue_type: str = "",
+        given: str = "",
+        pair: str = "",
+        status: Literal["undecided", "decided", "all"] = "undecided",
+        page: int = Query(1, ge=1),
+        page_size: int = Query(48, ge=1, le=500),
+    ):
+        selection = QueueFilter(issue_type=issue_type, given=given, pair=pair, status=status)
+        table = session.table()
+        rows, pages = page_of(filter_queue(table, selection), page, page_size)
+        return templates.TemplateResponse(request, "review.html.j2", {
+            "run": session.record, "run_dir": str(session.run_dir), "classes": session.classes,
+            "cards": _cards(rows), "selection": selection, "page": min(page, pages), "pages": pages,
+            "page_size": page_size, "page_sizes": PAGE_SIZES, "statuses": STATUSES,
+            "matching": len(filter_queue(table, QueueFilter(**{**vars(selection), "status": "all"}))),
+            "shown": len(filter_queue(table, selection)),
+            "issue_types": _issue_type_counts(session.queue), "pairs": label_pairs(session.queue),
+            "given_counts": session.queue["given_label"].value_counts().sort_index().to_dict(),
+            "progress": review_progress(table), "reviewer": session.reviewer,
+        })
+
+    @app.get("/favicon.ico")
+    def favicon():
+        return Response(status_code=204)
+
+    @app.get("/thumbs/{size}/{item_id}.jpg")
+    def thumbnail(size: int, item_id: int):
+        if size not in SIZES:
+            raise HTTPException(404, f"thumbnail sizes are {SIZES}")
+        made = session.thumbnails.get(item_id, session.image_path(item_id), size)
+        if made is None:
+            return Response(UNREADABLE_SVG, media_type="image/svg+xml")
+        return FileResponse(made, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
+
+    @app.get("/api/items/{item_id}")
+    def evidence(item_id: int):
+        with session.lock:
+            found = store.item_evidence(session.db, item_id)
+        if found is None:
+            raise HTTPException(404, f"no image {item_id} in this run")
+        if found["probabilities"]:
+            ranked = sorted(zip(session.classes, found["probabilities"]), key=lambda pair: -pair[1])
+            found["top_classes"] = [{"class": name, "probability": p} for name, p in ranked[:5]]
+        return {**found, **session.state([item_id])}
+
+    @app.post("/api/decisions")
+    def decide(request: DecisionRequest):
+        session.decide(request)
+        return session.state(request.item_ids)
+
+    @app.post("/api/undo")
+    def undo(request: UndoRequest):
+        session.undo(request.item_ids)
+        return session.state(request.item_ids)
+
+    @app.get("/api/state")
+    def state(ids: str = ""):
+        try:
+            item_ids = [int(part) for part in ids.split(",") if part]
+        except ValueError:
+            raise HTTPException(400, "ids must be comma-separated image ids") from None
+        return session.state(item_ids)
+
+    return app
+
+
+def _issue_type_counts(queue: pd.DataFrame) -> dict[str, int]:
+    return queue["issue_types"].explode().dropna().value_counts().sort_index().to_dict()
+
+
+def _cards(rows: pd.DataFrame) -> list[dict]:
+    cards = []
+    for row in rows.itertuples():
+        cards.append({
+            "item_id": int(row.item_id),
+            "path": row.path,
+            "name": row.path.rsplit("/", 1)[-1],
+            "split": row.split or "",
+            "given": row.given_label,
+            "suggested": row.suggested_label if isinstance(row.suggested_label, str) else None,
+            "given_p": _number(row.given_label_probability),
+            "suggested_p": _number(row.suggested_label_probability),
+            "issue_types": row.issue_types,
+            "action": row.action,
+            "final_label": row.final_label,
+        })
+    return cards
+
+
+def _number(value) -> float | None:
+    return None if value is None or pd.isna(value) else round(float(value), 4)

@@ -1,0 +1,93 @@
+"""The review queue as plain tables: filtering, paging and progress from the queue and the current decisions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+# A label flag whose decision is one of these was a real problem; `keep` means the flag was wrong.
+CONFIRMING_ACTIONS = ("accept", "relabel", "remove")
+STATUSES = ("undecided", "decided", "all")
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the page shows: an issue type, a given class, a (given, suggested) pair, a decision status."""
+
+    issue_type: str = ""
+    given: str = ""
+    pair: str = ""  # "given→suggested"
+    status: str = "undecided"
+
+    def query(self) -> dict[str, str]:
+        """The non-default fields, for links that keep the filter."""
+        return {k: v for k, v in vars(self).items() if v != getattr(QueueFilter, k)}
+
+
+def with_decisions(queue: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
+    """The queue with each image's current `action` and `final_label` (None when undecided)."""
+    current = decisions.set_index("item_id")
+    table = queue.copy()
+    table["action"] = table["item_id"].map(current["action"]) if len(current) else None
+    table["final_label"] = table["item_id"].map(current["label"]) if len(current) else None
+    table["action"] = table["action"].astype(object).where(table["action"].notna(), None)
+    table["final_label"] = table["final_label"].astype(object).where(table["final_label"].notna(), None)
+    return table
+
+
+def pair_name(given: str, suggested: str) -> str:
+    return f"{given}→{suggested}"
+
+
+def label_pairs(queue: pd.DataFrame) -> list[tuple[str, int]]:
+    """(given→suggested, count) of flagged label issues, most frequent first."""
+    flagged = queue[queue["issue_types"].map(lambda types: "label" in types)]
+    counts = (flagged["given_label"] + "→" + flagged["suggested_label"].astype(str)).value_counts()
+    return list(counts.items())
+
+
+def filter_queue(table: pd.DataFrame, selection: QueueFilter) -> pd.DataFrame:
+    """Rows of `table` (the queue with decisions) that the filter shows, in review order."""
+    keep = np.ones(len(table), bool)
+    if selection.issue_type:
+        keep &= table["issue_types"].map(lambda types: selection.issue_type in types).to_numpy(bool)
+    if selection.given:
+        keep &= (table["given_label"] == selection.given).to_numpy()
+    if selection.pair:
+        pairs = table["given_label"] + "→" + table["suggested_label"].astype(str)
+        keep &= ((pairs == selection.pair) & table["issue_types"].map(lambda types: "label" in types)).to_numpy(bool)
+    if selection.status != "all":
+        decided = table["action"].notna().to_numpy()
+        keep &= decided if selection.status == "decided" else ~decided
+    return table[keep]
+
+
+def page_of(rows: pd.DataFrame, page: int, page_size: int) -> tuple[pd.DataFrame, int]:
+    """Rows of page `page` (1-based, clamped) and the number of pages."""
+    pages = max(1, -(-len(rows) // page_size))
+    page = min(max(page, 1), pages)
+    return rows.iloc[(page - 1) * page_size : page * page_size], pages
+
+
+def review_progress(table: pd.DataFrame) -> dict:
+    """Reviewed / left overall, and per given class the share of decided label flags that were real errors."""
+    decided = table["action"].notna()
+    label_flags = table["issue_types"].map(lambda types: "label" in types)
+    confirmed = table["action"].isin(CONFIRMING_ACTIONS)
+    per_class = []
+    for name, rows in table[label_flags].groupby("given_label", sort=True):
+        reviewed = int(rows["action"].notna().sum())
+        real = int(rows["action"].isin(CONFIRMING_ACTIONS).sum())
+        per_class.append({"class": name, "flagged": len(rows), "reviewed": reviewed, "real_errors": real,
+                          "share_real": real / reviewed if reviewed else None})
+    reviewed_flags = int((decided & label_flags).sum())
+    return {
+        "total": len(table),
+        "reviewed": int(decided.sum()),
+        "left": int((~decided).sum()),
+        "label_flags_reviewed": reviewed_flags,
+        "share_real": float((confirmed & label_flags).sum() / reviewed_flags) if reviewed_flags else None,
+        "per_class": per_class,
+    }
