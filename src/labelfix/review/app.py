@@ -100,12 +100,16 @@ class ReviewSession:
         return path
 
 
-def create_app(run_dir: Path, reviewer: str | None = None) -> FastAPI:
-    """The review app over `run_dir` (a folder written by `labelfix scan`)."""
+def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: bool = True) -> FastAPI:
+    """The review app over `run_dir` (a folder written by `labelfix scan`).
+
+    With `warm_thumbnails`, a background thread makes the grid thumbnails in review order (`app.state.warming`).
+    """
     session = ReviewSession(run_dir, reviewer or getpass.getuser())
-    session.thumbnails.warm_in_background(zip(session.queue["item_id"], session.queue["path"]))
     app = FastAPI(title="labelfix review", docs_url=None, redoc_url=None)
     app.state.session = session
+    if warm_thumbnails:
+        app.state.warming = session.thumbnails.warm_in_background(zip(session.queue["item_id"], session.queue["path"]))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # autoescape=True: Jinja2Templates only escapes *.html names by default, and file names and labels are user data
     templates = Jinja2Templates(env=jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True))
