@@ -247,3 +247,41 @@ def current_decisions(db: sqlite3.Connection) -> pd.DataFrame:
     rows = db.execute(CURRENT_DECISIONS + " ORDER BY d.item_id").fetchall()
     columns = ["item_id", "action", "label", "reviewer", "decided_at"]
     return pd.DataFrame([tuple(row) for row in rows], columns=columns, dtype=object).astype({"item_id": int})
+
+
+def read_run_value(db: sqlite3.Connection, key: str) -> object | None:
+    """A value of the run record (`dataset`, `config`, ...), or None."""
+    row = db.execute("SELECT value FROM run WHERE key = ?", (key,)).fetchone()
+    return None if row is None else json.loads(row[0])
+
+
+ITEMS_WITH_SUGGESTIONS = """
+SELECT i.item_id, i.path, i.split, i.content_hash,
+       (SELECT MIN(l.label) FROM labels l WHERE l.item_id = i.item_id) AS given_label,
+       COALESCE(label_issue.is_issue, 0) AS is_label_issue, label_issue.suggested_label, label_issue.details,
+       COALESCE(unreadable.is_issue, 0) AS is_unreadable
+FROM items i
+LEFT JOIN issues label_issue ON label_issue.item_id = i.item_id AND label_issue.issue_type = 'label'
+LEFT JOIN issues unreadable ON unreadable.item_id = i.item_id AND unreadable.issue_type = 'unreadable'
+ORDER BY i.item_id
+"""
+
+
+def items_with_suggestions(db: sqlite3.Connection) -> pd.DataFrame:
+    """Every image: item_id, path, split, content_hash, given_label, is_label_issue, suggested_label,
+    suggested_label_probability (of a flagged label issue, else None), is_unreadable."""
+    rows = []
+    for row in db.execute(ITEMS_WITH_SUGGESTIONS).fetchall():
+        record = dict(row)
+        details = json.loads(record.pop("details") or "{}")
+        flagged = bool(record["is_label_issue"])
+        record.update(
+            is_label_issue=flagged,
+            is_unreadable=bool(record["is_unreadable"]),
+            suggested_label=record["suggested_label"] if flagged else None,
+            suggested_label_probability=details.get("suggested_label_probability") if flagged else None,
+        )
+        rows.append(record)
+    columns = ["item_id", "path", "split", "content_hash", "given_label", "is_label_issue", "suggested_label",
+               "suggested_label_probability", "is_unreadable"]
+    return pd.DataFrame(rows, columns=columns, dtype=object).astype({"item_id": int})
