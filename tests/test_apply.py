@@ -154,8 +154,8 @@ def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("apply")
     cache = base / "cache"
     folders = base / "folders"
-    make_color_folders(folders / "train", per_class=14, flips={"red": "blue", "green": "red"})
-    make_color_folders(folders / "val", per_class=4, first_seed=500)
+    make_color_folders(folders / "train", per_class=10, flips={"red": "blue", "green": "red"})
+    make_color_folders(folders / "val", per_class=3, first_seed=500)
     (folders / "train" / "blue" / "broken.png").write_bytes(b"not a png")
     pictures = sorted(p.relative_to(folders).as_posix() for p in folders.rglob("*.png"))
 
@@ -187,7 +187,7 @@ def runs(tmp_path_factory):
 def _expected_labels(prefix: str, flagged_undecided: dict[str, str] | None = None) -> dict[str, str]:
     """{original path: final label} for the recorded decisions, without the unreadable file."""
     labels = {}
-    for split, per_class in (("train", 14), ("val", 4)):
+    for split, per_class in (("train", 10), ("val", 3)):
         for name in ("red", "green", "blue"):
             for index in range(per_class):
                 folder = {"red": "blue", "green": "red"}.get(name, name) if split == "train" and index == 0 else name
@@ -209,14 +209,14 @@ def test_folders_with_links(runs, tmp_path):
     out = tmp_path / "clean"
     result = apply_run(runs["runs"]["folders"], out)
     _untouched(runs, "folders")
-    assert result.counts == {"kept": 53, "relabelled_by_review": 2, "relabelled_by_suggestion": 0,
+    assert result.counts == {"kept": 38, "relabelled_by_review": 2, "relabelled_by_suggestion": 0,
                              "removed_by_review": 1, "unreadable_dropped": 1}
     expected = {class_folder_path(path, label, source_format="folders", split="yes")
                 for path, label in _expected_labels("").items()}
     assert set(_hashes(out)) == expected | {"changes.csv", "apply.json"}
     assert (out / "train/green/green_00.png").stat().st_ino == (runs["roots"]["folders"] / "train/red/green_00.png").stat().st_ino
     manifest = labelfix.read_dataset(out)
-    assert {item.split for item in manifest.items} == {"train", "val"} and len(manifest) == 53
+    assert {item.split for item in manifest.items} == {"train", "val"} and len(manifest) == 38
     changes = pd.read_csv(out / "changes.csv", keep_default_na=False)
     assert changes[["path", "action", "given_label", "final_label", "source", "reviewer"]].values.tolist() == [
         ["train/blue/blue_05.png", "remove", "blue", "", "review", "bo"],
@@ -255,7 +255,7 @@ def test_jsonl_keeps_extra_keys_and_reads_back(runs, tmp_path):
     assert all((out / line["image"]).is_file() for line in lines)
     assert result.scan_command == f"labelfix scan {out / 'labels.jsonl'}"
     manifest = labelfix.read_dataset(out)
-    assert manifest.source == "jsonl" and len(manifest) == 53
+    assert manifest.source == "jsonl" and len(manifest) == 38
 
 
 def test_csv_keeps_columns_and_reads_back(runs, tmp_path):
@@ -267,7 +267,7 @@ def test_csv_keeps_columns_and_reads_back(runs, tmp_path):
     assert {r["file"]: r["cls"] for r in rows} == _expected_labels("images/")
     assert result.scan_command.endswith("--path-column file --label-column cls --split-column part")
     options = labelfix.dataset.ReaderOptions(path_column="file", label_column="cls", split_column="part")
-    assert len(labelfix.read_dataset(out / "pets.csv", options)) == 53
+    assert len(labelfix.read_dataset(out / "pets.csv", options)) == 38
 
 
 @pytest.mark.parametrize("output_format", ["jsonl", "csv"])
@@ -287,7 +287,7 @@ def test_jsonl_to_folders(runs, tmp_path):
     out = tmp_path / "clean"
     apply_run(runs["runs"]["jsonl"], out, output_format="folders")
     manifest = labelfix.read_dataset(out)
-    assert len(manifest) == 53 and {item.split for item in manifest.items} == {"train", "val"}
+    assert len(manifest) == 38 and {item.split for item in manifest.items} == {"train", "val"}
     assert (out / "train/green/images/train/red/green_00.png").is_file()
 
 
@@ -349,7 +349,7 @@ def test_in_place_folders_moves_and_backs_up(runs, tmp_path):
     assert {"from": "train/red/green_00.png", "to": "train/green/green_00.png"} in backup["moves"]
     assert len(backup["moves"]) == 4
     assert {"path": "train/red/green_00.png", "label": "red", "split": "train"} in backup["items"]
-    assert len(labelfix.read_dataset(root)) == 53
+    assert len(labelfix.read_dataset(root)) == 38
 
 
 def test_in_place_csv_rewrites_the_label_file(runs, tmp_path):
