@@ -26,7 +26,8 @@ from labelfix.apply import (
     decisions_by_item,
     unique_paths,
 )
-from labelfix.apply_files import apply_in_place, apply_run
+from labelfix.apply_files import apply_run
+from labelfix.apply_in_place import apply_in_place
 from labelfix.cli import app
 from labelfix.errors import ApplyError, DatasetError
 

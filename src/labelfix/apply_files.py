@@ -1,7 +1,7 @@
 """The files side of `labelfix apply`: read the run, check the source, write the cleaned dataset.
 
 A copy goes to a new folder, written beside it and renamed into place at the end, so an interrupted apply
-leaves nothing half-written. `apply_in_place` changes the original only after writing a backup manifest.
+leaves nothing half-written. In-place changes are in `labelfix.apply_in_place`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from labelfix.apply import (
-    REMOVED_FOLDER,
     CleanedDataset,
     Decision,
     KeptImage,
@@ -32,7 +31,6 @@ from labelfix.apply import (
     uses_split_folders,
 )
 from labelfix.errors import ApplyError, DatasetError
-from labelfix.fileio import write_text_atomic
 from labelfix.images.io import content_hash
 from labelfix.store import current_decisions, items_with_suggestions, open_store, read_run_value
 
@@ -71,16 +69,6 @@ class ApplyResult:
     scan_command: str  # how `labelfix scan` reads the cleaned dataset
 
 
-@dataclass(frozen=True)
-class InPlaceResult:
-    counts: dict[str, int]
-    moved: int
-    backup: Path
-    label_file_backup: Path | None
-    changes_file: Path
-    undo: str
-
-
 def load_run(run_dir: str | Path) -> RunSource:
     """Read the run's dataset record, images with suggestions and current decisions from its store."""
     run_dir = Path(run_dir).resolve()
@@ -115,7 +103,7 @@ def apply_run(
     """Write the cleaned dataset of a run to the new folder `out`; the original is only read."""
     _check_choice(output_format, OUTPUT_FORMATS, "--format")
     _check_choice(images, IMAGE_MODES, "--images")
-    _check_threshold(accept_suggestions_above)
+    check_threshold(accept_suggestions_above)
     run = load_run(run_dir)
     out = Path(out).resolve()
     _check_out(out, run, overwrite)
@@ -126,7 +114,7 @@ def apply_run(
     with _new_folder(out) as staging:
         label_name, more_notes = _write_cleaned(run, cleaned.kept, staging, layout, images)
         notes = [*notes, *more_notes]
-        (staging / CHANGES_FILE).write_text(_changes_csv(cleaned), encoding="utf-8")
+        (staging / CHANGES_FILE).write_text(changes_csv(cleaned), encoding="utf-8")
         record = _apply_record(run, cleaned, layout, label_name, images, notes,
                                {"accept_suggestions_above": accept_suggestions_above, "keep_unreadable": keep_unreadable})
         (staging / RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
@@ -150,7 +138,7 @@ def _check_choice(value: str, choices: tuple[str, ...], flag: str) -> None:
         raise ApplyError(f"{flag} {value!r} is not one of {', '.join(choices)}")
 
 
-def _check_threshold(threshold: float | None) -> None:
+def check_threshold(threshold: float | None) -> None:
     if threshold is not None and not 0 <= threshold <= 1:
         raise ApplyError(f"--accept-suggestions-above {threshold} must be a probability between 0 and 1")
 
@@ -230,7 +218,7 @@ def _write_cleaned(run: RunSource, kept: tuple[KeptImage, ...], staging: Path, l
         return None, notes + _copy_note(copied, images)
     copied = _place_images(run.root, staging, [(k.path, k.path) for k in kept], images)
     name = _label_file_name(run, layout)
-    text = _jsonl_text(run, kept) if layout == "jsonl" else _csv_text(run, kept)
+    text = jsonl_text(run, kept) if layout == "jsonl" else csv_text(run, kept)
     (staging / name).write_text(text, encoding="utf-8")
     return name, _copy_note(copied, images)
 
@@ -277,7 +265,7 @@ def _place_images(root: Path, destination: Path, pairs: list[tuple[str, str]], i
     return copied
 
 
-def _jsonl_text(run: RunSource, kept: tuple[KeptImage, ...]) -> str:
+def jsonl_text(run: RunSource, kept: tuple[KeptImage, ...]) -> str:
     """One line per kept image; a JSONL original's lines keep their other keys."""
     originals = _original_lines(run) if run.source_format == "jsonl" else {}
     lines = []
@@ -302,7 +290,7 @@ def _relative(root: Path, value: str) -> str:
     return (root / value).resolve().relative_to(root).as_posix()
 
 
-def _csv_text(run: RunSource, kept: tuple[KeptImage, ...]) -> str:
+def csv_text(run: RunSource, kept: tuple[KeptImage, ...]) -> str:
     """A CSV original keeps its columns and other cells; otherwise image,label[,split]."""
     if run.source_format == "csv":
         path_column = run.reader_options.get("path_column") or "image"
@@ -330,18 +318,18 @@ def _original_row(originals: dict[str, dict], run: RunSource, path: str) -> dict
     return originals[path]
 
 
-def _changes_csv(cleaned: CleanedDataset) -> str:
+def changes_csv(cleaned: CleanedDataset) -> str:
     return cleaned.changes_table().to_csv(index=False, lineterminator="\n")
 
 
-def _now() -> datetime:
+def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
 def _apply_record(run: RunSource, cleaned: CleanedDataset, layout: str, label_name: str | None, images: str,
                   notes: list[str], options: dict) -> dict:
     return {
-        "applied_at": _now().isoformat(timespec="seconds"),
+        "applied_at": now().isoformat(timespec="seconds"),
         "run_dir": str(run.run_dir),
         "source": {"root": str(run.root), "format": run.source_format,
                    "label_file": str(run.label_file) if run.label_file else None},
@@ -350,93 +338,3 @@ def _apply_record(run: RunSource, cleaned: CleanedDataset, layout: str, label_na
         "counts": cleaned.counts(),
         "notes": notes,
     }
-
-
-def apply_in_place(
-    run_dir: str | Path,
-    *,
-    confirmed: bool,
-    accept_suggestions_above: float | None = None,
-    keep_unreadable: bool = False,
-) -> InPlaceResult:
-    """Change the original dataset: move files between class folders (removals into `.labelfix-removed/`) or
-    rewrite its label file. Nothing is deleted; a backup manifest goes into the run folder first."""
-    _check_threshold(accept_suggestions_above)
-    run = load_run(run_dir)
-    if run.source_format == "regex":
-        raise ApplyError("this dataset's labels come from file names, which --in-place does not rename; "
-                         "write a cleaned copy instead with --to OUT (a labels.jsonl)")
-    cleaned = clean_dataset(run.items, run.decisions, accept_suggestions_above=accept_suggestions_above,
-                            keep_unreadable=keep_unreadable)
-    moves = _in_place_moves(run, cleaned) if run.source_format == "folders" else []
-    if not confirmed:
-        raise ApplyError(f"--in-place would {_in_place_plan(run, cleaned, moves)}. Add --yes-modify-my-dataset to do "
-                         "it (a backup manifest goes into the run folder first), or write a copy with --to OUT")
-    check_source_unchanged(run, cleaned)
-    stamp = _now().strftime("%Y%m%dT%H%M%SZ")
-    label_backup = None
-    if run.label_file is not None:
-        label_backup = run.label_file.with_name(f"{run.label_file.name}.labelfix-backup-{stamp}")
-        shutil.copy2(run.label_file, label_backup)
-    backup = run.run_dir / f"apply-backup-{stamp}.json"
-    undo = _undo_text(run, backup, label_backup)
-    write_text_atomic(backup, json.dumps(_backup_record(run, moves, label_backup, undo), indent=2) + "\n")
-    if run.source_format == "folders":
-        _move(run.root, moves)
-    else:
-        text = _jsonl_text(run, cleaned.kept) if run.source_format == "jsonl" else _csv_text(run, cleaned.kept)
-        write_text_atomic(run.label_file, text)
-    changes_file = run.run_dir / f"apply-changes-{stamp}.csv"
-    write_text_atomic(changes_file, _changes_csv(cleaned))
-    return InPlaceResult(cleaned.counts(), len(moves), backup, label_backup, changes_file, undo)
-
-
-def _in_place_moves(run: RunSource, cleaned: CleanedDataset) -> list[tuple[str, str]]:
-    """(from, to) relative to the root: relabels into their class folder, the rest into REMOVED_FOLDER."""
-    kept_ids = {k.item_id for k in cleaned.kept}
-    wanted = [(k.item_id, class_folder_path(k.path, k.label, source_format="folders", split=k.split))
-              for k in cleaned.kept]
-    wanted = [(item_id, target) for (item_id, target), k in zip(wanted, cleaned.kept) if target != k.path]
-    wanted += [(i.item_id, f"{REMOVED_FOLDER}/{i.path}") for i in run.items
-               if i.item_id not in kept_ids and (run.root / i.path).is_file()]
-    occupied = {p.relative_to(run.root).as_posix() for p in run.root.rglob("*") if p.is_file()}
-    placed = unique_paths(wanted, occupied)
-    paths = {item.item_id: item.path for item in run.items}
-    return [(paths[item_id], placed[item_id]) for item_id, _ in wanted]
-
-
-def _in_place_plan(run: RunSource, cleaned: CleanedDataset, moves: list[tuple[str, str]]) -> str:
-    counts = cleaned.counts()
-    relabelled = counts["relabelled_by_review"] + counts["relabelled_by_suggestion"]
-    if run.source_format == "folders":
-        removed = sum(target.startswith(f"{REMOVED_FOLDER}/") for _, target in moves)
-        return (f"move {len(moves) - removed} images into other class folders and {removed} into "
-                f"{run.root / REMOVED_FOLDER} in {run.root}")
-    left_out = len(run.items) - len(cleaned.kept)
-    return f"rewrite {run.label_file} ({relabelled} relabelled, {left_out} left out; image files stay where they are)"
-
-
-def _backup_record(run: RunSource, moves: list[tuple[str, str]], label_backup: Path | None, undo: str) -> dict:
-    return {
-        "created_at": _now().isoformat(timespec="seconds"),
-        "root": str(run.root),
-        "format": run.source_format,
-        "label_file": str(run.label_file) if run.label_file else None,
-        "label_file_backup": str(label_backup) if label_backup else None,
-        "items": [{"path": i.path, "label": i.given_label, "split": i.split} for i in run.items],
-        "moves": [{"from": source, "to": target} for source, target in moves],
-        "undo": undo,
-    }
-
-
-def _undo_text(run: RunSource, backup: Path, label_backup: Path | None) -> str:
-    if label_backup is not None:
-        return f"copy {label_backup} back over {run.label_file}"
-    return f"move each file in {backup} 'moves' from its 'to' path back to its 'from' path (both relative to {run.root})"
-
-
-def _move(root: Path, moves: list[tuple[str, str]]) -> None:
-    for source, target in moves:
-        (root / target).parent.mkdir(parents=True, exist_ok=True)
-        os.rename(root / source, root / target)
-        log.info("moved %s to %s", source, target)

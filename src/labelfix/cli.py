@@ -214,7 +214,8 @@ def apply_command(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each file moved.")] = False,
 ) -> None:
     """Write the cleaned dataset from the review decisions, with changes.csv listing every relabel and removal."""
-    from labelfix.apply_files import apply_in_place, apply_run
+    from labelfix.apply_files import apply_run
+    from labelfix.apply_in_place import apply_in_place
 
     _setup_logging(verbose)
     if in_place == (to is not None):
