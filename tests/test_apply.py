@@ -375,3 +375,20 @@ def test_cli_apply_and_refusal(runs, tmp_path):
     result = runner.invoke(app, ["apply", str(run)])
     assert result.exit_code == 1 and "either --to" in result.output
     _untouched(runs, "folders")
+
+
+def test_file_name_labels_become_labels_jsonl(runs, tmp_path):
+    root = tmp_path / "flat"
+    root.mkdir()
+    for picture in sorted((runs["roots"]["folders"] / "train").glob("*/*.png")):
+        shutil.copy(picture, root / f"{picture.parent.name}__{picture.name}")
+    run = _scan(root, tmp_path / "run", runs["base"] / "cache", label_regex=r"^([a-z]+)__").run_dir
+    db = store.open_store(run)
+    table = store.items_with_suggestions(db)
+    store.record_decisions(db, [(int(table.loc[table["path"] == "red__green_00.png", "item_id"].iloc[0]), "relabel", "green")], "bo")
+    db.close()
+    result = apply_run(run, tmp_path / "clean")
+    assert result.output_format == "jsonl" and "does not rename" in result.notes[0]
+    manifest = labelfix.read_dataset(tmp_path / "clean")
+    assert {item.path: item.label for item in manifest.items}["red__green_00.png"] == "green"
+    assert len(manifest) == 30  # the unreadable blue__broken.png is left out
