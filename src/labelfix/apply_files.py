@@ -164,8 +164,7 @@ def _check_out(out: Path, run: RunSource, overwrite: bool) -> None:
 
 def check_source_unchanged(run: RunSource, cleaned: CleanedDataset) -> None:
     """Every kept image still exists; every decided or relabelled image has the bytes the scan saw."""
-    fix = f"the dataset changed since the scan: scan it again (labelfix scan {run.scan_path} --out {run.run_dir}; " \
-          "decisions are kept) and apply again"
+    fix = f"the dataset changed since the scan: {_rescan(run)}"
     if run.label_file is not None and not run.label_file.is_file():
         raise DatasetError(f"{run.label_file}: label file missing; {fix}")
     paths = {item.item_id: item.path for item in run.items}
@@ -179,6 +178,10 @@ def check_source_unchanged(run: RunSource, cleaned: CleanedDataset) -> None:
             raise DatasetError(f"{file}: missing; {fix}")
         if item_id in changed and content_hash(file.read_bytes()) != expected:
             raise DatasetError(f"{file}: its content differs from the scanned image; {fix}")
+
+
+def _rescan(run: RunSource) -> str:
+    return f"scan it again (labelfix scan {run.scan_path} --out {run.run_dir}; decisions are kept) and apply again"
 
 
 def _output_layout(output_format: str, source_format: str) -> tuple[str, list[str]]:
@@ -213,7 +216,7 @@ def _write_cleaned(run: RunSource, kept: tuple[KeptImage, ...], staging: Path, l
                    images: str) -> tuple[str | None, list[str]]:
     """Images and label file into `staging`; returns the label file's name (None for folders) and notes."""
     if layout == "folders":
-        placed, notes = folder_targets(run, kept)
+        placed, notes = _folder_targets(run, kept)
         copied = _place_images(run.root, staging, [(k.path, placed[k.item_id]) for k in kept], images)
         return None, notes + _copy_note(copied, images)
     copied = _place_images(run.root, staging, [(k.path, k.path) for k in kept], images)
@@ -235,7 +238,7 @@ def _copy_note(copied: int, images: str) -> list[str]:
     return []
 
 
-def folder_targets(run: RunSource, kept: tuple[KeptImage, ...]) -> tuple[dict[int, str], list[str]]:
+def _folder_targets(run: RunSource, kept: tuple[KeptImage, ...]) -> tuple[dict[int, str], list[str]]:
     """{item_id: path in the class-folder output}; images that keep their place come first."""
     from_folders = run.source_format == "folders"
     with_splits = from_folders or uses_split_folders(kept)
@@ -314,7 +317,7 @@ def csv_text(run: RunSource, kept: tuple[KeptImage, ...]) -> str:
 def _original_row(originals: dict[str, dict], run: RunSource, path: str) -> dict:
     if path not in originals:
         raise DatasetError(f"{run.label_file}: no row for {path} any more; the label file changed since the scan: "
-                           f"scan it again (labelfix scan {run.scan_path} --out {run.run_dir}) and apply again")
+                           f"{_rescan(run)}")
     return originals[path]
 
 

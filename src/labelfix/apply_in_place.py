@@ -89,8 +89,7 @@ def _in_place_plan(run: RunSource, cleaned: CleanedDataset, moves: list[tuple[st
     relabelled = counts["relabelled_by_review"] + counts["relabelled_by_suggestion"]
     if run.source_format == "folders":
         removed = sum(target.startswith(f"{REMOVED_FOLDER}/") for _, target in moves)
-        return (f"move {len(moves) - removed} images into other class folders and {removed} into "
-                f"{run.root / REMOVED_FOLDER} in {run.root}")
+        return f"move {len(moves) - removed} images into other class folders and {removed} into {run.root / REMOVED_FOLDER}"
     left_out = len(run.items) - len(cleaned.kept)
     return f"rewrite {run.label_file} ({relabelled} relabelled, {left_out} left out; image files stay where they are)"
 
