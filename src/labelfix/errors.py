@@ -15,3 +15,7 @@ class ConfigError(LabelfixError):
 
 class ModelError(LabelfixError):
     """A backbone or its weights cannot be loaded."""
+
+
+class ApplyError(LabelfixError):
+    """The cleaned dataset cannot be written where or how it was asked."""

@@ -1,0 +1,24 @@
+"""The run store (`labelfix.db`): items, labels, out-of-fold probabilities, issues and review decisions in SQLite.
+
+This package is the only code that writes SQL for a run; the report, the review page and apply go through it.
+Review decisions are an append-only log (`decisions`): the current decision of an image is its latest row
+that was not undone, so two browser tabs never overwrite each other, and a re-scan into the same run folder
+keeps the decisions of the images it still has.
+"""
+
+from labelfix.store.decisions import ACTIONS, STORE_FILE, current_decisions, open_store, record_decisions, undo_decision
+from labelfix.store.queries import (
+    item_evidence,
+    item_path,
+    items_with_suggestions,
+    read_classes,
+    read_run_record,
+    review_queue,
+)
+from labelfix.store.run import health_issue_types, issue_types, write_run_store
+
+__all__ = [
+    "ACTIONS", "STORE_FILE", "current_decisions", "health_issue_types", "issue_types", "item_evidence", "item_path",
+    "items_with_suggestions", "open_store", "read_classes", "read_run_record", "record_decisions", "review_queue",
+    "undo_decision", "write_run_store",
+]

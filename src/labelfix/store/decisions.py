@@ -1,0 +1,94 @@
+"""Review decisions: an append-only log; an image's current decision is its latest row not undone."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from labelfix.errors import LabelfixError
+
+ACTIONS = ("accept", "keep", "relabel", "remove")  # accept: take the suggested label; keep: the given one
+
+
+DECISIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS decisions (
+    decision_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    item_id INTEGER NOT NULL REFERENCES items,
+    action TEXT NOT NULL CHECK (action IN ('accept', 'keep', 'relabel', 'remove')),
+    label TEXT,
+    reviewer TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    undone_at TEXT
+);
+CREATE INDEX IF NOT EXISTS decisions_by_item ON decisions (item_id, decision_id);
+"""
+
+
+STORE_FILE = "labelfix.db"
+
+
+def open_store(run_dir: Path) -> sqlite3.Connection:
+    """Connect to a run's store for reading and recording decisions (WAL: readers never block the writer)."""
+    path = Path(run_dir) / STORE_FILE
+    if not path.is_file():
+        raise LabelfixError(f"{run_dir}: no {STORE_FILE} here; give the folder that `labelfix scan --out` wrote")
+    db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA busy_timeout = 30000")
+    db.executescript(DECISIONS_SCHEMA)
+    return db
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def record_decisions(db: sqlite3.Connection, decisions: list[tuple[int, str, str | None]], reviewer: str) -> str:
+    """Append (item_id, action, label) decisions in one transaction; returns their timestamp.
+
+    `label` is the final label for accept and relabel, None for keep and remove.
+    """
+    for item_id, action, label in decisions:
+        if action not in ACTIONS:
+            raise LabelfixError(f"unknown decision '{action}' for item {item_id}; one of {', '.join(ACTIONS)}")
+        if action in ("accept", "relabel") and not label:
+            raise LabelfixError(f"decision '{action}' for item {item_id} needs a label")
+    at = _now()
+    with db:
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany(
+            "INSERT INTO decisions (item_id, action, label, reviewer, decided_at) VALUES (?, ?, ?, ?, ?)",
+            [(int(item_id), action, label if action in ("accept", "relabel") else None, reviewer, at)
+             for item_id, action, label in decisions],
+        )
+    return at
+
+
+def undo_decision(db: sqlite3.Connection, item_id: int) -> bool:
+    """Undo the current decision of an image (the one before it, if any, becomes current again)."""
+    with db:
+        db.execute("BEGIN IMMEDIATE")
+        cursor = db.execute(
+            "UPDATE decisions SET undone_at = ? WHERE decision_id = (SELECT MAX(decision_id) FROM decisions "
+            "WHERE item_id = ? AND undone_at IS NULL)",
+            (_now(), int(item_id)),
+        )
+    return cursor.rowcount == 1
+
+
+CURRENT_DECISIONS = """
+SELECT d.item_id, d.action, d.label, d.reviewer, d.decided_at FROM decisions d
+JOIN (SELECT item_id, MAX(decision_id) AS decision_id FROM decisions WHERE undone_at IS NULL GROUP BY item_id)
+USING (item_id, decision_id)
+"""
+
+
+def current_decisions(db: sqlite3.Connection) -> pd.DataFrame:
+    """The current decision of every decided image: item_id, action, label, reviewer, decided_at."""
+    rows = db.execute(CURRENT_DECISIONS + " ORDER BY d.item_id").fetchall()
+    columns = ["item_id", "action", "label", "reviewer", "decided_at"]
+    return pd.DataFrame([tuple(row) for row in rows], columns=columns, dtype=object).astype({"item_id": int})

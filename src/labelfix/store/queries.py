@@ -1,0 +1,103 @@
+"""Reading a run's store: the run record, classes, the review queue, one image's evidence, items for apply."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pandas as pd
+
+
+def read_run_record(db: sqlite3.Connection) -> dict:
+    """The run record (run.json) as stored with the run."""
+    return {key: json.loads(value) for key, value in db.execute("SELECT key, value FROM run")}
+
+
+def read_classes(db: sqlite3.Connection) -> list[str]:
+    return [name for (name,) in db.execute("SELECT name FROM classes ORDER BY class_index")]
+
+
+REVIEW_QUEUE = """
+SELECT i.item_id, i.path, i.split, i.fold, i.review_rank, i.review_score,
+       (SELECT GROUP_CONCAT(label, '|') FROM labels l WHERE l.item_id = i.item_id) AS given_label,
+       (SELECT GROUP_CONCAT(issue_type, ',') FROM issues s WHERE s.item_id = i.item_id AND s.is_issue) AS issue_types,
+       li.suggested_label, li.score AS label_score, li.details AS label_details
+FROM items i LEFT JOIN issues li ON li.item_id = i.item_id AND li.issue_type = 'label'
+WHERE i.needs_review ORDER BY i.review_rank
+"""
+
+
+def review_queue(db: sqlite3.Connection) -> pd.DataFrame:
+    """Every image that needs review, in review order: item_id, path, split, fold, given_label, issue_types
+    (list), suggested_label (the classifier's top class), label_score, given/suggested_label_probability."""
+    rows = [dict(row) for row in db.execute(REVIEW_QUEUE)]
+    for row in rows:
+        details = json.loads(row.pop("label_details") or "{}")
+        row["given_label_probability"] = details.get("given_label_probability")
+        row["suggested_label_probability"] = details.get("suggested_label_probability")
+        row["issue_types"] = sorted((row["issue_types"] or "").split(",")) if row["issue_types"] else []
+    columns = ["item_id", "path", "split", "fold", "review_rank", "review_score", "given_label", "issue_types",
+               "suggested_label", "label_score", "given_label_probability", "suggested_label_probability"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def item_evidence(db: sqlite3.Connection, item_id: int) -> dict | None:
+    """One image's evidence: path, split, fold, labels, probabilities per class, issues, nearest images."""
+    item = db.execute("SELECT item_id, path, split, fold FROM items WHERE item_id = ?", (int(item_id),)).fetchone()
+    if item is None:
+        return None
+    probabilities = db.execute("SELECT probabilities FROM probabilities WHERE item_id = ?", (item_id,)).fetchone()
+    issues = db.execute(
+        "SELECT issue_type, is_issue, score, suggested_label, details FROM issues WHERE item_id = ? ORDER BY issue_type",
+        (item_id,),
+    )
+    neighbors = db.execute(
+        "SELECT n.neighbor_id AS item_id, i.path, n.distance, (SELECT GROUP_CONCAT(label, '|') FROM labels l "
+        "WHERE l.item_id = n.neighbor_id) AS label FROM neighbors n JOIN items i ON i.item_id = n.neighbor_id "
+        "WHERE n.item_id = ? ORDER BY n.rank",
+        (item_id,),
+    )
+    return {
+        **dict(item),
+        "labels": [label for (label,) in db.execute("SELECT label FROM labels WHERE item_id = ?", (item_id,))],
+        "probabilities": json.loads(probabilities[0]) if probabilities else None,
+        "issues": [{**dict(row), "details": json.loads(row["details"] or "null")} for row in issues],
+        "neighbors": [dict(row) for row in neighbors],
+    }
+
+
+def item_path(db: sqlite3.Connection, item_id: int) -> str | None:
+    row = db.execute("SELECT path FROM items WHERE item_id = ?", (int(item_id),)).fetchone()
+    return row[0] if row else None
+
+
+ITEMS_WITH_SUGGESTIONS = """
+SELECT i.item_id, i.path, i.split, i.content_hash,
+       (SELECT MIN(l.label) FROM labels l WHERE l.item_id = i.item_id) AS given_label,
+       COALESCE(label_issue.is_issue, 0) AS is_label_issue, label_issue.suggested_label, label_issue.details,
+       COALESCE(unreadable.is_issue, 0) AS is_unreadable
+FROM items i
+LEFT JOIN issues label_issue ON label_issue.item_id = i.item_id AND label_issue.issue_type = 'label'
+LEFT JOIN issues unreadable ON unreadable.item_id = i.item_id AND unreadable.issue_type = 'unreadable'
+ORDER BY i.item_id
+"""
+
+
+def items_with_suggestions(db: sqlite3.Connection) -> pd.DataFrame:
+    """Every image: item_id, path, split, content_hash, given_label, is_label_issue, suggested_label,
+    suggested_label_probability (of a flagged label issue, else None), is_unreadable."""
+    rows = []
+    for row in db.execute(ITEMS_WITH_SUGGESTIONS).fetchall():
+        record = dict(row)
+        details = json.loads(record.pop("details") or "{}")
+        flagged = bool(record["is_label_issue"])
+        record.update(
+            is_label_issue=flagged,
+            is_unreadable=bool(record["is_unreadable"]),
+            suggested_label=record["suggested_label"] if flagged else None,
+            suggested_label_probability=details.get("suggested_label_probability") if flagged else None,
+        )
+        rows.append(record)
+    columns = ["item_id", "path", "split", "content_hash", "given_label", "is_label_issue", "suggested_label",
+               "suggested_label_probability", "is_unreadable"]
+    return pd.DataFrame(rows, columns=columns, dtype=object).astype({"item_id": int})
