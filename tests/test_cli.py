@@ -13,7 +13,7 @@ def _run(*args):
 
 
 def test_help_for_every_command():
-    for command in ([], ["scan"], ["example"], ["example", "digits"], ["example", "check"]):
+    for command in ([], ["scan"], ["review"], ["apply"], ["example"], ["example", "digits"], ["example", "check"]):
         result, output = _run(*command, "--help")
         assert result.exit_code == 0, output
         assert "Usage" in output
@@ -74,3 +74,19 @@ def test_example_digits_and_check(tmp_path):
 def test_version():
     result, output = _run("--version")
     assert result.exit_code == 0 and output.startswith("labelfix ")
+
+
+def test_review_refuses_a_folder_without_a_run_and_serves_a_run(color_dataset, tmp_path, monkeypatch):
+    result, output = _run("review", tmp_path)
+    assert result.exit_code == 1 and "no labelfix.db here" in output and "labelfix scan --out" in output
+
+    import uvicorn
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
+    root, _ = color_dataset
+    assert _run("scan", root, "--out", tmp_path / "run", "--folds", 3, "--no-progress")[0].exit_code == 0
+    result, output = _run("review", tmp_path / "run", "--port", 9123, "--reviewer", "ann")
+    assert result.exit_code == 0, output
+    assert served["host"] == "127.0.0.1" and served["port"] == 9123
+    assert served["app"].state.session.reviewer == "ann" and "http://127.0.0.1:9123/" in output
