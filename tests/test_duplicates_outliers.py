@@ -2,7 +2,7 @@ import numpy as np
 
 from labelfix.issues.duplicates import (
     exact_duplicate_groups,
-    groups_with_several,
+    close_pairs_that_differ,
     near_duplicate_groups,
     near_duplicate_score,
 )
@@ -41,11 +41,22 @@ def test_near_groups_and_conflicts_and_leakage():
     assert (score[[0, 1, 30, 31]] < 0.5).all() and (score[2:30] >= 0.5).all()
     labels = ["a"] * 32
     labels[30] = "b"
-    conflicting = groups_with_several(groups, labels)
+    conflicting, conflict_score = close_pairs_that_differ(neighbors, 0.05, labels)
     assert np.flatnonzero(conflicting).tolist() == [0, 30]
+    assert (conflict_score[[0, 30]] < 0.5).all() and (np.delete(conflict_score, [0, 30]) == 1).all()
     splits = ["train"] * 32
     splits[31] = "test"
-    assert np.flatnonzero(groups_with_several(groups, splits)).tolist() == [1, 31]
+    assert np.flatnonzero(close_pairs_that_differ(neighbors, 0.05, splits)[0]).tolist() == [1, 31]
+
+
+def test_a_chain_of_similar_images_is_not_one_conflict():
+    """a0 - a1 - b2 - b3 on a line, each close to the next: only the a1/b2 pair disagrees."""
+    points = np.array([[0.0, 1.0], [0.1, 1.0], [0.2, 1.0], [0.3, 1.0], [5.0, -3.0], [-5.0, -3.0]])
+    neighbors = nearest_neighbors(points, k=2)
+    groups = near_duplicate_groups(neighbors, threshold=0.01)
+    assert groups[0] == groups[1] == groups[2] == groups[3] >= 0
+    conflicting, _ = close_pairs_that_differ(neighbors, 0.01, ["a", "a", "b", "b", "c", "d"])
+    assert np.flatnonzero(conflicting).tolist() == [1, 2]
 
 
 def test_outliers_from_knn_distance_and_from_prediction_entropy():

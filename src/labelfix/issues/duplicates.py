@@ -37,12 +37,22 @@ def near_duplicate_score(neighbors: Neighbors, threshold: float) -> np.ndarray:
     return np.clip(neighbors.distances[:, 0] / (2 * threshold), 0.0, 1.0)
 
 
-def groups_with_several(group: np.ndarray, values: Sequence[object]) -> np.ndarray:
-    """(N,) bool: the image's group holds more than one distinct value (labels: conflict; splits: leakage)."""
+def close_pairs_that_differ(neighbors: Neighbors, threshold: float, values: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
+    """Images with a near duplicate (closer than `threshold`) whose value differs: labels give a conflict,
+    splits give leakage. Pairs, not whole groups: a chain of similar images is not one conflict.
+
+    Returns flags (N,) bool for both images of every such pair, and a score (N,) = the closest such pair's
+    distance / (2 × threshold), 1 where there is none.
+    """
     values = np.asarray(values, dtype=object).astype(str)
-    result = np.zeros(len(group), dtype=bool)
-    for g in np.unique(group[group >= 0]):
-        members = group == g
-        if len(np.unique(values[members])) > 1:
-            result[members] = True
-    return result
+    n, k = neighbors.indices.shape
+    rows = np.repeat(np.arange(n), k)
+    columns = neighbors.indices.ravel()
+    distances = neighbors.distances.ravel()
+    differ = (distances < threshold) & (values[rows] != values[columns])
+    score = np.ones(n)
+    for side in (rows[differ], columns[differ]):
+        np.minimum.at(score, side, np.clip(distances[differ] / (2 * threshold), 0.0, 1.0))
+    flags = np.zeros(n, dtype=bool)
+    flags[rows[differ]] = flags[columns[differ]] = True
+    return flags, score

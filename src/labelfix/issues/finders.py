@@ -11,7 +11,7 @@ from labelfix.config import ChecksConfig
 from labelfix.issues import CheckResult, health, spread
 from labelfix.issues.duplicates import (
     exact_duplicate_groups,
-    groups_with_several,
+    close_pairs_that_differ,
     near_duplicate_groups,
     near_duplicate_score,
 )
@@ -86,13 +86,12 @@ def duplicate_checks(
     group = near_duplicate_groups(neighbors, threshold)
     score = near_duplicate_score(neighbors, threshold)
     results["near_duplicate"] = _result(group >= 0, score, rows, n, {"near_duplicate_group": group})
-    given = np.asarray(labels, dtype=object)[rows]
-    conflicting = groups_with_several(group, given)
-    results["conflicting_duplicate"] = _result(conflicting, np.where(conflicting, score, 1.0), rows, n)
+    conflicting, conflict_score = close_pairs_that_differ(neighbors, threshold, np.asarray(labels, dtype=object)[rows])
+    results["conflicting_duplicate"] = _result(conflicting, conflict_score, rows, n)
     split_values = np.asarray(splits, dtype=object)[rows]
     if len(set(split_values) - {""}) > 1:
-        leaking = groups_with_several(group, split_values)
-        results["leakage"] = _result(leaking, np.where(leaking, score, 1.0), rows, n)
+        leaking, leak_score = close_pairs_that_differ(neighbors, threshold, split_values)
+        results["leakage"] = _result(leaking, leak_score, rows, n)
     return results
 
 
