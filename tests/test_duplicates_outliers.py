@@ -1,8 +1,8 @@
 import numpy as np
 
 from labelfix.issues.duplicates import (
-    exact_duplicate_groups,
     close_pairs_that_differ,
+    exact_duplicate_groups,
     near_duplicate_groups,
     near_duplicate_score,
 )

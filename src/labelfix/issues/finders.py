@@ -10,8 +10,8 @@ import numpy as np
 from labelfix.config import ChecksConfig
 from labelfix.issues import CheckResult, health, spread
 from labelfix.issues.duplicates import (
-    exact_duplicate_groups,
     close_pairs_that_differ,
+    exact_duplicate_groups,
     near_duplicate_groups,
     near_duplicate_score,
 )
