@@ -179,7 +179,8 @@ def test_thumbnails_are_made_once_and_cached(client, run_dir):
     item = _label_flag(run_dir, "blue/red_00.png")
     response = client.get(f"/thumbs/256/{item}.jpg")
     assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
-    cached = run_dir / "thumbnails" / "256" / f"{item}.jpg"
+    content_hash = store.item_file(store.open_store(run_dir), item)[1]
+    cached = run_dir / "thumbnails" / "256" / f"{content_hash}.jpg"
     made_at = cached.stat().st_mtime_ns
     assert client.get(f"/thumbs/256/{item}.jpg").content == response.content
     assert cached.stat().st_mtime_ns == made_at

@@ -92,12 +92,13 @@ class ReviewSession:
         }
         return {"decisions": decisions, "progress": review_progress(table)}
 
-    def image_path(self, item_id: int) -> str:
+    def image_file(self, item_id: int) -> tuple[str, str | None]:
+        """(path, content hash) of an image of the run."""
         with self.lock:
-            path = store.item_path(self.db, item_id)
-        if path is None:
+            found = store.item_file(self.db, item_id)
+        if found is None:
             raise HTTPException(404, f"no image {item_id} in this run")
-        return path
+        return found
 
 
 def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: bool = True) -> FastAPI:
@@ -109,7 +110,7 @@ def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: b
     app = FastAPI(title="labelfix review", docs_url=None, redoc_url=None)
     app.state.session = session
     if warm_thumbnails:
-        app.state.warming = session.thumbnails.warm_in_background(zip(session.queue["item_id"], session.queue["path"]))
+        app.state.warming = session.thumbnails.warm_in_background(zip(session.queue["content_hash"], session.queue["path"]))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # autoescape=True: Jinja2Templates only escapes *.html names by default, and file names and labels are user data
     templates = Jinja2Templates(env=jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True))
@@ -146,7 +147,8 @@ def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: b
     def thumbnail(size: int, item_id: int):
         if size not in SIZES:
             raise HTTPException(404, f"thumbnail sizes are {SIZES}")
-        made = session.thumbnails.get(item_id, session.image_path(item_id), size)
+        path, content_hash = session.image_file(item_id)
+        made = session.thumbnails.get(content_hash, path, size)
         if made is None:
             return Response(UNREADABLE_SVG, media_type="image/svg+xml")
         return FileResponse(made, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})

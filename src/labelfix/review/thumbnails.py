@@ -16,18 +16,18 @@ SIZES = (256, 1024)  # grid cards, the large view
 
 
 class ThumbnailCache:
-    """JPEG thumbnails of dataset images in `folder/<size>/<item_id>.jpg`."""
+    """JPEG thumbnails of dataset images in `folder/<size>/<content hash>.jpg`: keyed by content, so a re-scan
+    (new item ids) or an edited image never shows a stale thumbnail."""
 
     def __init__(self, folder: Path, root: Path) -> None:
         self.folder = folder
         self.root = root
 
-    def path(self, item_id: int, size: int) -> Path:
-        return self.folder / str(size) / f"{item_id}.jpg"
-
-    def get(self, item_id: int, relative_path: str, size: int) -> Path | None:
+    def get(self, content_hash: str | None, relative_path: str, size: int) -> Path | None:
         """The thumbnail file, made now if it is missing; None when the image cannot be read."""
-        cached = self.path(item_id, size)
+        if not content_hash:
+            return None
+        cached = self.folder / str(size) / f"{content_hash}.jpg"
         if not cached.exists():
             data = thumbnail_jpeg(self.root / relative_path, size)
             if data is None:
@@ -35,13 +35,14 @@ class ThumbnailCache:
             write_bytes_atomic(cached, data)
         return cached
 
-    def warm_in_background(self, items: Iterable[tuple[int, str]], size: int = SIZES[0]) -> threading.Thread:
-        """Make the grid thumbnails of `items` (in order) in a daemon thread, so paging never waits for decoding."""
+    def warm_in_background(self, items: Iterable[tuple[str | None, str]], size: int = SIZES[0]) -> threading.Thread:
+        """Make the grid thumbnails of (content hash, path) `items`, in order, in a daemon thread, so paging
+        never waits for decoding."""
 
         def work() -> None:
-            for item_id, relative_path in items:
+            for content_hash, relative_path in items:
                 try:
-                    self.get(item_id, relative_path, size)
+                    self.get(content_hash, relative_path, size)
                 except OSError as error:  # a full disk must not stop the page; it then makes them on demand
                     log.warning("thumbnail cache: %s", error)
                     return

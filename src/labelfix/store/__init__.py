@@ -9,7 +9,7 @@ keeps the decisions of the images it still has.
 from labelfix.store.decisions import ACTIONS, STORE_FILE, current_decisions, open_store, record_decisions, undo_decision
 from labelfix.store.queries import (
     item_evidence,
-    item_path,
+    item_file,
     items_with_suggestions,
     read_classes,
     read_run_record,
@@ -18,7 +18,7 @@ from labelfix.store.queries import (
 from labelfix.store.run import health_issue_types, issue_types, write_run_store
 
 __all__ = [
-    "ACTIONS", "STORE_FILE", "current_decisions", "health_issue_types", "issue_types", "item_evidence", "item_path",
+    "ACTIONS", "STORE_FILE", "current_decisions", "health_issue_types", "issue_types", "item_evidence", "item_file",
     "items_with_suggestions", "open_store", "read_classes", "read_run_record", "record_decisions", "review_queue",
     "undo_decision", "write_run_store",
 ]

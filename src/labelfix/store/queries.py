@@ -18,7 +18,7 @@ def read_classes(db: sqlite3.Connection) -> list[str]:
 
 
 REVIEW_QUEUE = """
-SELECT i.item_id, i.path, i.split, i.fold, i.review_rank, i.review_score,
+SELECT i.item_id, i.path, i.content_hash, i.split, i.fold, i.review_rank, i.review_score,
        (SELECT GROUP_CONCAT(label, '|') FROM labels l WHERE l.item_id = i.item_id) AS given_label,
        (SELECT GROUP_CONCAT(issue_type, ',') FROM issues s WHERE s.item_id = i.item_id AND s.is_issue) AS issue_types,
        li.suggested_label, li.score AS label_score, li.details AS label_details
@@ -28,7 +28,7 @@ WHERE i.needs_review ORDER BY i.review_rank
 
 
 def review_queue(db: sqlite3.Connection) -> pd.DataFrame:
-    """Every image that needs review, in review order: item_id, path, split, fold, given_label, issue_types
+    """Every image that needs review, in review order: item_id, path, content_hash, split, fold, given_label, issue_types
     (list), suggested_label (the classifier's top class), label_score, given/suggested_label_probability."""
     rows = [dict(row) for row in db.execute(REVIEW_QUEUE)]
     for row in rows:
@@ -36,7 +36,7 @@ def review_queue(db: sqlite3.Connection) -> pd.DataFrame:
         row["given_label_probability"] = details.get("given_label_probability")
         row["suggested_label_probability"] = details.get("suggested_label_probability")
         row["issue_types"] = sorted((row["issue_types"] or "").split(",")) if row["issue_types"] else []
-    columns = ["item_id", "path", "split", "fold", "review_rank", "review_score", "given_label", "issue_types",
+    columns = ["item_id", "path", "content_hash", "split", "fold", "review_rank", "review_score", "given_label", "issue_types",
                "suggested_label", "label_score", "given_label_probability", "suggested_label_probability"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -66,9 +66,10 @@ def item_evidence(db: sqlite3.Connection, item_id: int) -> dict | None:
     }
 
 
-def item_path(db: sqlite3.Connection, item_id: int) -> str | None:
-    row = db.execute("SELECT path FROM items WHERE item_id = ?", (int(item_id),)).fetchone()
-    return row[0] if row else None
+def item_file(db: sqlite3.Connection, item_id: int) -> tuple[str, str | None] | None:
+    """(path, content hash) of an image, or None when the run has no such item."""
+    row = db.execute("SELECT path, content_hash FROM items WHERE item_id = ?", (int(item_id),)).fetchone()
+    return (row[0], row[1]) if row else None
 
 
 ITEMS_WITH_SUGGESTIONS = """
