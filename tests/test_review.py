@@ -132,15 +132,18 @@ def test_two_tabs_and_two_servers_keep_every_decision(run_dir):
     queue, _ = _queue(run_dir)
     ids = queue["item_id"].tolist()
     with TestClient(create_app(run_dir, reviewer="a")) as first, TestClient(create_app(run_dir, reviewer="b")) as second:
+        statuses = []
+
         def decide(client, action):
             for item in ids:
-                assert client.post("/api/decisions", json={"item_ids": [item], "action": action}).status_code == 200
+                statuses.append(client.post("/api/decisions", json={"item_ids": [item], "action": action}).status_code)
 
-        threads = [threading.Thread(target=decide, args=(first, "keep")), threading.Thread(target=decide, args=(second, "remove"))]
+        threads = [threading.Thread(target=decide, args=pair) for pair in ((first, "keep"), (second, "remove"))]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        assert statuses == [200] * 2 * len(ids)
         assert len(first.get("/api/state", params={"ids": ",".join(map(str, ids))}).json()["decisions"]) == len(ids)
     db = store.open_store(run_dir)
     assert db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 2 * len(ids)
