@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import jinja2
@@ -177,6 +178,7 @@ def render_report(
     images_per_pair: int = 48,
     notes: dict[str, str] | None = None,
     neighbors: Neighbors | None = None,
+    run_dir: Path | None = None,
 ) -> str:
     """The report's HTML text. `table` is the issue table; `noise_matrix` (K, K) counts flagged given→suggested;
     `neighbors` rows are the readable items in item order."""
@@ -209,8 +211,11 @@ def render_report(
         "problems": _problem_files(table),
         "borderline": _borderline(table, thumbnails, 12),
     }
+    if run_dir is not None:
+        context["next_commands"] = [f"labelfix review {shlex.quote(str(run_dir))} --open",
+                                    f"labelfix apply {shlex.quote(str(run_dir))} --to CLEANED_FOLDER"]
     return _TEMPLATES.get_template("report.html.j2").render(**context)
 
 
 def write_report(path: Path, **kwargs) -> None:
-    write_text_atomic(path, render_report(**kwargs))
+    write_text_atomic(path, render_report(**kwargs, run_dir=path.parent))
