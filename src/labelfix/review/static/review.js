@@ -48,10 +48,11 @@ function showDecision(card, decision) {
 }
 
 function showProgress(progress) {
-  const share = progress.share_real === null ? "–" : `${Math.round(100 * progress.share_real)}%`;
+  const share = progress.label_flags_reviewed
+    ? ` · ${Math.round(100 * progress.share_real)}% of ${progress.label_flags_reviewed} reviewed label flags were real errors`
+    : "";
   document.getElementById("progress-text").textContent =
-    `${progress.reviewed} of ${progress.total} reviewed · ${progress.left} left · ` +
-    `${share} of ${progress.label_flags_reviewed} reviewed label flags were real errors`;
+    `${progress.reviewed} of ${progress.total} reviewed · ${progress.left} left${share}`;
   document.getElementById("progress-bar").style.width = progress.total ? `${100 * progress.reviewed / progress.total}%` : "0";
   const body = document.querySelector("#per-class tbody");
   body.replaceChildren(...progress.per_class.map((row) => {
