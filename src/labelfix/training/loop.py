@@ -108,7 +108,7 @@ class Trainer:
     phase: Phase | None = None
     loss: float = math.nan
     metrics: dict = field(default_factory=dict)
-    lr_history: list[float] = field(default_factory=list)  # head lr at each optimizer step
+    lr_history: list[float] = field(default_factory=list)  # head lr used by each optimizer step
     eval_network: nn.Module | None = None  # what validation uses; an EMA callback swaps in its average
 
     def fit(self) -> None:
@@ -188,12 +188,12 @@ class Trainer:
             return self.loss_function(self.model(images).float(), targets)
 
     def _optimizer_step(self) -> None:
+        self.lr_history.append(self.optimizer.param_groups[-1]["lr"])
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         self.schedule.after_step()
         self.step += 1
-        self.lr_history.append(self.optimizer.param_groups[-1]["lr"])
         self._event("after_step")
 
     def validate(self) -> dict:
