@@ -34,7 +34,7 @@ from labelfix.training.distributed import Context
 from labelfix.training.evaluate import evaluation_summary, plot_confusion_matrix, plot_curves, predict_probabilities
 from labelfix.training.loop import Callback, Trainer, loss_functions
 from labelfix.training.lr_finder import LrSweep, find_lr, plot_lr_sweep
-from labelfix.training.splits import SPLIT_FILE, TRAIN, VAL, assign_splits, read_split_file, split_csv, training_mask
+from labelfix.training.splits import SPLIT_FILE, VAL, assign_splits, read_split_file, split_csv, training_mask
 
 log = logging.getLogger(__name__)
 
@@ -258,4 +258,15 @@ def run_record(config: TrainConfig, data: TrainingSet, context: Context, started
     }
 
 
-__all__ = ["TRAIN", "TrainResult", "build_network", "evaluate_checkpoint", "read_training_set", "train"]
+
+def lr_find(path: str | Path, config: TrainConfig, plot_path: Path, *, steps: int = 100) -> LrSweep:
+    """Run the lr finder on the dataset's training images and plot the sweep to `plot_path`."""
+    context = Context(device=distributed.resolve_device(config.device))
+    seed_everything(config.seed)
+    data = read_training_set(path, config)
+    network = build_network(config, len(data.manifest.classes))
+    train_batches, _ = batches_for_training(data, network, config, context)
+    sweep = sweep_learning_rate(network, train_batches, config, context, steps=steps)
+    plot_path.parent.mkdir(parents=True, exist_ok=True)
+    plot_lr_sweep(sweep, plot_path)
+    return sweep
