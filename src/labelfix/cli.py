@@ -113,6 +113,7 @@ def scan(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder [default: ./labelfix-runs/<dataset>].")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML config; flags override it.")] = None,
     folds: Annotated[Optional[int], typer.Option(help="Cross-validation folds [default: 5].")] = None,
+    method: Annotated[Optional[str], typer.Option(help="Out-of-fold probabilities from: embedding (a head on frozen embeddings), finetune (a network fine-tuned per fold) or ensemble (both averaged) [default: embedding].")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for folds and the head [default: 0].")] = None,
     model: Annotated[Optional[str], typer.Option(help="Backbone: 'lite0' (embedded, offline) or a timm model name.")] = None,
     weights: Annotated[Optional[Path], typer.Option(help="Local weights file for --model (.pth/.safetensors).")] = None,
@@ -135,7 +136,7 @@ def scan(
 
     _setup_logging(verbose)
     overrides = {
-        "seed": seed, "crossval.folds": folds, "embedding.model": model, "embedding.weights": weights,
+        "seed": seed, "crossval.folds": folds, "crossval.method": method, "embedding.model": model, "embedding.weights": weights,
         "embedding.batch_size": batch_size, "embedding.workers": workers, "embedding.device": device,
         "embedding.cache_dir": cache_dir, "dataset.format": dataset_format, "dataset.path_column": path_column,
         "dataset.label_column": label_column, "dataset.split_column": split_column,

@@ -43,7 +43,7 @@ class CrossValidationConfig(_Section):
         "ensemble: the average of both"
     )
     finetune_epochs: int = Field(3, ge=1, description="epochs per fold for method finetune / ensemble")
-    finetune_lr: float = Field(1e-3, gt=0, description="peak learning rate of the head per fold (no lr finder per fold)")
+    finetune_lr: float = Field(1e-2, gt=0, description="peak learning rate of the head per fold (no lr finder per fold)")
     head: Literal["logistic", "mlp"] = Field("logistic", description="classifier trained on each fold's embeddings")
     regularization: float = Field(10.0, gt=0, description="inverse L2 strength of the logistic-regression head")
 

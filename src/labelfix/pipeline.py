@@ -110,10 +110,7 @@ def scan(
     with timer.stage("crossval"):
         folds = assign_folds(labels, config.crossval.folds, config.seed)
         _warn_small_classes(labels, folds, manifest.classes)
-        probabilities = out_of_fold_probabilities(
-            features.embeddings[readable], labels, folds, len(manifest.classes), head=config.crossval.head,
-            regularization=config.crossval.regularization, seed=config.seed, progress=progress,
-        )
+        probabilities = _out_of_fold(manifest, features, readable, labels, folds, backbone, config, progress)
     with timer.stage("find_issues"):
         findings = _find_issues(manifest, features, readable, labels, folds, probabilities, config)
     pred_probs = np.full((len(manifest), len(manifest.classes)), np.nan)
@@ -125,6 +122,25 @@ def scan(
     record["images_per_second"] = round(len(manifest) / max(sum(timer.seconds.values()), 1e-9), 2)
     write_text_atomic(run_dir / "run.json", _json(record))
     return ScanResult(run_dir=run_dir, manifest=manifest, issues=findings.table, pred_probs=pred_probs, record=record)
+
+
+def _out_of_fold(manifest, features, readable, labels, folds, backbone: Backbone, config: ScanConfig, progress) -> np.ndarray:
+    """Out-of-fold probabilities (readable N, K) from the embedding head, fine-tuned networks, or their average."""
+    method, n_classes = config.crossval.method, len(manifest.classes)
+    if method != "finetune":
+        head = out_of_fold_probabilities(
+            features.embeddings[readable], labels, folds, n_classes, head=config.crossval.head,
+            regularization=config.crossval.regularization, seed=config.seed, progress=progress,
+        )
+        if method == "embedding":
+            return head
+    from labelfix.training.crossval import finetune_config, finetuned_out_of_fold_probabilities
+
+    paths = [path for path, ok in zip(manifest.paths, readable) if ok]
+    tuned = finetuned_out_of_fold_probabilities(
+        paths, labels, folds, n_classes, finetune_config(config, backbone.data_config["input_size"][-1]), progress=progress,
+    )
+    return tuned if method == "finetune" else (head + tuned) / 2
 
 
 @dataclass

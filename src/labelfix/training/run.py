@@ -104,7 +104,7 @@ def build_network(config: TrainConfig, n_classes: int) -> Network:
                    data_config=sized_data_config(backbone.data_config, config.model.image_size))
 
 
-def _workers(config: TrainConfig) -> int:
+def worker_count(config: TrainConfig) -> int:
     return default_workers() if config.data.workers is None else config.data.workers
 
 
@@ -113,12 +113,12 @@ def batches_for_training(data: TrainingSet, network: Network, config: TrainConfi
     mixing = config.regularization.mixup > 0 or config.regularization.cutmix > 0
     train_set = LabeledImages(data.paths(data.trained), data.labels(data.trained),
                               train_transform(network.data_config, config.augment))
-    train_batches = train_loader(train_set, batch_size=config.data.batch_size, workers=_workers(config), seed=config.seed,
+    train_batches = train_loader(train_set, batch_size=config.data.batch_size, workers=worker_count(config), seed=config.seed,
                                  context=context, balance=config.data.balance, drop_last=mixing)
     val_batches = None
     if data.validating.any():
         val_set = LabeledImages(data.paths(data.validating), data.labels(data.validating), eval_transform(network.data_config))
-        val_batches = eval_loader(val_set, batch_size=config.data.batch_size, workers=_workers(config), context=context)
+        val_batches = eval_loader(val_set, batch_size=config.data.batch_size, workers=worker_count(config), context=context)
     return train_batches, val_batches
 
 
@@ -178,7 +178,7 @@ def _train(path, config: TrainConfig, context: Context, progress: Progress) -> T
         if data.validating.any():
             evaluation = evaluate_checkpoint(run_dir / "checkpoint.pt", data.paths(data.validating),
                                              data.labels(data.validating), run_dir, tta=config.evaluation.tta,
-                                             batch_size=config.data.batch_size, workers=_workers(config),
+                                             batch_size=config.data.batch_size, workers=worker_count(config),
                                              device=context.device, progress=progress)
         record = run_record(resolved, data, context, started, metrics_file.seconds, sweep)
         write_text_atomic(run_dir / "run.json", json.dumps(record, indent=2, default=str) + "\n")
