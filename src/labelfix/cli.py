@@ -250,6 +250,7 @@ def train(
     tta: Annotated[Optional[bool], typer.Option("--tta", help="Evaluate with test-time augmentation (flips, crops).")] = None,
     precision: Annotated[Optional[str], typer.Option(help="auto, fp32, bf16 or fp16 (mixed precision on CUDA only).")] = None,
     tensorboard: Annotated[Optional[bool], typer.Option("--tensorboard", help="Also log to <out>/tensorboard.")] = None,
+    deterministic: Annotated[Optional[bool], typer.Option("--deterministic", help="Deterministic GPU kernels (slower).")] = None,
     device: DeviceOption = None,
     dataset_format: FormatOption = None,
     progress: ProgressOption = True,
@@ -267,7 +268,7 @@ def train(
         "data.split_file": split_file, "data.subset_fraction": subset_fraction, "data.balance": balance,
         "regularization.label_smoothing": label_smoothing, "regularization.mixup": mixup, "regularization.cutmix": cutmix,
         "regularization.ema_decay": ema_decay, "evaluation.tta": tta, "precision": precision,
-        "tensorboard": tensorboard, "device": device, "dataset.format": dataset_format,
+        "tensorboard": tensorboard, "deterministic": deterministic, "device": device, "dataset.format": dataset_format,
     }
     train_config = _train_config(config, overrides)
     with _progress_bars(progress and _is_main_process()) as bars:

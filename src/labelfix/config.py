@@ -192,6 +192,7 @@ class TrainConfig(_Section):
     evaluation: EvaluationConfig = EvaluationConfig()
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field("auto", description="auto: bf16 (or fp16) on CUDA, fp32 on the CPU")
     device: str = "auto"
+    deterministic: bool = Field(False, description="deterministic GPU kernels (slower); CPU runs are deterministic anyway")
     tensorboard: bool = False
 
 

@@ -40,9 +40,11 @@ log = logging.getLogger(__name__)
 
 DETERMINISM = {
     "cpu": "two CPU runs with the same seed, thread count and library versions give identical metrics.csv",
-    "gpu": "set torch.use_deterministic_algorithms(True), torch.backends.cudnn.benchmark = False and the "
-           "environment variable CUBLAS_WORKSPACE_CONFIG=:4096:8, and train in fp32 (--precision fp32); "
-           "expect roughly 10-50% slower epochs (no cuDNN autotuning, deterministic kernels, no mixed precision); "
+    "gpu": "--deterministic (config: deterministic: true) sets torch.use_deterministic_algorithms(True), "
+           "torch.backends.cudnn.benchmark = False and CUBLAS_WORKSPACE_CONFIG=:4096:8; also train in fp32 "
+           "(--precision fp32); "
+           "the cost is slower epochs (no cuDNN autotuning, slower deterministic kernels, no mixed precision; "
+           "not measured on this project's CPU-only machine); "
            "some operations then raise an error instead of running non-deterministically",
 }
 
@@ -143,6 +145,8 @@ def train(path: str | Path, config: TrainConfig | None = None, *, progress: Prog
 def _train(path, config: TrainConfig, context: Context, progress: Progress) -> TrainResult:
     started = datetime.now(timezone.utc)
     seed_everything(config.seed)
+    if config.deterministic:
+        make_deterministic()
     data = read_training_set(path, config)
     run_dir = run_folder(config, data.manifest)
     classes = list(data.manifest.classes)
@@ -184,6 +188,13 @@ def _train(path, config: TrainConfig, context: Context, progress: Progress) -> T
         write_text_atomic(run_dir / "run.json", json.dumps(record, indent=2, default=str) + "\n")
         return TrainResult(run_dir=run_dir, metrics=metrics_file.rows, evaluation=evaluation, record=record)
     return TrainResult(run_dir=run_dir, metrics=[], evaluation={})
+
+
+def make_deterministic() -> None:
+    """Deterministic kernels on CUDA: no cuDNN autotuning, cuBLAS workspace fixed; ops without one raise."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(True)
 
 
 def sum_mean(value: float, context: Context) -> float:
@@ -253,6 +264,7 @@ def run_record(config: TrainConfig, data: TrainingSet, context: Context, started
         "epoch_seconds": epoch_seconds,
         "images_per_second": round(int(data.trained.sum()) * len(epoch_seconds) / max(sum(epoch_seconds), 1e-9), 2),
         "determinism": DETERMINISM,
+        "deterministic": config.deterministic,
         "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
         "versions": _versions(),
     }
