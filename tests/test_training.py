@@ -11,6 +11,7 @@ import torch
 
 from conftest import make_color_folders
 from labelfix.config import OptimizerConfig, ScheduleConfig, load_train_config
+from labelfix.training.callbacks import tensorboard_available
 from labelfix.training.checkpoint import load_checkpoint, save_checkpoint
 from labelfix.training.distributed import Context
 from labelfix.training.loop import Trainer, backbone_parameters, head_parameters, parameter_groups
@@ -103,8 +104,13 @@ def test_checkpoint_round_trip_gives_the_same_predictions(tmp_path, tiny_weights
     torch.testing.assert_close(loaded.network(images), expected)
 
 
-def test_train_writes_the_run_folder_and_evaluates_the_best_epoch(colors, tiny_weights, tmp_path):
-    result = train(colors, tiny_config(tiny_weights, tmp_path / "run", **{"regularization.ema_decay": 0.9}))
+def test_train_writes_the_run_folder_and_evaluates_the_best_epoch(colors, tiny_weights, tmp_path, caplog):
+    options = {"regularization.ema_decay": 0.9, "tensorboard": True}
+    result = train(colors, tiny_config(tiny_weights, tmp_path / "run", **options))
+    if tensorboard_available():
+        assert (result.run_dir / "tensorboard").is_dir()
+    else:
+        assert "tensorboard logging skipped" in caplog.text
     names = {"config.yaml", "split.csv", "metrics.csv", "curves.png", "checkpoint.pt", "evaluation.json",
              "confusion_matrix.png", "run.json"}
     assert names <= {p.name for p in result.run_dir.iterdir()}

@@ -196,6 +196,17 @@ class TrainConfig(_Section):
     tensorboard: bool = False
 
 
+def flatten(data: dict, prefix: str = "") -> dict:
+    """Nested sections as dotted keys: {"a": {"b": 1}} → {"a.b": 1}."""
+    flat = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> ScanConfig:
     """Config from a YAML file (optional) with `overrides` {"section.key": value} applied; None values skipped."""
     return _load(ScanConfig, path, overrides)

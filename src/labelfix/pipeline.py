@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from labelfix.cache import EmbeddingCache, default_cache_dir
-from labelfix.config import ScanConfig, load_config
+from labelfix.config import ScanConfig, flatten, load_config
 from labelfix.crossval import assign_folds, out_of_fold_probabilities, small_classes
 from labelfix.dataset import Manifest, ReaderOptions, read_dataset
 from labelfix.errors import ConfigError, DatasetError
@@ -208,17 +208,7 @@ def _with_options(config: ScanConfig, options: dict) -> ScanConfig:
             raise ConfigError(f"unknown scan option '{name}'; options are seed, {', '.join(sorted(sections))}")
     if not overrides:
         return config
-    return load_config(None, {**_flatten(config.model_dump(mode="json", exclude_none=True)), **overrides})
-
-
-def _flatten(data: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
+    return load_config(None, {**flatten(config.model_dump(mode="json", exclude_none=True)), **overrides})
 
 
 def _reader_options(config: ScanConfig) -> ReaderOptions:

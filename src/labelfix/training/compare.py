@@ -8,18 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from labelfix.config import flatten
 from labelfix.errors import ConfigError
-
-
-def flatten(data: dict, prefix: str = "") -> dict:
-    """{"a": {"b": 1}} → {"a.b": 1}."""
-    flat = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def read_run(run_dir: Path) -> dict:

@@ -66,6 +66,13 @@ def sum_over_processes(values: list[float], context: Context) -> list[float]:
     return tensor.tolist()
 
 
+def share_buffers(network: torch.nn.Module, context: Context) -> None:
+    """Copy rank 0's buffers (batch-norm statistics) to every process, so all evaluate the same network."""
+    if context.distributed:
+        for buffer in network.buffers():
+            dist.broadcast(buffer, src=0)
+
+
 def barrier(context: Context) -> None:
     if context.distributed:
         dist.barrier()

@@ -167,8 +167,9 @@ class Trainer:
         total, count = 0.0, 0
         self.optimizer.zero_grad(set_to_none=True)
         batches = len(self.train_batches)
+        smallest = 2 if self.mixer is not None else 1  # MixUp needs a pair
         for index, (images, targets) in enumerate(self.train_batches):
-            if len(targets):
+            if len(targets) >= smallest:
                 loss = self._forward(images, targets)
                 self.scaler.scale(loss / accumulate).backward()
                 total, count = total + loss.item() * len(targets), count + len(targets)
@@ -200,6 +201,7 @@ class Trainer:
         """val_loss (cross-entropy) and val_accuracy over all processes; empty without validation images."""
         if self.val_batches is None:
             return {}
+        distributed.share_buffers(self.eval_network, self.context)
         self.eval_network.eval()
         loss, correct, count = 0.0, 0.0, 0.0
         with torch.inference_mode(), self._precision():
