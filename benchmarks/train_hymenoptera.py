@@ -32,12 +32,14 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--freeze-epochs", type=int, default=2)
     parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--backbone-lr-factor", type=float, default=0.1)
     parser.add_argument("--lr-find", action="store_true", help="use the lr finder's suggestion instead of --lr")
     parser.add_argument("--image-size", type=int, default=None, help="default: the model's (224 for lite0)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None, help="result JSON [default: benchmarks/results/train-hymenoptera-<device>.json]")
     args = parser.parse_args()
 
     root = data.hymenoptera()
@@ -45,8 +47,8 @@ def main() -> None:
         config = load_train_config(None, {
             "out": str(Path(scratch) / "run"), "seed": args.seed, "model.image_size": args.image_size,
             "data.batch_size": args.batch_size, "data.workers": args.workers, "schedule.epochs": args.epochs,
-            "schedule.freeze_epochs": args.freeze_epochs, "schedule.lr": None if args.lr_find else args.lr,
-            "device": args.device,
+            "schedule.freeze_epochs": args.freeze_epochs, "schedule.backbone_lr_factor": args.backbone_lr_factor,
+            "schedule.lr": None if args.lr_find else args.lr, "device": args.device,
         })
         start = time.perf_counter()
         result = train(root, config)
@@ -64,6 +66,7 @@ def main() -> None:
         "freeze_epochs": args.freeze_epochs,
         "lr": record["lr"],
         "lr_from_finder": args.lr_find,
+        "backbone_lr_factor": args.backbone_lr_factor,
         "batch_size": args.batch_size,
         "accuracy": round(result.evaluation["accuracy"], 4),
         "best_epoch": result.evaluation["checkpoint_epoch"],
@@ -74,7 +77,7 @@ def main() -> None:
         "versions": record["versions"],
     }
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"train-hymenoptera-{'cuda' if summary['device'].startswith('cuda') else 'cpu'}.json"
+    out = args.out or RESULTS / f"train-hymenoptera-{'cuda' if summary['device'].startswith('cuda') else 'cpu'}.json"
     out.write_text(json.dumps(summary, indent=2) + "\n")
     print(f"{'epoch':>5} {'phase':>9} {'train loss':>10} {'val loss':>9} {'val acc':>8} {'seconds':>8}")
     for row, epoch_seconds in zip(result.metrics, record["epoch_seconds"]):

@@ -132,3 +132,22 @@ def test_same_seed_gives_identical_metrics_and_another_seed_does_not(colors, tin
     first, second, other = ((run / "metrics.csv").read_text() for run in runs)
     assert first == second
     assert first != other
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "radam", "lookahead_adamw"])
+def test_cosine_warms_up_then_decays_and_plateau_cuts_the_lr(optimizer):
+    layer = torch.nn.Linear(2, 2)
+    config = OptimizerConfig(name=optimizer)
+    cosine_optimizer = make_optimizer([{"params": layer.parameters(), "lr": 0.1}], config)
+    cosine = Schedule(cosine_optimizer, ScheduleConfig(scheduler="cosine", warmup_fraction=0.2, min_lr=0.001), total_steps=20)
+    lrs = []
+    for _ in range(20):
+        cosine_optimizer.step()
+        cosine.after_step()
+        lrs.append(cosine_optimizer.param_groups[0]["lr"])
+    assert int(np.argmax(lrs)) in (3, 4) and lrs[-1] == pytest.approx(0.001, abs=1e-3) and lrs[0] < lrs[3]
+    plateau_optimizer = make_optimizer([{"params": layer.parameters(), "lr": 0.1}], config)
+    plateau = Schedule(plateau_optimizer, ScheduleConfig(scheduler="plateau", plateau_patience=1, plateau_factor=0.5), 10)
+    for loss in (1.0, 0.9, 0.95, 0.97):
+        plateau.after_epoch(loss)
+    assert plateau_optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
