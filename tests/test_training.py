@@ -56,14 +56,14 @@ def test_one_cycle_rises_then_falls_in_each_phase():
 
 
 def test_trainer_records_a_one_cycle_per_phase_and_steps_with_accumulation(colors, tiny_weights):
-    config = tiny_config(tiny_weights, **{"schedule.epochs": 3, "schedule.accumulate_steps": 2, "data.batch_size": 4})
+    config = tiny_config(tiny_weights, **{"schedule.epochs": 2, "schedule.accumulate_steps": 2, "data.batch_size": 4})
     data = read_training_set(colors, config)
     network = build_network(config, 3)
     train_batches, val_batches = batches_for_training(data, network, config, Context())
     trainer = Trainer(network.module, train_batches, val_batches, config, lr=1e-2)
     trainer.fit()
     steps_per_epoch = -(-len(train_batches) // 2)
-    assert trainer.step == 3 * steps_per_epoch
+    assert trainer.step == 2 * steps_per_epoch
     frozen, unfrozen = trainer.lr_history[:steps_per_epoch], trainer.lr_history[steps_per_epoch:]
     for lrs in (frozen, unfrozen):
         peak = int(np.argmax(lrs))

@@ -160,9 +160,7 @@ def _train(path, config: TrainConfig, context: Context, progress: Progress) -> T
     resolved = config.model_copy(deep=True, update={"out": run_dir})
     resolved.schedule.lr = lr
     config_dump = resolved.model_dump(mode="json")
-    callbacks: list[Callback] = []
-    if config.regularization.ema_decay > 0:
-        callbacks.insert(0, WeightAverage(config.regularization.ema_decay))
+    callbacks: list[Callback] = [WeightAverage(config.regularization.ema_decay)] if config.regularization.ema_decay > 0 else []
     metrics_file = MetricsFile(run_dir / "metrics.csv")
     if context.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -170,8 +168,9 @@ def _train(path, config: TrainConfig, context: Context, progress: Progress) -> T
         write_text_atomic(run_dir / SPLIT_FILE, split_csv(data.manifest, data.splits, data.trained))
         if sweep is not None:
             plot_lr_sweep(sweep, run_dir / "lr_find.png")
-        callbacks += [ProgressBars(progress), metrics_file, BestCheckpoint(run_dir / "checkpoint.pt", architecture=network.architecture,
-                                                   classes=classes, data_config=network.data_config, config=config_dump)]
+        best = BestCheckpoint(run_dir / "checkpoint.pt", architecture=network.architecture, classes=classes,
+                              data_config=network.data_config, config=config_dump)
+        callbacks += [ProgressBars(progress), metrics_file, best]
         callbacks += _tensorboard(config, run_dir)
     trainer = Trainer(network.module, train_batches, val_batches, resolved, lr, context=context, callbacks=callbacks)
     trainer.fit()
