@@ -151,3 +151,13 @@ def test_cosine_warms_up_then_decays_and_plateau_cuts_the_lr(optimizer):
     for loss in (1.0, 0.9, 0.95, 0.97):
         plateau.after_epoch(loss)
     assert plateau_optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
+
+
+def test_a_last_batch_of_one_image_is_skipped(colors, tiny_weights):
+    config = tiny_config(tiny_weights, **{"data.batch_size": 17, "schedule.freeze_epochs": 0, "schedule.epochs": 1})
+    data = read_training_set(colors, config)
+    assert data.trained.sum() == 18
+    network = build_network(config, 3)
+    trainer = Trainer(network.module, *batches_for_training(data, network, config, Context()), config, lr=1e-2)
+    trainer.fit()  # batch norm in training mode cannot take a batch of one
+    assert trainer.step == 2 and trainer.metrics["train_loss"] > 0

@@ -167,9 +167,8 @@ class Trainer:
         total, count = 0.0, 0
         self.optimizer.zero_grad(set_to_none=True)
         batches = len(self.train_batches)
-        smallest = 2 if self.mixer is not None else 1  # MixUp needs a pair
         for index, (images, targets) in enumerate(self.train_batches):
-            if len(targets) >= smallest:
+            if len(targets) >= 2:  # a last batch of one is skipped: batch norm (and MixUp) need two images
                 loss = self._forward(images, targets)
                 self.scaler.scale(loss / accumulate).backward()
                 total, count = total + loss.item() * len(targets), count + len(targets)
