@@ -106,3 +106,11 @@ def test_compare_shows_differing_config_and_metrics(trained, tmp_path):
 def test_unknown_checkpoint_exits_1(tmp_path):
     result, output = _run("predict", tmp_path / "missing.pt", tmp_path)
     assert result.exit_code == 1 and "checkpoint not found" in output
+
+
+def test_help_for_the_training_commands():
+    for command in ("train", "lr-find", "evaluate", "predict", "compare"):
+        result, output = _run(command, "--help")
+        assert result.exit_code == 0, output
+    result, output = _run("scan", "--help")
+    assert "--method" in output
