@@ -49,29 +49,32 @@ def fit(rows: list[dict]) -> dict:
     peaks = np.array([r["peak_rss_mib"] for r in rows])
     slope, intercept = np.polyfit(sizes, peaks, 1)
     residual = float(np.max(np.abs(peaks - (slope * sizes + intercept))))
-    return {"mib_per_1000_images": round(1000 * slope, 1), "intercept_mib": round(intercept, 1),
+    return {"mib_per_1000_images": round(1000 * float(slope), 1), "intercept_mib": round(float(intercept), 1),
             "largest_deviation_from_the_line_mib": round(residual, 1)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cold", type=int, nargs="+", default=[1000, 2000, 4000, 8000])
+    parser.add_argument("--cold", type=int, nargs="*", default=[1000, 2000, 4000, 8000], help="sizes; none to skip")
     parser.add_argument("--warm", type=int, nargs="+", default=[6250, 12500, 25000, 50000])
     parser.add_argument("--warm-cache", default=None, help="an embedding cache holding the CIFAR-10N images")
     args = parser.parse_args()
-    record = {}
-    with tempfile.TemporaryDirectory() as empty:
-        record["cold"] = [measure(size, tempfile.mkdtemp(dir=empty)) for size in args.cold]
+    measured = {}
+    if args.cold:
+        with tempfile.TemporaryDirectory() as empty:
+            measured["cold"] = [measure(size, tempfile.mkdtemp(dir=empty)) for size in args.cold]
     if args.warm_cache:
-        record["warm"] = [measure(size, args.warm_cache) for size in args.warm]
+        measured["warm"] = [measure(size, args.warm_cache) for size in args.warm]
     print(f"{'scan':>6} {'images':>8} {'peak RSS MiB':>13} {'workers MiB':>12} {'seconds':>8}")
-    for kind, rows in record.items():
+    for kind, rows in measured.items():
         for row in rows:
             print(f"{kind:>6} {row['images']:>8} {row['peak_rss_mib']:>13.0f} {row['workers_peak_rss_mib']:>12.0f} {row['seconds']:>8.1f}")
-        record[f"{kind}_fit"] = fit(rows)
-        print(f"{kind:>6} fit: {record[f'{kind}_fit']}")
+        measured[f"{kind}_fit"] = fit(rows)
+        print(f"{kind:>6} fit: {measured[f'{kind}_fit']}")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "memory.json").write_text(json.dumps(record, indent=2) + "\n")
+    path = RESULTS / "memory.json"
+    earlier = json.loads(path.read_text()) if path.exists() else {}  # a run of one kind keeps the other's results
+    path.write_text(json.dumps({**earlier, **measured}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -113,6 +113,7 @@ def scan(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder [default: ./labelfix-runs/<dataset>].")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML config; flags override it.")] = None,
     folds: Annotated[Optional[int], typer.Option(help="Cross-validation folds [default: 5].")] = None,
+    method: Annotated[Optional[str], typer.Option(help="Out-of-fold probabilities from: embedding (a head on frozen embeddings), finetune (a network fine-tuned per fold) or ensemble (both averaged) [default: embedding].")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for folds and the head [default: 0].")] = None,
     model: Annotated[Optional[str], typer.Option(help="Backbone: 'lite0' (embedded, offline) or a timm model name.")] = None,
     weights: Annotated[Optional[Path], typer.Option(help="Local weights file for --model (.pth/.safetensors).")] = None,
@@ -135,7 +136,7 @@ def scan(
 
     _setup_logging(verbose)
     overrides = {
-        "seed": seed, "crossval.folds": folds, "embedding.model": model, "embedding.weights": weights,
+        "seed": seed, "crossval.folds": folds, "crossval.method": method, "embedding.model": model, "embedding.weights": weights,
         "embedding.batch_size": batch_size, "embedding.workers": workers, "embedding.device": device,
         "embedding.cache_dir": cache_dir, "dataset.format": dataset_format, "dataset.path_column": path_column,
         "dataset.label_column": label_column, "dataset.split_column": split_column,
@@ -276,3 +277,225 @@ def _print_apply_counts(counts: dict[str, int]) -> None:
     table.add_row("removed by review", str(counts["removed_by_review"]))
     table.add_row("unreadable dropped", str(counts["unreadable_dropped"]))
     console.print(table)
+
+# ---- training: train, lr-find, evaluate, predict, compare ----------------------------------------------------------
+
+ConfigOption = Annotated[Optional[Path], typer.Option("--config", "-c", help="Training YAML config; flags override it.")]
+SeedOption = Annotated[Optional[int], typer.Option(help="Seed for the split, sampler, augmentation and initialisation [default: 0].")]
+ModelOption = Annotated[Optional[str], typer.Option(help="Backbone: 'lite0' (embedded, offline), a timm name, or the architecture of --weights.")]
+WeightsOption = Annotated[Optional[Path], typer.Option(help="Local weights file to start from (.pth/.safetensors).")]
+ImageSizeOption = Annotated[Optional[int], typer.Option(help="Input side in pixels [default: the model's].")]
+BatchSizeOption = Annotated[Optional[int], typer.Option(help="Images per batch [default: 32].")]
+WorkersOption = Annotated[Optional[int], typer.Option(help="Image-decoding worker processes.")]
+DeviceOption = Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N [default: auto].")]
+FormatOption = Annotated[Optional[str], typer.Option("--format", help="Dataset layout: auto, folders, jsonl, csv or regex.")]
+ProgressOption = Annotated[bool, typer.Option(help="Show progress bars.")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log what each stage does.")]
+
+
+def _train_config(config: Path | None, overrides: dict):
+    from labelfix.config import load_train_config
+
+    return load_train_config(config, overrides)
+
+
+@app.command()
+@_handles_errors
+def train(
+    path: Annotated[Path, typer.Argument(help="Dataset folder or label file (any layout scan reads).")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder [default: ./labelfix-runs/train-<dataset>].")] = None,
+    config: ConfigOption = None,
+    seed: SeedOption = None,
+    model: ModelOption = None,
+    weights: WeightsOption = None,
+    image_size: ImageSizeOption = None,
+    epochs: Annotated[Optional[int], typer.Option(help="All epochs, frozen ones included [default: 5].")] = None,
+    freeze_epochs: Annotated[Optional[int], typer.Option(help="First epochs that train the head only [default: 1].")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Peak learning rate of the head [default: the lr finder's suggestion].")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="one_cycle, cosine or plateau [default: one_cycle].")] = None,
+    optimizer: Annotated[Optional[str], typer.Option(help="timm optimizer: adamw, sgd, radam, lookahead_adamw, ... [default: adamw].")] = None,
+    batch_size: BatchSizeOption = None,
+    accumulate_steps: Annotated[Optional[int], typer.Option(help="Batches per optimizer step [default: 1].")] = None,
+    workers: WorkersOption = None,
+    val_fraction: Annotated[Optional[float], typer.Option(help="Validation share when the dataset has no val split [default: 0.2].")] = None,
+    split_file: Annotated[Optional[Path], typer.Option(help="split.csv of an earlier run: its images keep their split.")] = None,
+    subset_fraction: Annotated[Optional[float], typer.Option(help="Train on a stratified, nested share of the training images.")] = None,
+    balance: Annotated[Optional[bool], typer.Option("--balance", help="Weighted sampler: every class drawn equally often.")] = None,
+    label_smoothing: Annotated[Optional[float], typer.Option(help="[default: 0.1]")] = None,
+    mixup: Annotated[Optional[float], typer.Option(help="MixUp alpha [default: 0, off].")] = None,
+    cutmix: Annotated[Optional[float], typer.Option(help="CutMix alpha [default: 0, off].")] = None,
+    ema_decay: Annotated[Optional[float], typer.Option(help="EMA of the weights, e.g. 0.999 [default: 0, off].")] = None,
+    tta: Annotated[Optional[bool], typer.Option("--tta", help="Evaluate with test-time augmentation (flips, crops).")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="auto, fp32, bf16 or fp16 (mixed precision on CUDA only).")] = None,
+    tensorboard: Annotated[Optional[bool], typer.Option("--tensorboard", help="Also log to <out>/tensorboard.")] = None,
+    deterministic: Annotated[Optional[bool], typer.Option("--deterministic", help="Deterministic GPU kernels (slower).")] = None,
+    device: DeviceOption = None,
+    dataset_format: FormatOption = None,
+    progress: ProgressOption = True,
+    verbose: VerboseOption = False,
+) -> None:
+    """Fine-tune a classifier; write checkpoint.pt, metrics.csv, curves.png and evaluation.json into the run folder."""
+    from labelfix.training.run import train as run_training
+
+    _setup_logging(verbose)
+    overrides = {
+        "out": out, "seed": seed, "model.name": model, "model.weights": weights, "model.image_size": image_size,
+        "schedule.epochs": epochs, "schedule.freeze_epochs": freeze_epochs, "schedule.lr": lr,
+        "schedule.scheduler": scheduler, "schedule.accumulate_steps": accumulate_steps, "optimizer.name": optimizer,
+        "data.batch_size": batch_size, "data.workers": workers, "data.val_fraction": val_fraction,
+        "data.split_file": split_file, "data.subset_fraction": subset_fraction, "data.balance": balance,
+        "regularization.label_smoothing": label_smoothing, "regularization.mixup": mixup, "regularization.cutmix": cutmix,
+        "regularization.ema_decay": ema_decay, "evaluation.tta": tta, "precision": precision,
+        "tensorboard": tensorboard, "deterministic": deterministic, "device": device, "dataset.format": dataset_format,
+    }
+    train_config = _train_config(config, overrides)
+    with _progress_bars(progress and _is_main_process()) as bars:
+        result = run_training(path, train_config, **({"progress": bars} if bars else {}))
+    if not _is_main_process():
+        return
+    table = Table("epoch", "phase", "train loss", "val loss", "val acc", "lr", box=None, pad_edge=False)
+    for row in result.metrics:
+        table.add_row(str(row["epoch"]), row["phase"], *(f"{row[k]:.4g}" if isinstance(row.get(k), float) else ""
+                                                        for k in ("train_loss", "val_loss", "val_accuracy", "lr")))
+    console.print(table)
+    if result.evaluation:
+        console.print(f"Best epoch {result.evaluation['checkpoint_epoch']}: accuracy "
+                      f"[bold]{result.evaluation['accuracy']:.2%}[/] on {result.evaluation['images']} validation images")
+    console.print(f"Run folder: [bold]{result.run_dir}[/]", highlight=False)
+
+
+def _is_main_process() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
+
+
+@app.command("lr-find")
+@_handles_errors
+def lr_find(
+    path: Annotated[Path, typer.Argument(help="Dataset folder or label file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG of loss against learning rate.")] = Path("lr_find.png"),
+    config: ConfigOption = None,
+    seed: SeedOption = None,
+    model: ModelOption = None,
+    weights: WeightsOption = None,
+    image_size: ImageSizeOption = None,
+    batch_size: BatchSizeOption = None,
+    workers: WorkersOption = None,
+    steps: Annotated[int, typer.Option(help="Learning rates tried (at most).")] = 100,
+    device: DeviceOption = None,
+    dataset_format: FormatOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Sweep the learning rate over a few batches; plot the loss curve with the suggested value marked."""
+    from labelfix.training.run import lr_find as run_lr_find
+
+    _setup_logging(verbose)
+    overrides = {"seed": seed, "model.name": model, "model.weights": weights, "model.image_size": image_size,
+                 "data.batch_size": batch_size, "data.workers": workers, "device": device, "dataset.format": dataset_format}
+    sweep = run_lr_find(path, _train_config(config, overrides), out, steps=steps)
+    console.print(f"Suggested learning rate: [bold]{sweep.suggestion:.2e}[/] (plot: {out})", highlight=False)
+
+
+@app.command()
+@_handles_errors
+def evaluate(
+    checkpoint: Annotated[Path, typer.Argument(help="checkpoint.pt of a training run.")],
+    path: Annotated[Path, typer.Argument(help="Labelled dataset (any layout scan reads).")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for evaluation.json and confusion_matrix.png.")] = None,
+    split: Annotated[Optional[str], typer.Option(help="Evaluate only items of this split (train, val, test) of the dataset.")] = None,
+    tta: Annotated[bool, typer.Option("--tta", help="Average over flips and zoomed crops.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 32,
+    workers: Annotated[int, typer.Option(help="Image-decoding worker processes.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    dataset_format: Annotated[str, typer.Option("--format", help="Dataset layout.")] = "auto",
+    progress: ProgressOption = True,
+) -> None:
+    """Accuracy, per-class precision/recall and the confusion matrix of a checkpoint on a labelled dataset."""
+    import numpy as np
+
+    from labelfix.dataset import ReaderOptions, read_dataset
+    from labelfix.errors import DatasetError
+    from labelfix.models.infer import resolve_device
+    from labelfix.training.checkpoint import load_checkpoint
+    from labelfix.training.run import evaluate_checkpoint
+
+    manifest = read_dataset(path, ReaderOptions(format=dataset_format))
+    chosen = [i for i, item in enumerate(manifest.items) if split is None or item.split == split]
+    classes = load_checkpoint(checkpoint).classes
+    unknown = sorted({manifest.items[i].label for i in chosen} - set(classes))
+    if unknown:
+        raise DatasetError(f"{path}: labels the checkpoint does not know: {', '.join(unknown[:5])}; it knows {', '.join(classes)}")
+    if not chosen:
+        raise DatasetError(f"{path}: no images in split '{split}'")
+    labels = np.array([classes.index(manifest.items[i].label) for i in chosen])
+    with _progress_bars(progress) as bars:
+        summary = evaluate_checkpoint(checkpoint, [manifest.paths[i] for i in chosen], labels, out, tta=tta,
+                                      batch_size=batch_size, workers=workers, device=resolve_device(device),
+                                      **({"progress": bars} if bars else {}))
+    console.print(f"accuracy [bold]{summary['accuracy']:.2%}[/] on {summary['images']} images"
+                  + (f", top-5 {summary['top5_accuracy']:.2%}" if "top5_accuracy" in summary else ""))
+    for pair in summary["most_confused"][:5]:
+        console.print(f"  {pair['true']} → {pair['predicted']}: {pair['count']}", highlight=False)
+    if out is not None:
+        console.print(f"Wrote {out / 'evaluation.json'} and {out / 'confusion_matrix.png'}", highlight=False)
+
+
+@app.command()
+@_handles_errors
+def predict(
+    checkpoint: Annotated[Path, typer.Argument(help="checkpoint.pt of a training run.")],
+    images: Annotated[list[Path], typer.Argument(help="Image files and/or folders (searched recursively).")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write predictions to this .csv or .json file.")] = None,
+    top_k: Annotated[int, typer.Option("--top-k", help="Most probable classes listed per image.")] = 5,
+    tta: Annotated[bool, typer.Option("--tta", help="Average over flips and zoomed crops.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 32,
+    workers: Annotated[int, typer.Option(help="Image-decoding worker processes.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    progress: ProgressOption = True,
+) -> None:
+    """Class and top-k probabilities for each image; a table, or CSV / JSON with --output."""
+    from labelfix.errors import ConfigError
+    from labelfix.fileio import write_text_atomic
+    from labelfix.models.infer import resolve_device
+    from labelfix.training.checkpoint import load_checkpoint
+    from labelfix.training.predict import image_files, predict_files, predictions_csv, predictions_json
+
+    if output is not None and output.suffix.lower() not in (".csv", ".json"):
+        raise ConfigError(f"--output {output}: use a .csv or .json file name")
+    device_used = resolve_device(device)
+    model = load_checkpoint(checkpoint, device_used)
+    with _progress_bars(progress) as bars:
+        rows = predict_files(model, image_files(images), k=top_k, tta=tta, batch_size=batch_size, workers=workers,
+                             device=device_used, **({"progress": bars} if bars else {}))
+    if output is not None:
+        write_text_atomic(output, predictions_json(rows) if output.suffix.lower() == ".json" else predictions_csv(rows))
+        console.print(f"Wrote {len(rows)} predictions to {output}", highlight=False)
+        return
+    table = Table("image", "class", "probability", f"top {top_k}", box=None, pad_edge=False)
+    for row in rows:
+        ranked = ", ".join(f"{name} {p:.2f}" for name, p in row["top_k"])
+        table.add_row(row["path"], row["class"] or f"[red]{row['error']}[/]",
+                      "" if row["probability"] is None else f"{row['probability']:.3f}", ranked)
+    console.print(table)
+
+
+@app.command()
+@_handles_errors
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Training run folders.")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the table as CSV.")] = None,
+) -> None:
+    """Tabulate training runs: the config keys that differ, and final / best validation metrics."""
+    import pandas as pd
+
+    from labelfix.training.compare import comparison, read_run
+
+    columns, rows = comparison([read_run(run) for run in runs])
+    table = Table(*columns, box=None, pad_edge=False)
+    for row in rows:
+        table.add_row(*(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in columns))
+    console.print(table)
+    if output is not None:
+        pd.DataFrame(rows, columns=columns).to_csv(output, index=False)
+        console.print(f"Wrote {output}", highlight=False)

@@ -38,6 +38,12 @@ class EmbeddingConfig(_Section):
 
 class CrossValidationConfig(_Section):
     folds: int = Field(5, ge=2)
+    method: Literal["embedding", "finetune", "ensemble"] = Field(
+        "embedding", description="embedding: a head on frozen embeddings; finetune: fine-tune one network per fold; "
+        "ensemble: the average of both"
+    )
+    finetune_epochs: int = Field(3, ge=1, description="epochs per fold for method finetune / ensemble")
+    finetune_lr: float = Field(1e-2, gt=0, description="peak learning rate of the head per fold (no lr finder per fold)")
     head: Literal["logistic", "mlp"] = Field("logistic", description="classifier trained on each fold's embeddings")
     regularization: float = Field(10.0, gt=0, description="inverse L2 strength of the logistic-regression head")
 
@@ -116,8 +122,102 @@ class ScanConfig(_Section):
     output: OutputConfig = OutputConfig()
 
 
+class TrainModelConfig(_Section):
+    name: str = Field("lite0", description="'lite0' (embedded, offline), a timm model name, or the architecture of --weights")
+    weights: Path | None = Field(None, description="local weights file (.pth/.safetensors) to start from")
+    image_size: int | None = Field(None, ge=8, description="input side in pixels; default: the model's own")
+
+
+class TrainDataConfig(_Section):
+    batch_size: int = Field(32, ge=1)
+    workers: int | None = Field(None, ge=0, description="DataLoader workers; default: up to 8 CPU cores")
+    val_fraction: float = Field(0.2, gt=0, lt=1, description="stratified validation share when the dataset has no val split")
+    split_file: Path | None = Field(None, description="split.csv of an earlier run: its images keep their split")
+    subset_fraction: float = Field(1.0, gt=0, le=1, description="train on a stratified, nested share of the training images")
+    balance: bool = Field(False, description="weighted sampler: every class drawn equally often")
+
+
+class ScheduleConfig(_Section):
+    epochs: int = Field(5, ge=1, description="all epochs, the frozen ones included")
+    freeze_epochs: int = Field(1, ge=0, description="first epochs that train the new head only")
+    lr: float | None = Field(None, gt=0, description="peak learning rate of the head; none: the lr finder's suggestion")
+    backbone_lr_factor: float = Field(0.1, gt=0, le=1, description="backbone lr = lr x this once unfrozen (discriminative)")
+    warmup_fraction: float = Field(0.25, ge=0, lt=1, description="share of each phase's steps spent warming up")
+    min_lr: float | None = Field(None, ge=0, description="final learning rate; none: lr / 25 / 10^4 (one-cycle), 0 (cosine)")
+    scheduler: Literal["one_cycle", "cosine", "plateau"] = "one_cycle"
+    plateau_patience: int = Field(1, ge=0)
+    plateau_factor: float = Field(0.1, gt=0, lt=1)
+    accumulate_steps: int = Field(1, ge=1, description="batches whose gradients are summed per optimizer step")
+
+
+class OptimizerConfig(_Section):
+    name: str = Field("adamw", description="any timm optimizer: adamw, sgd, radam, lookahead_adamw, lamb, ...")
+    weight_decay: float = Field(0.01, ge=0)
+    momentum: float = Field(0.9, ge=0, lt=1, description="for SGD-like optimizers")
+
+
+class RegularizationConfig(_Section):
+    label_smoothing: float = Field(0.1, ge=0, lt=1)
+    mixup: float = Field(0.0, ge=0, description="MixUp alpha (0: off)")
+    cutmix: float = Field(0.0, ge=0, description="CutMix alpha (0: off)")
+    ema_decay: float = Field(0.0, ge=0, lt=1, description="exponential moving average of the weights (0: off), e.g. 0.999")
+
+
+class AugmentConfig(_Section):
+    crop_scale: tuple[float, float] = Field((0.35, 1.0), description="random resized crop: share of the image area kept")
+    hflip: float = Field(0.5, ge=0, le=1)
+    vflip: float = Field(0.0, ge=0, le=1)
+    rotation: float = Field(0.0, ge=0, le=180, description="random rotation up to this many degrees")
+    perspective: float = Field(0.0, ge=0, le=1, description="probability of a random perspective warp")
+    color_jitter: float = Field(0.0, ge=0, description="brightness / contrast / saturation jitter strength")
+    blur: float = Field(0.0, ge=0, le=1, description="probability of a Gaussian blur")
+    rand_augment: str | None = Field(None, description="timm RandAugment spec, e.g. rand-m9-mstd0.5")
+    random_erasing: float = Field(0.0, ge=0, le=1)
+
+
+class EvaluationConfig(_Section):
+    tta: bool = Field(False, description="average predictions over flips and zoomed crops")
+
+
+class TrainConfig(_Section):
+    seed: int = 0
+    out: Path | None = None
+    dataset: DatasetConfig = DatasetConfig()
+    model: TrainModelConfig = TrainModelConfig()
+    data: TrainDataConfig = TrainDataConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    optimizer: OptimizerConfig = OptimizerConfig()
+    regularization: RegularizationConfig = RegularizationConfig()
+    augment: AugmentConfig = AugmentConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field("auto", description="auto: bf16 (or fp16) on CUDA, fp32 on the CPU")
+    device: str = "auto"
+    deterministic: bool = Field(False, description="deterministic GPU kernels (slower); CPU runs are deterministic anyway")
+    tensorboard: bool = False
+
+
+def flatten(data: dict, prefix: str = "") -> dict:
+    """Nested sections as dotted keys: {"a": {"b": 1}} → {"a.b": 1}."""
+    flat = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> ScanConfig:
     """Config from a YAML file (optional) with `overrides` {"section.key": value} applied; None values skipped."""
+    return _load(ScanConfig, path, overrides)
+
+
+def load_train_config(path: Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Training config from a YAML file (optional) with `overrides` {"section.key": value}; None values skipped."""
+    return _load(TrainConfig, path, overrides)
+
+
+def _load(model: type[BaseModel], path: Path | None, overrides: dict[str, Any] | None) -> Any:
     data: dict[str, Any] = {}
     if path is not None:
         try:
@@ -135,9 +235,9 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> S
         target = data
         for section in sections:
             target = target.setdefault(section, {})
-        target[key] = value
+        target[key] = str(value) if isinstance(value, Path) else value
     try:
-        return ScanConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as error:
         where = f"{path}: " if path else ""
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from labelfix.cache import EmbeddingCache, default_cache_dir
-from labelfix.config import ScanConfig, load_config
+from labelfix.config import ScanConfig, flatten, load_config
 from labelfix.crossval import assign_folds, out_of_fold_probabilities, small_classes
 from labelfix.dataset import Manifest, ReaderOptions, read_dataset
 from labelfix.errors import ConfigError, DatasetError
@@ -110,10 +110,7 @@ def scan(
     with timer.stage("crossval"):
         folds = assign_folds(labels, config.crossval.folds, config.seed)
         _warn_small_classes(labels, folds, manifest.classes)
-        probabilities = out_of_fold_probabilities(
-            features.embeddings[readable], labels, folds, len(manifest.classes), head=config.crossval.head,
-            regularization=config.crossval.regularization, seed=config.seed, progress=progress,
-        )
+        probabilities = _out_of_fold(manifest, features, readable, labels, folds, backbone, config, progress)
     with timer.stage("find_issues"):
         findings = _find_issues(manifest, features, readable, labels, folds, probabilities, config)
     pred_probs = np.full((len(manifest), len(manifest.classes)), np.nan)
@@ -125,6 +122,25 @@ def scan(
     record["images_per_second"] = round(len(manifest) / max(sum(timer.seconds.values()), 1e-9), 2)
     write_text_atomic(run_dir / "run.json", _json(record))
     return ScanResult(run_dir=run_dir, manifest=manifest, issues=findings.table, pred_probs=pred_probs, record=record)
+
+
+def _out_of_fold(manifest, features, readable, labels, folds, backbone: Backbone, config: ScanConfig, progress) -> np.ndarray:
+    """Out-of-fold probabilities (readable N, K) from the embedding head, fine-tuned networks, or their average."""
+    method, n_classes = config.crossval.method, len(manifest.classes)
+    if method != "finetune":
+        head = out_of_fold_probabilities(
+            features.embeddings[readable], labels, folds, n_classes, head=config.crossval.head,
+            regularization=config.crossval.regularization, seed=config.seed, progress=progress,
+        )
+        if method == "embedding":
+            return head
+    from labelfix.training.crossval import finetune_config, finetuned_out_of_fold_probabilities
+
+    paths = [path for path, ok in zip(manifest.paths, readable) if ok]
+    tuned = finetuned_out_of_fold_probabilities(
+        paths, labels, folds, n_classes, finetune_config(config, backbone.data_config["input_size"][-1]), progress=progress,
+    )
+    return tuned if method == "finetune" else (head + tuned) / 2
 
 
 @dataclass
@@ -192,17 +208,7 @@ def _with_options(config: ScanConfig, options: dict) -> ScanConfig:
             raise ConfigError(f"unknown scan option '{name}'; options are seed, {', '.join(sorted(sections))}")
     if not overrides:
         return config
-    return load_config(None, {**_flatten(config.model_dump(mode="json", exclude_none=True)), **overrides})
-
-
-def _flatten(data: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
+    return load_config(None, {**flatten(config.model_dump(mode="json", exclude_none=True)), **overrides})
 
 
 def _reader_options(config: ScanConfig) -> ReaderOptions:

@@ -1,0 +1,59 @@
+"""Train, eval and test-time-augmentation transforms from the model's own data config plus the augment options."""
+
+from __future__ import annotations
+
+import timm.data
+import torch
+from torchvision import transforms as tv
+
+from labelfix.config import AugmentConfig
+
+
+def sized_data_config(data_config: dict, image_size: int | None) -> dict:
+    """The model's data config (timm's `resolve_data_config`) with its input side set to `image_size`."""
+    if image_size is None:
+        return dict(data_config)
+    return {**data_config, "input_size": (3, image_size, image_size)}
+
+
+def eval_transform(data_config: dict):
+    """Resize, centre crop, normalise: the model's own evaluation preprocessing."""
+    return timm.data.create_transform(**data_config, is_training=False)
+
+
+def train_transform(data_config: dict, augment: AugmentConfig):
+    """timm's training pipeline (random resized crop, flips, colour jitter, RandAugment, blur, erasing) with
+    torchvision's rotation and perspective inserted before the conversion to a tensor."""
+    pipeline = timm.data.create_transform(
+        input_size=data_config["input_size"],
+        is_training=True,
+        scale=tuple(augment.crop_scale),
+        hflip=augment.hflip,
+        vflip=augment.vflip,
+        color_jitter=augment.color_jitter or None,
+        auto_augment=augment.rand_augment,
+        gaussian_blur_prob=augment.blur,
+        re_prob=augment.random_erasing,
+        interpolation=data_config.get("interpolation", "bilinear"),
+        mean=data_config["mean"],
+        std=data_config["std"],
+    )
+    extra = []
+    if augment.rotation:
+        extra.append(tv.RandomRotation(augment.rotation))
+    if augment.perspective:
+        extra.append(tv.RandomPerspective(p=augment.perspective))
+    if extra:
+        steps = list(pipeline.transforms)
+        at = next(i for i, step in enumerate(steps) if "ToTensor" in type(step).__name__)
+        pipeline = tv.Compose(steps[:at] + extra + steps[at:])
+    return pipeline
+
+
+def tta_views(images: torch.Tensor, zoom: float = 0.875) -> list[torch.Tensor]:
+    """Views averaged at test time (B, C, H, W each): the images, flipped, a zoomed centre crop, and it flipped."""
+    height, width = images.shape[-2:]
+    top, left = round(height * (1 - zoom) / 2), round(width * (1 - zoom) / 2)
+    crop = images[..., top : height - top, left : width - left]
+    zoomed = torch.nn.functional.interpolate(crop, size=(height, width), mode="bilinear", align_corners=False)
+    return [images, images.flip(-1), zoomed, zoomed.flip(-1)]

@@ -1,0 +1,81 @@
+"""Predictions of a checkpoint for image files or folders: class and top-k probabilities, as rows, CSV or JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from labelfix.dataset.readers import IMAGE_EXTENSIONS
+from labelfix.errors import DatasetError
+from labelfix.images.transforms import eval_transform
+from labelfix.progress import NoProgress, Progress
+from labelfix.training.checkpoint import Checkpoint
+from labelfix.training.data import LabeledImages, eval_loader
+from labelfix.training.evaluate import predict_probabilities
+
+
+def image_files(inputs: Sequence[Path]) -> list[Path]:
+    """The given files, and the image files under the given folders (sorted, recursive)."""
+    files: list[Path] = []
+    for path in map(Path, inputs):
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise DatasetError(f"{path}: no such file or folder")
+    if not files:
+        raise DatasetError(f"no image files in {', '.join(map(str, inputs))} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
+    return files
+
+
+def top_k(probabilities: np.ndarray, classes: Sequence[str], k: int) -> list[list[tuple[str, float]]]:
+    """For each row of (N, K) probabilities, the k most probable (class, probability), most probable first."""
+    order = np.argsort(-probabilities, axis=1, kind="stable")[:, : min(k, len(classes))]
+    return [[(classes[j], float(row[j])) for j in columns] for row, columns in zip(probabilities, order)]
+
+
+def predict_files(checkpoint: Checkpoint, files: Sequence[Path], *, k: int = 5, tta: bool = False, batch_size: int = 32,
+                  workers: int = 0, device: torch.device | None = None, progress: Progress = NoProgress()) -> list[dict]:
+    """One row per file: path, class, probability, top_k [(class, probability)]; unreadable files get an error."""
+    positions = np.arange(len(files))  # carried as the "label", so rows of unreadable files can be told apart
+    images = LabeledImages(files, positions, eval_transform(checkpoint.data_config))
+    batches = eval_loader(images, batch_size=batch_size, workers=workers)
+    with progress.task("predict", len(batches)) as advance:
+        probabilities, readable = predict_probabilities(checkpoint.network, batches, device or torch.device("cpu"),
+                                                        tta=tta, progress_advance=advance)
+    ranked = dict(zip(readable.tolist(), top_k(probabilities, checkpoint.classes, k)))
+    rows = []
+    for position, path in enumerate(files):
+        best = ranked.get(position)
+        if best is None:
+            rows.append({"path": str(path), "class": None, "probability": None, "top_k": [], "error": "unreadable image"})
+        else:
+            rows.append({"path": str(path), "class": best[0][0], "probability": best[0][1], "top_k": best, "error": None})
+    return rows
+
+
+def predictions_json(rows: list[dict]) -> str:
+    shown = [{**row, "top_k": [{"class": c, "probability": round(p, 6)} for c, p in row["top_k"]]} for row in rows]
+    return json.dumps(shown, indent=2) + "\n"
+
+
+def predictions_csv(rows: list[dict]) -> str:
+    """path, class, probability, then class_i / probability_i for the top k, and error."""
+    k = max((len(row["top_k"]) for row in rows), default=0)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["path", "class", "probability", *[f"{name}_{i}" for i in range(1, k + 1)
+                                                         for name in ("class", "probability")], "error"])
+    for row in rows:
+        cells = [cell for name, p in row["top_k"] for cell in (name, f"{p:.6f}")]
+        cells += [""] * (2 * k - len(cells))
+        probability = "" if row["probability"] is None else f"{row['probability']:.6f}"
+        writer.writerow([row["path"], row["class"] or "", probability, *cells, row["error"] or ""])
+    return buffer.getvalue()

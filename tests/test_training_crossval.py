@@ -1,0 +1,45 @@
+"""Out-of-fold probabilities from fine-tuning one network per fold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import timm
+import torch
+from conftest import make_color_folders
+
+import labelfix
+from labelfix.config import load_config
+from labelfix.crossval import assign_folds
+from labelfix.dataset import read_dataset
+from labelfix.training.crossval import finetune_config, finetuned_out_of_fold_probabilities
+
+
+def test_finetuned_out_of_fold_probabilities_have_one_row_per_image(tmp_path):
+    make_color_folders(tmp_path / "d", per_class=6)
+    (tmp_path / "d" / "red" / "broken.png").write_bytes(b"broken")
+    torch.manual_seed(0)
+    torch.save(timm.create_model("test_efficientnet").state_dict(), tmp_path / "tiny.pth")
+    manifest = read_dataset(tmp_path / "d")
+    labels = manifest.label_indices()
+    scan_config = load_config(None, {"embedding.model": "test_efficientnet", "embedding.weights": str(tmp_path / "tiny.pth"),
+                                     "embedding.workers": 0, "crossval.finetune_epochs": 1})
+    config = finetune_config(scan_config, image_size=32)
+    assert config.schedule.lr == scan_config.crossval.finetune_lr and config.schedule.epochs == 1
+    probabilities = finetuned_out_of_fold_probabilities(manifest.paths, labels, assign_folds(labels, 3, 0), 3, config)
+    assert probabilities.shape == (len(manifest), 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1)
+    broken = [item.path for item in manifest.items].index("red/broken.png")
+    np.testing.assert_allclose(probabilities[broken], 1 / 3)  # unreadable: uniform
+    assert len(np.unique(probabilities.round(6), axis=0)) > 2  # the networks' predictions, not a constant
+
+
+@pytest.mark.slow
+def test_ensemble_scan_still_ranks_planted_errors_worst(color_dataset, tmp_path):
+    root, planted = color_dataset
+    result = labelfix.scan(root, out=tmp_path / "run", folds=3, workers=0, method="ensemble", image_size=64)
+    assert result.pred_probs.shape == (60, 3)
+    np.testing.assert_allclose(result.pred_probs.sum(axis=1), 1)
+    worst = result.issues.sort_values("label_score")["path"].head(4).tolist()
+    assert set(planted) <= set(worst)
+    assert result.record["config"]["crossval"]["method"] == "ensemble"
