@@ -66,7 +66,7 @@ def main() -> None:
     if args.warm_cache:
         measured["warm"] = [measure(size, args.warm_cache) for size in args.warm]
     print(f"{'scan':>6} {'images':>8} {'peak RSS MiB':>13} {'workers MiB':>12} {'seconds':>8}")
-    for kind, rows in measured.items():
+    for kind, rows in list(measured.items()):
         for row in rows:
             print(f"{kind:>6} {row['images']:>8} {row['peak_rss_mib']:>13.0f} {row['workers_peak_rss_mib']:>12.0f} {row['seconds']:>8.1f}")
         measured[f"{kind}_fit"] = fit(rows)
