@@ -13,10 +13,12 @@ def _run(*args):
 
 
 def test_help_for_every_command():
-    for command in ([], ["scan"], ["review"], ["apply"], ["example"], ["example", "digits"], ["example", "check"]):
+    commands = ("scan", "review", "apply", "train", "lr-find", "evaluate", "predict", "compare", "example")
+    for command in ([], *([name] for name in commands), ["example", "digits"], ["example", "check"]):
         result, output = _run(*command, "--help")
         assert result.exit_code == 0, output
         assert "Usage" in output
+    assert "Cross-validation folds [default: 5]" in _run("scan", "--help")[1]  # brackets are text, not markup
 
 
 def test_scan_prints_summary_and_report_path(color_dataset, tmp_path):

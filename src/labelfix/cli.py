@@ -25,8 +25,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts are plain: "[default: ...]" must not be read as markup and vanish
 )
-example_app = typer.Typer(help="Bundled example datasets with known label errors.", no_args_is_help=True)
+example_app = typer.Typer(help="Bundled example datasets with known label errors.", no_args_is_help=True,
+                          rich_markup_mode=None)
 app.add_typer(example_app, name="example")
 console = Console(stderr=True)
 
