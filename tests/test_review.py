@@ -276,3 +276,12 @@ def test_relabel_from_the_keyboard_in_chromium_survives_a_reload(served, run_dir
     assert store.current_decisions(db)[["item_id", "action", "label", "reviewer"]].values.tolist() == [
         [int(item), "relabel", classes[2], "browser"]
     ]
+
+
+def test_a_store_of_an_older_version_asks_for_a_rescan(run_dir):
+    import sqlite3
+
+    with sqlite3.connect(run_dir / "labelfix.db") as db:
+        db.execute("ALTER TABLE items DROP COLUMN review_rank")
+    with pytest.raises(labelfix.LabelfixError, match="older labelfix; run the same `labelfix scan` again"):
+        create_app(run_dir)

@@ -37,6 +37,10 @@ def open_store(run_dir: Path) -> sqlite3.Connection:
         raise LabelfixError(f"{run_dir}: no {STORE_FILE} here; give the folder that `labelfix scan --out` wrote")
     db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
     db.row_factory = sqlite3.Row
+    if "review_rank" not in {row["name"] for row in db.execute("PRAGMA table_info(items)")}:
+        db.close()
+        raise LabelfixError(f"{path} was written by an older labelfix; run the same `labelfix scan` again into "
+                            f"{run_dir} (embeddings come from the cache; review decisions are kept)")
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA busy_timeout = 30000")
     db.executescript(DECISIONS_SCHEMA)
