@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -127,13 +128,13 @@ def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: b
     ):
         selection = QueueFilter(issue_type=issue_type, given=given, pair=pair, status=status)
         table = session.table()
-        rows, pages = page_of(filter_queue(table, selection), page, page_size)
+        shown = filter_queue(table, selection)
+        rows, pages = page_of(shown, page, page_size)
         return templates.TemplateResponse(request, "review.html.j2", {
             "run": session.record, "run_dir": str(session.run_dir), "classes": session.classes,
             "cards": _cards(rows), "selection": selection, "page": min(page, pages), "pages": pages,
             "page_size": page_size, "page_sizes": PAGE_SIZES, "statuses": STATUSES,
-            "matching": len(filter_queue(table, QueueFilter(**{**vars(selection), "status": "all"}))),
-            "shown": len(filter_queue(table, selection)),
+            "matching": len(filter_queue(table, replace(selection, status="all"))), "shown": len(shown),
             "issue_types": _issue_type_counts(session.queue), "pairs": label_pairs(session.queue),
             "given_counts": session.queue["given_label"].value_counts().sort_index().to_dict(),
             "progress": review_progress(table), "reviewer": session.reviewer,
