@@ -61,3 +61,14 @@ def test_mlp_head_is_accurate_and_seeded():
     np.testing.assert_array_equal(first, out_of_fold_probabilities(features, labels, folds, 3, head="mlp", seed=3))
     np.testing.assert_allclose(first.sum(axis=1), 1.0)
     assert (first.argmax(axis=1) == labels).mean() > 0.95
+
+
+def test_folds_fitted_in_parallel_equal_folds_fitted_one_by_one(monkeypatch):
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(4), 40)
+    features = rng.normal(0, 1, (160, 24)) + np.eye(24)[labels] * 2
+    folds = assign_folds(labels, 5, seed=0)
+    parallel = out_of_fold_probabilities(features, labels, folds, 4)
+    monkeypatch.setattr("labelfix.crossval.os.cpu_count", lambda: 1)
+    one_by_one = out_of_fold_probabilities(features, labels, folds, 4)
+    np.testing.assert_allclose(parallel, one_by_one, atol=1e-6)
