@@ -5,7 +5,7 @@ const page = JSON.parse(document.getElementById("page-data").textContent);
 const grid = document.getElementById("grid");
 const cards = Array.from(grid.querySelectorAll(".card"));
 const cardData = new Map(page.cards.map((card) => [String(card.item_id), card]));
-const history = [];  // this tab's actions, newest last: lists of item ids, for Ctrl+Z
+const myActions = [];  // this tab's actions, newest last: lists of item ids, for Ctrl+Z
 
 function itemId(card) { return Number(card.dataset.item); }
 function selectedCards() { return cards.filter((card) => card.classList.contains("selected")); }
@@ -88,7 +88,7 @@ async function decide(chosen, action, label) {
     const state = await call("POST", "/api/decisions", { item_ids: ids, action, label });
     for (const id of ids) if (!(id in state.decisions)) state.decisions[id] = {};
     applyState(state);
-    history.push(ids);
+    myActions.push(ids);
     toast(`${describe(state.decisions[ids[0]])}${ids.length > 1 ? ` (${ids.length} images)` : ""}`);
     if (chosen.length === 1 && !selectedCards().length) nextCard(chosen[0]).focus();
     else clearSelection();
@@ -257,7 +257,7 @@ document.addEventListener("keydown", (event) => {
   if (event.target.closest("input, select, textarea, dialog")) return;
   if ((event.ctrlKey || event.metaKey) && event.key === "z") {
     event.preventDefault();
-    undo(history.pop() || []);
+    undo(myActions.pop() || []);
     return;
   }
   if (event.ctrlKey || event.metaKey || event.altKey) return;
