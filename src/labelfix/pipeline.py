@@ -5,12 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import platform
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -34,12 +32,11 @@ from labelfix.models.infer import resolve_device
 from labelfix.outputs import write_corrected_labels, write_issues_csv
 from labelfix.progress import NoProgress, Progress
 from labelfix.report import write_report
+from labelfix.runs import library_versions, run_folder
 from labelfix.seeding import seed_everything
 from labelfix.store import STORE_FILE, health_issue_types, write_run_store
 
 log = logging.getLogger(__name__)
-
-LIBRARIES = ("labelfix", "torch", "torchvision", "timm", "cleanlab", "scikit-learn", "numpy", "pandas", "pillow")
 
 
 @dataclass
@@ -95,7 +92,7 @@ def scan(
         manifest = read_dataset(path, _reader_options(config))
     if manifest.is_multilabel:
         raise DatasetError(f"{path}: multi-label datasets are read, but label-issue detection for them is not available yet")
-    run_dir = _run_dir(config, manifest)
+    run_dir = run_folder(config.output.out, manifest, manifest.name)
     seed_everything(config.seed)
     with timer.stage("load_model"):
         backbone = _sized(load_backbone(config.embedding.model, config.embedding.weights), config, manifest)
@@ -215,34 +212,12 @@ def _reader_options(config: ScanConfig) -> ReaderOptions:
     return ReaderOptions(**config.dataset.model_dump())
 
 
-def _run_dir(config: ScanConfig, manifest: Manifest) -> Path:
-    if config.output.out is not None:
-        return Path(config.output.out).resolve()
-    run_dir = (Path.cwd() / "labelfix-runs" / manifest.name).resolve()
-    if run_dir.is_relative_to(manifest.root.resolve()):
-        raise ConfigError(
-            f"the default run folder {run_dir} would be inside the dataset; choose one with --out "
-            "(labelfix does not write into a dataset unless asked)"
-        )
-    return run_dir
-
-
 def dataset_hash(manifest: Manifest, content_hashes: list[str | None]) -> str:
     """Hash of every (path, labels, split, file content): equal hashes mean the same dataset."""
     digest = hashlib.sha256()
     for item, content in zip(manifest.items, content_hashes):
         digest.update(f"{item.path}\t{'|'.join(item.labels)}\t{item.split}\t{content}\n".encode())
     return digest.hexdigest()[:16]
-
-
-def _versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            found[name] = version(name)
-        except Exception:  # noqa: BLE001
-            found[name] = "unknown"
-    return found
 
 
 def _run_record(config, manifest, backbone: Backbone, features: Features, device, started, timer, table, folds) -> dict:
@@ -281,7 +256,7 @@ def _run_record(config, manifest, backbone: Backbone, features: Features, device
             "from_cache": features.from_cache,
             "folds": folds,
         },
-        "versions": _versions(),
+        "versions": library_versions(),
         "timings_seconds": dict(timer.seconds),
     }
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +16,13 @@ from torch import nn
 
 from labelfix.config import TrainConfig
 from labelfix.dataset import Manifest, ReaderOptions, read_dataset
-from labelfix.errors import ConfigError, DatasetError
+from labelfix.errors import DatasetError
 from labelfix.fileio import write_text_atomic
 from labelfix.images.transforms import eval_transform, sized_data_config, train_transform
 from labelfix.models.backbones import load_backbone
 from labelfix.models.infer import default_workers
 from labelfix.progress import NoProgress, Progress
+from labelfix.runs import library_versions, run_folder
 from labelfix.seeding import seed_everything
 from labelfix.training import distributed
 from labelfix.training.callbacks import (
@@ -154,7 +153,7 @@ def _train(path, config: TrainConfig, context: Context, progress: Progress) -> T
     if config.deterministic:
         make_deterministic()
     data = read_training_set(path, config)
-    run_dir = run_folder(config, data.manifest)
+    run_dir = run_folder(config.out, data.manifest, f"train-{data.manifest.name}")
     classes = list(data.manifest.classes)
     network = build_network(config, len(classes))
     train_batches, val_batches = batches_for_training(data, network, config, context)
@@ -211,7 +210,7 @@ def _tensorboard(config: TrainConfig, run_dir: Path) -> list[Callback]:
     if not config.tensorboard:
         return []
     if not tensorboard_available():
-        log.warning("tensorboard logging skipped: the tensorboard package is not installed (pip install tensorboard)")
+        log.warning('tensorboard logging skipped: the tensorboard package is not installed (pip install "labelfix[tensorboard]")')
         return []
     return [TensorBoard(run_dir / "tensorboard")]
 
@@ -235,25 +234,6 @@ def evaluate_checkpoint(checkpoint_path: Path, paths: list[Path], labels: np.nda
     return summary
 
 
-def run_folder(config: TrainConfig, manifest: Manifest) -> Path:
-    if config.out is not None:
-        return Path(config.out).resolve()
-    run_dir = (Path.cwd() / "labelfix-runs" / f"train-{manifest.name}").resolve()
-    if run_dir.is_relative_to(manifest.root.resolve()):
-        raise ConfigError(f"the default run folder {run_dir} would be inside the dataset; choose one with --out")
-    return run_dir
-
-
-def _versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in ("labelfix", "torch", "torchvision", "timm", "numpy"):
-        try:
-            found[name] = version(name)
-        except Exception:  # noqa: BLE001
-            found[name] = "unknown"
-    return found
-
-
 def run_record(config: TrainConfig, data: TrainingSet, context: Context, started, epoch_seconds, sweep) -> dict:
     counts = {split: int((data.splits == split).sum()) for split in np.unique(data.splits)}
     return {
@@ -271,9 +251,8 @@ def run_record(config: TrainConfig, data: TrainingSet, context: Context, started
         "determinism": DETERMINISM,
         "deterministic": config.deterministic,
         "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
-        "versions": _versions(),
+        "versions": library_versions(),
     }
-
 
 
 def lr_find(path: str | Path, config: TrainConfig, plot_path: Path, *, steps: int = 100) -> LrSweep:
