@@ -27,7 +27,7 @@ from labelfix.issues.finders import find_image_issues
 from labelfix.issues.label import estimated_noise_rates, find_label_problems, noise_matrix
 from labelfix.issues.neighbors import Neighbors
 from labelfix.issues.table import issue_table
-from labelfix.models.backbones import Backbone, load_backbone, with_input_size
+from labelfix.models.backbones import Backbone, load_backbone, plain_data_config, with_input_size
 from labelfix.models.infer import resolve_device
 from labelfix.outputs import write_corrected_labels, write_issues_csv
 from labelfix.progress import NoProgress, Progress
@@ -242,7 +242,7 @@ def _run_record(config, manifest, backbone: Backbone, features: Features, device
             "weights": str(config.embedding.weights) if config.embedding.weights else ("embedded" if backbone.name == "lite0" else "hub"),
             "weights_hash": backbone.weights_hash,
             "feature_dim": backbone.feature_dim,
-            "preprocessing": {k: list(v) if isinstance(v, tuple) else v for k, v in backbone.data_config.items()},
+            "preprocessing": plain_data_config(backbone.data_config),
             "device": str(device),
         },
         "counts": {

@@ -9,13 +9,6 @@ from torchvision import transforms as tv
 from labelfix.config import AugmentConfig
 
 
-def sized_data_config(data_config: dict, image_size: int | None) -> dict:
-    """The model's data config (timm's `resolve_data_config`) with its input side set to `image_size`."""
-    if image_size is None:
-        return dict(data_config)
-    return {**data_config, "input_size": (3, image_size, image_size)}
-
-
 def eval_transform(data_config: dict):
     """Resize, centre crop, normalise: the model's own evaluation preprocessing."""
     return timm.data.create_transform(**data_config, is_training=False)

@@ -46,19 +46,29 @@ class Backbone:
     @property
     def key(self) -> str:
         """Identifies model, weights and preprocessing: embeddings are cached under it."""
-        config = json.dumps({k: list(v) if isinstance(v, tuple) else v for k, v in self.data_config.items()}, sort_keys=True)
+        config = json.dumps(plain_data_config(self.data_config), sort_keys=True)
         return hashlib.sha256(f"{self.architecture}|{self.weights_hash}|{config}".encode()).hexdigest()[:24]
 
 
 def with_input_size(backbone: Backbone, size: int) -> Backbone:
-    """The backbone fed `size`×`size` images: whole images, resized (no centre crop) when below the default.
-
-    Models with a fixed input size (most ViTs) keep theirs.
-    """
-    default = backbone.data_config["input_size"][-1]
-    if size == default or backbone.model.pretrained_cfg.get("fixed_input_size", False):
+    """The backbone fed `size`×`size` images (see `sized_data_config`). Models with a fixed input size (most
+    ViTs) keep theirs."""
+    if backbone.model.pretrained_cfg.get("fixed_input_size", False):
         return backbone
-    return replace(backbone, data_config={**backbone.data_config, "input_size": (3, size, size), "crop_pct": 1.0})
+    return replace(backbone, data_config=sized_data_config(backbone.data_config, size))
+
+
+def sized_data_config(data_config: dict, size: int | None) -> dict:
+    """A timm data config for `size`×`size` inputs: whole images, resized (no centre crop), when the size is
+    not the model's default; as it is for None or the default size."""
+    if size is None or size == data_config["input_size"][-1]:
+        return dict(data_config)
+    return {**data_config, "input_size": (3, size, size), "crop_pct": 1.0}
+
+
+def plain_data_config(data_config: dict) -> dict:
+    """The data config with tuples as lists, as JSON, YAML and checkpoints hold it."""
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in data_config.items()}
 
 
 def load_backbone(name: str = "lite0", weights: Path | None = None) -> Backbone:

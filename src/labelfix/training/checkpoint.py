@@ -15,6 +15,7 @@ from torch import nn
 
 from labelfix.errors import ModelError
 from labelfix.fileio import atomic_path
+from labelfix.models.backbones import plain_data_config
 
 FORMAT_VERSION = 1
 
@@ -35,7 +36,7 @@ def save_checkpoint(path: Path, network: nn.Module, *, architecture: str, classe
     state = {key: value.detach().cpu() for key, value in network.state_dict().items()}
     payload = {
         "format_version": FORMAT_VERSION, "architecture": architecture, "classes": list(classes),
-        "data_config": {k: list(v) if isinstance(v, tuple) else v for k, v in data_config.items()},
+        "data_config": plain_data_config(data_config),
         "config": config, "metrics": metrics, "state_dict": state,
     }
     with atomic_path(Path(path)) as temporary:

@@ -18,8 +18,8 @@ from labelfix.config import TrainConfig
 from labelfix.dataset import Manifest, ReaderOptions, read_dataset
 from labelfix.errors import DatasetError
 from labelfix.fileio import write_text_atomic
-from labelfix.images.transforms import eval_transform, sized_data_config, train_transform
-from labelfix.models.backbones import load_backbone
+from labelfix.images.transforms import eval_transform, train_transform
+from labelfix.models.backbones import load_backbone, sized_data_config
 from labelfix.models.infer import default_workers
 from labelfix.progress import NoProgress, Progress
 from labelfix.runs import library_versions, run_folder
