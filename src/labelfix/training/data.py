@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from labelfix.images.io import UnreadableImage, decode_image, read_bytes
+from labelfix.images.io import UnreadableImage, load_rgb
 from labelfix.training.distributed import Context
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ class LabeledImages(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor | None, int]:
         try:
-            image = decode_image(read_bytes(self.paths[index]))
+            image = load_rgb(self.paths[index])
         except UnreadableImage as error:
             log.warning("%s: skipped (%s)", self.paths[index], error)
             return None, int(self.labels[index])

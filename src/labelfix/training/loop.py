@@ -64,6 +64,15 @@ def set_frozen(network: nn.Module, frozen: bool) -> None:
         parameter.requires_grad_(not frozen)
 
 
+def set_train_mode(network: nn.Module, frozen: bool) -> None:
+    """Training mode; a frozen backbone stays in eval mode so its batch-norm statistics do not move."""
+    if frozen:
+        network.eval()
+        network.get_classifier().train()
+    else:
+        network.train()
+
+
 def parameter_groups(network: nn.Module, lr: float, backbone_lr_factor: float, frozen: bool) -> list[dict]:
     """Optimizer groups: the head at `lr`, the backbone (when trained) at `lr × backbone_lr_factor`."""
     head = {"params": head_parameters(network), "lr": lr}
@@ -147,13 +156,6 @@ class Trainer:
         self.schedule = Schedule(self.optimizer, schedule, steps_per_epoch * phase.epochs)
         self.model = distributed.wrap(self.network, self.context)
 
-    def _train_mode(self) -> None:
-        """Training mode; a frozen backbone stays in eval mode so its batch-norm statistics do not move."""
-        if self.phase.frozen:
-            self.network.eval()
-            self.network.get_classifier().train()
-        else:
-            self.network.train()
 
     def _precision(self):
         if self.autocast is None:
@@ -161,7 +163,7 @@ class Trainer:
         return torch.autocast(self.context.device.type, dtype=self.autocast)
 
     def _train_one_epoch(self) -> float:
-        self._train_mode()
+        set_train_mode(self.network, self.phase.frozen)
         self.train_batches.sampler.set_epoch(self.epoch)
         accumulate = self.config.schedule.accumulate_steps
         total, count = 0.0, 0

@@ -19,7 +19,7 @@ from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
 from labelfix.config import OptimizerConfig  # noqa: E402
-from labelfix.training.loop import parameter_groups, set_frozen  # noqa: E402
+from labelfix.training.loop import parameter_groups, set_frozen, set_train_mode  # noqa: E402
 from labelfix.training.schedule import make_optimizer  # noqa: E402
 
 
@@ -58,10 +58,8 @@ def find_lr(network: nn.Module, batches: DataLoader, loss_function: nn.Module, o
     """Sweep `steps` learning rates (stops early once the loss diverges); the weights are left as they were."""
     saved = copy.deepcopy(network.state_dict())
     set_frozen(network, frozen)
-    network.to(device).train()
-    if frozen:
-        network.eval()
-        network.get_classifier().train()
+    network.to(device)
+    set_train_mode(network, frozen)
     optimizer = make_optimizer(parameter_groups(network, start_lr, 1.0, frozen), optimizer_config)
     lrs, losses = exponential_lrs(start_lr, end_lr, steps), []
     stream = (batch for batch in itertools.cycle(batches) if len(batch[1]))
