@@ -30,6 +30,7 @@ from labelfix.apply import (
     unique_paths,
     uses_split_folders,
 )
+from labelfix.dataset.readers import relative_to_root
 from labelfix.errors import ApplyError, DatasetError
 from labelfix.images.io import content_hash
 from labelfix.store import current_decisions, items_with_suggestions, open_store, read_run_record
@@ -285,12 +286,8 @@ def _original_lines(run: RunSource) -> dict[str, dict]:
     for line in run.label_file.read_text(encoding="utf-8").splitlines():
         if line.strip():
             record = json.loads(line)
-            lines[_relative(run.root, record["image"])] = record
+            lines[relative_to_root(run.root, record["image"], str(run.label_file))] = record
     return lines
-
-
-def _relative(root: Path, value: str) -> str:
-    return (root / value).resolve().relative_to(root).as_posix()
 
 
 def csv_text(run: RunSource, kept: tuple[KeptImage, ...]) -> str:
@@ -301,7 +298,7 @@ def csv_text(run: RunSource, kept: tuple[KeptImage, ...]) -> str:
         with run.label_file.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
             columns = list(reader.fieldnames or [])
-            originals = {_relative(run.root, row[path_column]): row for row in reader}
+            originals = {relative_to_root(run.root, row[path_column], str(run.label_file)): row for row in reader}
         rows = [{**_original_row(originals, run, image.path), path_column: image.path, label_column: image.label}
                 for image in kept]
     else:

@@ -103,7 +103,7 @@ def is_image_file(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
-def _image_files(folder: Path) -> list[Path]:
+def image_files_under(folder: Path) -> list[Path]:
     """Image files under `folder`, recursively, in a sorted, platform-independent order."""
     files, skipped = [], 0
     for path in sorted(folder.rglob("*")):
@@ -135,12 +135,12 @@ def read_class_folders(root: Path) -> Manifest:
     items = [
         Item(path=image.relative_to(root).as_posix(), labels=(folder.name,), split=split)
         for split, folder in class_folders
-        for image in _image_files(folder)
+        for image in image_files_under(folder)
     ]
     return Manifest(root=root, items=tuple(items), source="folders")
 
 
-def _relative_to_root(root: Path, value: object, where: str) -> str:
+def relative_to_root(root: Path, value: object, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise DatasetError(f"{where}: the image path must be a non-empty string, got {value!r}")
     resolved = (root / value).resolve()
@@ -193,7 +193,7 @@ def read_jsonl(label_file: Path) -> Manifest:
             split = record.get("split")
             items.append(
                 Item(
-                    path=_relative_to_root(root, record["image"], where),
+                    path=relative_to_root(root, record["image"], where),
                     labels=_labels_from(record["label"], where),
                     split=SPLIT_NAMES.get(str(split).lower(), str(split)) if split is not None else None,
                     source_line=number,
@@ -230,7 +230,7 @@ def read_csv(label_file: Path, options: ReaderOptions = ReaderOptions()) -> Mani
             split = row[options.split_column].strip() if options.split_column else None
             items.append(
                 Item(
-                    path=_relative_to_root(root, row[options.path_column], where),
+                    path=relative_to_root(root, row[options.path_column], where),
                     labels=labels,
                     split=SPLIT_NAMES.get(split.lower(), split) if split else None,
                     source_line=number,
@@ -254,7 +254,7 @@ def read_regex(root: Path, pattern: str) -> Manifest:
         )
     root = root.resolve()
     items, unmatched = [], []
-    for image in _image_files(root):
+    for image in image_files_under(root):
         relative = image.relative_to(root).as_posix()
         match = regex.search(relative)
         if match and match.group(1):

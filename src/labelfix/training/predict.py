@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from labelfix.dataset.readers import IMAGE_EXTENSIONS
+from labelfix.dataset.readers import IMAGE_EXTENSIONS, image_files_under
 from labelfix.errors import DatasetError
 from labelfix.images.transforms import eval_transform
 from labelfix.progress import NoProgress, Progress
@@ -21,11 +21,11 @@ from labelfix.training.evaluate import predict_probabilities
 
 
 def image_files(inputs: Sequence[Path]) -> list[Path]:
-    """The given files, and the image files under the given folders (sorted, recursive)."""
+    """The given files, and the image files under the given folders (sorted, recursive, as the readers find them)."""
     files: list[Path] = []
     for path in map(Path, inputs):
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+            files += image_files_under(path)
         elif path.is_file():
             files.append(path)
         else:
