@@ -414,27 +414,13 @@ def evaluate(
     progress: ProgressOption = True,
 ) -> None:
     """Accuracy, per-class precision/recall and the confusion matrix of a checkpoint on a labelled dataset."""
-    import numpy as np
-
-    from labelfix.dataset import ReaderOptions, read_dataset
-    from labelfix.errors import DatasetError
     from labelfix.models.infer import resolve_device
-    from labelfix.training.checkpoint import load_checkpoint
-    from labelfix.training.run import evaluate_checkpoint
+    from labelfix.training.run import evaluate_dataset
 
-    manifest = read_dataset(path, ReaderOptions(format=dataset_format))
-    chosen = [i for i, item in enumerate(manifest.items) if split is None or item.split == split]
-    classes = load_checkpoint(checkpoint).classes
-    unknown = sorted({manifest.items[i].label for i in chosen} - set(classes))
-    if unknown:
-        raise DatasetError(f"{path}: labels the checkpoint does not know: {', '.join(unknown[:5])}; it knows {', '.join(classes)}")
-    if not chosen:
-        raise DatasetError(f"{path}: no images in split '{split}'")
-    labels = np.array([classes.index(manifest.items[i].label) for i in chosen])
     with _progress_bars(progress) as bars:
-        summary = evaluate_checkpoint(checkpoint, [manifest.paths[i] for i in chosen], labels, out, tta=tta,
-                                      batch_size=batch_size, workers=workers, device=resolve_device(device),
-                                      **({"progress": bars} if bars else {}))
+        summary = evaluate_dataset(checkpoint, path, out, split=split, dataset_format=dataset_format, tta=tta,
+                                   batch_size=batch_size, workers=workers, device=resolve_device(device),
+                                   **({"progress": bars} if bars else {}))
     console.print(f"accuracy [bold]{summary['accuracy']:.2%}[/] on {summary['images']} images"
                   + (f", top-5 {summary['top5_accuracy']:.2%}" if "top5_accuracy" in summary else ""))
     for pair in summary["most_confused"][:5]:

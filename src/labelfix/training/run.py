@@ -33,7 +33,7 @@ from labelfix.training.callbacks import (
     WeightAverage,
     tensorboard_available,
 )
-from labelfix.training.checkpoint import load_checkpoint
+from labelfix.training.checkpoint import Checkpoint, load_checkpoint
 from labelfix.training.data import LabeledImages, eval_loader, train_loader
 from labelfix.training.distributed import Context
 from labelfix.training.evaluate import evaluation_summary, plot_confusion_matrix, plot_curves, predict_probabilities
@@ -184,7 +184,8 @@ def _train(path, config: TrainConfig, context: Context, progress: Progress) -> T
     if context.is_main:
         plot_curves(metrics_file.rows, run_dir / "curves.png")
         if data.validating.any():
-            evaluation = evaluate_checkpoint(run_dir / "checkpoint.pt", data.paths(data.validating),
+            evaluation = evaluate_checkpoint(load_checkpoint(run_dir / "checkpoint.pt", context.device),
+                                             data.paths(data.validating),
                                              data.labels(data.validating), run_dir, tta=config.evaluation.tta,
                                              batch_size=config.data.batch_size, workers=worker_count(config),
                                              device=context.device, progress=progress)
@@ -215,12 +216,27 @@ def _tensorboard(config: TrainConfig, run_dir: Path) -> list[Callback]:
     return [TensorBoard(run_dir / "tensorboard")]
 
 
-def evaluate_checkpoint(checkpoint_path: Path, paths: list[Path], labels: np.ndarray, out_dir: Path | None, *,
+def evaluate_dataset(checkpoint_path: Path, path: str | Path, out_dir: Path | None, *, split: str | None = None,
+                     dataset_format: str = "auto", **options) -> dict:
+    """Evaluate a checkpoint on a labelled dataset (any layout scan reads), or on one of its splits."""
+    manifest = read_dataset(path, ReaderOptions(format=dataset_format))
+    chosen = [i for i, item in enumerate(manifest.items) if split is None or item.split == split]
+    if not chosen:
+        raise DatasetError(f"{path}: no images in split '{split}'")
+    checkpoint = load_checkpoint(checkpoint_path, options.get("device") or "cpu")
+    unknown = sorted({manifest.items[i].label for i in chosen} - set(checkpoint.classes))
+    if unknown:
+        raise DatasetError(f"{path}: labels the checkpoint does not know: {', '.join(unknown[:5])}; "
+                           f"it knows {', '.join(checkpoint.classes)}")
+    labels = np.array([checkpoint.classes.index(manifest.items[i].label) for i in chosen])
+    return evaluate_checkpoint(checkpoint, [manifest.paths[i] for i in chosen], labels, out_dir, **options)
+
+
+def evaluate_checkpoint(checkpoint: Checkpoint, paths: list[Path], labels: np.ndarray, out_dir: Path | None, *,
                         tta: bool = False, batch_size: int = 32, workers: int = 0, device: torch.device | None = None,
                         progress: Progress = NoProgress()) -> dict:
     """Evaluate a checkpoint on labelled images; writes evaluation.json and confusion_matrix.png into `out_dir`."""
     device = device or torch.device("cpu")
-    checkpoint = load_checkpoint(checkpoint_path, device)
     images = LabeledImages(paths, labels, eval_transform(checkpoint.data_config))
     batches = eval_loader(images, batch_size=batch_size, workers=workers)
     with progress.task("evaluate", len(batches)) as advance:
