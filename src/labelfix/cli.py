@@ -477,6 +477,7 @@ def compare(
     """Tabulate training runs: the config keys that differ, and final / best validation metrics."""
     import pandas as pd
 
+    from labelfix.fileio import write_text_atomic
     from labelfix.training.compare import comparison, read_run
 
     columns, rows = comparison([read_run(run) for run in runs])
@@ -485,5 +486,5 @@ def compare(
         table.add_row(*(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in columns))
     console.print(table)
     if output is not None:
-        pd.DataFrame(rows, columns=columns).to_csv(output, index=False)
+        write_text_atomic(output, pd.DataFrame(rows, columns=columns).to_csv(index=False))
         console.print(f"Wrote {output}", highlight=False)
