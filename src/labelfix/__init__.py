@@ -10,7 +10,6 @@ from importlib.metadata import PackageNotFoundError, version
 from labelfix.config import ScanConfig, load_config
 from labelfix.dataset import Manifest, read_dataset
 from labelfix.errors import LabelfixError
-from labelfix.pipeline import ScanResult, scan
 
 try:
     __version__ = version("labelfix")
@@ -18,3 +17,13 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 __all__ = ["__version__", "LabelfixError", "Manifest", "ScanConfig", "ScanResult", "load_config", "read_dataset", "scan"]
+
+
+def __getattr__(name: str):
+    """`scan` and `ScanResult` are imported on first use: the pipeline loads torch, which the review page,
+    apply and `--help` do not need."""
+    if name in ("scan", "ScanResult"):
+        from labelfix import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'labelfix' has no attribute {name!r}")
