@@ -37,14 +37,15 @@ def with_decisions(queue: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame
     return table
 
 
-def pair_name(given: str, suggested: str) -> str:
-    return f"{given}→{suggested}"
+def _pairs(table: pd.DataFrame) -> pd.Series:
+    """The "given→suggested" name of each row."""
+    return table["given_label"] + "→" + table["suggested_label"].astype(str)
 
 
 def label_pairs(queue: pd.DataFrame) -> list[tuple[str, int]]:
     """(given→suggested, count) of flagged label issues, most frequent first."""
     flagged = queue[queue["issue_types"].map(lambda types: "label" in types)]
-    counts = (flagged["given_label"] + "→" + flagged["suggested_label"].astype(str)).value_counts()
+    counts = _pairs(flagged).value_counts()
     return list(counts.items())
 
 
@@ -56,8 +57,7 @@ def filter_queue(table: pd.DataFrame, selection: QueueFilter) -> pd.DataFrame:
     if selection.given:
         keep &= (table["given_label"] == selection.given).to_numpy()
     if selection.pair:
-        pairs = table["given_label"] + "→" + table["suggested_label"].astype(str)
-        keep &= ((pairs == selection.pair) & table["issue_types"].map(lambda types: "label" in types)).to_numpy(bool)
+        keep &= ((_pairs(table) == selection.pair) & table["issue_types"].map(lambda types: "label" in types)).to_numpy(bool)
     if selection.status != "all":
         decided = table["action"].notna().to_numpy()
         keep &= decided if selection.status == "decided" else ~decided
