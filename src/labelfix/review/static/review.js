@@ -67,10 +67,12 @@ function showProgress(progress) {
   }));
 }
 
-function applyState(state) {
+// `state.decisions` holds the decided images among those asked about (`ids`): the others are undecided.
+function applyState(state, ids) {
+  const asked = new Set(ids.map(String));
   for (const card of cards) {
     const id = card.dataset.item;
-    if (id in state.decisions) showDecision(card, state.decisions[id].action ? state.decisions[id] : null);
+    if (asked.has(id)) showDecision(card, state.decisions[id] || null);
   }
   showProgress(state.progress);
   updateBulkBar();
@@ -86,8 +88,7 @@ async function decide(chosen, action, label) {
   const ids = chosen.map(itemId);
   try {
     const state = await call("POST", "/api/decisions", { item_ids: ids, action, label });
-    for (const id of ids) if (!(id in state.decisions)) state.decisions[id] = {};
-    applyState(state);
+    applyState(state, ids);
     myActions.push(ids);
     toast(`${describe(state.decisions[ids[0]])}${ids.length > 1 ? ` (${ids.length} images)` : ""}`);
     if (chosen.length === 1 && !selectedCards().length) nextCard(chosen[0]).focus();
@@ -101,8 +102,7 @@ async function undo(ids) {
   if (!ids.length) return;
   try {
     const state = await call("POST", "/api/undo", { item_ids: ids });
-    for (const id of ids) if (!(id in state.decisions)) state.decisions[id] = {};
-    applyState(state);
+    applyState(state, ids);
     toast(`undone (${ids.length} image${ids.length > 1 ? "s" : ""})`);
   } catch (error) {
     toast(`undo failed: ${error.message}`);
@@ -307,9 +307,8 @@ document.querySelector("#evidence .close").addEventListener("click", closeEviden
 async function refresh() {
   if (!cards.length || document.hidden) return;
   try {
-    const state = await call("GET", `/api/state?ids=${cards.map(itemId).join(",")}`);
-    for (const card of cards) if (!(card.dataset.item in state.decisions)) state.decisions[card.dataset.item] = {};
-    applyState(state);
+    const ids = cards.map(itemId);
+    applyState(await call("GET", `/api/state?ids=${ids.join(",")}`), ids);
   } catch (error) { /* the server may be restarting; try again later */ }
 }
 
