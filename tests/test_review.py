@@ -260,6 +260,17 @@ def test_relabel_from_the_keyboard_in_chromium_survives_a_reload(served, run_dir
         page.wait_for_selector(f'.card[data-item="{second}"][data-action="keep"]')
         page.keyboard.press("Control+z")  # undo my last action: the keep
         page.wait_for_selector(f'.card[data-item="{second}"][data-action=""]')
+        third = page.locator(".card").nth(2).get_attribute("data-item")
+        other_tab = browser.new_page()
+        other_tab.goto(served + "?status=all&page_size=500")
+        other_tab.locator(f'.card[data-item="{third}"] button[data-do="remove"]').click()
+        other_tab.wait_for_selector(f'.card[data-item="{third}"][data-action="remove"]')
+        page.evaluate("refresh()")  # what the page does every 5 s and when it gets the focus back
+        page.wait_for_selector(f'.card[data-item="{third}"][data-action="remove"]')
+        other_tab.locator(f'.card[data-item="{third}"] button[data-do="undo"]').click()
+        other_tab.wait_for_selector(f'.card[data-item="{third}"][data-action=""]')
+        page.evaluate("refresh()")
+        page.wait_for_selector(f'.card[data-item="{third}"][data-action=""]')
 
         page.reload()
         card = page.locator(f'.card[data-item="{item}"]')
