@@ -1,19 +1,21 @@
+from dataclasses import replace
+
 import pytest
 import timm
 import torch
 
 from labelfix.errors import ModelError
-from labelfix.models.backbones import load_backbone, state_dict_hash
+from labelfix.models.backbones import load_backbone, state_dict_hash, with_input_size
 
 
 def test_embedded_default_loads_offline_with_its_own_preprocessing():
     backbone = load_backbone("lite0")
-    assert backbone.architecture == "tf_efficientnet_lite0" and backbone.feature_dim == 1280
+    assert backbone.architecture == "tf_efficientnet_lite0" and backbone.feature_dim == 1280 + 112 + 320
     assert backbone.data_config["mean"] == (0.5, 0.5, 0.5) and backbone.data_config["input_size"] == (3, 224, 224)
     assert backbone.has_classifier
     with torch.inference_mode():
         embeddings, entropy = backbone.embed(torch.zeros(2, 3, 224, 224))
-    assert embeddings.shape == (2, 1280) and entropy.shape == (2,) and ((entropy >= 0) & (entropy <= 1)).all()
+    assert embeddings.shape == (2, 1712) and entropy.shape == (2,) and ((entropy >= 0) & (entropy <= 1)).all()
 
 
 def test_hub_model_offline_gives_a_clear_error(offline):
@@ -43,7 +45,7 @@ def test_local_weights_with_a_fitting_head_keep_it(tmp_path):
     path = tmp_path / "weights.pth"
     torch.save(timm.create_model("test_efficientnet", pretrained=False).state_dict(), path)
     backbone = load_backbone("test_efficientnet", weights=path)
-    assert backbone.has_classifier and backbone.feature_dim == backbone.model.num_features
+    assert backbone.has_classifier and backbone.feature_dim == backbone.model.num_features + sum(_last_stage_channels(backbone.model))
 
 
 def test_weights_of_another_architecture_are_refused(tmp_path):
@@ -53,3 +55,30 @@ def test_weights_of_another_architecture_are_refused(tmp_path):
         load_backbone("test_efficientnet", weights=path)
     with pytest.raises(ModelError, match="weights file not found"):
         load_backbone("test_efficientnet", weights=tmp_path / "missing.pth")
+
+
+def test_embedding_holds_unit_length_parts_and_flip_average_is_mirror_invariant():
+    backbone = with_input_size(load_backbone("lite0"), 64)
+    images = torch.rand(2, 3, 64, 64)
+    with torch.inference_mode():
+        embeddings, _ = backbone.embed(images)
+        parts = torch.split(embeddings, [backbone.model.num_features, *_last_stage_channels(backbone.model)], dim=1)
+        averaged = replace(backbone, flip_average=True)
+        once, twice = averaged.embed(images)[0], averaged.embed(images.flip(dims=(3,)))[0]
+    assert backbone.stages_pooled == 2 and embeddings.shape == (2, backbone.feature_dim)
+    torch.testing.assert_close(torch.stack([part.norm(dim=1) for part in parts]), torch.ones(3, 2))
+    torch.testing.assert_close(once, twice, atol=1e-5, rtol=1e-4)
+    assert averaged.key != backbone.key
+
+
+def test_models_without_intermediate_features_embed_their_final_features(monkeypatch):
+    def unsupported(*args, **kwargs):
+        raise NotImplementedError
+
+    monkeypatch.setattr(timm.models.efficientnet.EfficientNet, "forward_intermediates", unsupported)
+    backbone = load_backbone("lite0")
+    assert backbone.stages_pooled == 0 and backbone.feature_dim == 1280
+
+
+def _last_stage_channels(model, stages=2):
+    return [info["num_chs"] for info in model.feature_info][-stages:]
