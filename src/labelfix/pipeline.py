@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from labelfix.images.resolution import auto_input_size, typical_short_side
 from labelfix.issues import CheckResult
 from labelfix.issues.finders import find_image_issues
 from labelfix.issues.label import estimated_noise_rates, find_label_problems, noise_matrix
-from labelfix.issues.neighbors import Neighbors
+from labelfix.issues.neighbors import Neighbors, nearest_neighbors, neighbor_vote
 from labelfix.issues.table import issue_table
 from labelfix.models.backbones import Backbone, load_backbone, plain_data_config, with_input_size
 from labelfix.models.infer import resolve_device
@@ -37,6 +37,7 @@ from labelfix.seeding import seed_everything
 from labelfix.store import STORE_FILE, health_issue_types, write_run_store
 
 log = logging.getLogger(__name__)
+NEIGHBORS_K = 10  # neighbours per image: the label vote, near duplicates, outliers and the evidence shown
 
 
 @dataclass
@@ -95,7 +96,7 @@ def scan(
     run_dir = run_folder(config.output.out, manifest, manifest.name)
     seed_everything(config.seed)
     with timer.stage("load_model"):
-        backbone = _sized(load_backbone(config.embedding.model, config.embedding.weights), config, manifest)
+        backbone = _as_configured(load_backbone(config.embedding.model, config.embedding.weights), config, manifest)
     device = resolve_device(config.embedding.device)
     with timer.stage("embed"), EmbeddingCache(config.embedding.cache_dir or default_cache_dir()) as cache:
         features = compute_features(
@@ -104,12 +105,17 @@ def scan(
         )
     readable = _readable(manifest, features)
     labels = manifest.label_indices()[readable]
+    with timer.stage("neighbors"):
+        neighbors = nearest_neighbors(features.embeddings[readable], NEIGHBORS_K)  # positions among the readable
     with timer.stage("crossval"):
         folds = assign_folds(labels, config.crossval.folds, config.seed)
         _warn_small_classes(labels, folds, manifest.classes)
         probabilities = _out_of_fold(manifest, features, readable, labels, folds, backbone, config, progress)
+        weight = config.crossval.neighbor_weight
+        if weight:
+            probabilities = (1 - weight) * probabilities + weight * neighbor_vote(neighbors, labels, len(manifest.classes))
     with timer.stage("find_issues"):
-        findings = _find_issues(manifest, features, readable, labels, folds, probabilities, config)
+        findings = _find_issues(manifest, features, readable, labels, folds, probabilities, neighbors, config)
     pred_probs = np.full((len(manifest), len(manifest.classes)), np.nan)
     pred_probs[readable] = probabilities
     record = _run_record(config, manifest, backbone, features, device, started, timer, findings.table, int(folds.max()) + 1)
@@ -144,7 +150,7 @@ def _out_of_fold(manifest, features, readable, labels, folds, backbone: Backbone
 class _Findings:
     table: pd.DataFrame
     checks: dict[str, CheckResult]
-    neighbors: Neighbors | None
+    neighbors: Neighbors  # item positions
     noise_rates: np.ndarray  # (K,)
     noise_matrix: np.ndarray  # (K, K) flagged given -> suggested
 
@@ -166,30 +172,32 @@ def _warn_small_classes(labels: np.ndarray, folds: np.ndarray, classes: tuple[st
                     classes[k], count)
 
 
-def _find_issues(manifest, features, readable, labels, folds, probabilities, config: ScanConfig) -> _Findings:
-    """Label issues from the probabilities, image-level checks from embeddings and statistics."""
+def _find_issues(manifest, features, readable, labels, folds, probabilities, neighbors: Neighbors,
+                 config: ScanConfig) -> _Findings:
+    """Label issues from the probabilities, image-level checks from neighbours and statistics."""
     label_issues = find_label_problems(labels, probabilities, filter_by=config.label_issues.filter_by)
-    checks, neighbors = {}, None
+    checks = {}
     if config.checks.enabled:
-        checks, neighbors = find_image_issues(
-            [item.path for item in manifest.items], features.statistics, features.embeddings, readable,
+        checks = find_image_issues(
+            [item.path for item in manifest.items], features.statistics, neighbors, readable,
             [item.label for item in manifest.items], [item.split or "" for item in manifest.items], config.checks,
         )
     n_classes = len(manifest.classes)
     return _Findings(
         table=issue_table(manifest, readable, folds, label_issues, features.errors, checks),
         checks=checks,
-        neighbors=neighbors,
+        neighbors=Neighbors(indices=np.flatnonzero(readable)[neighbors.indices], distances=neighbors.distances),
         noise_rates=estimated_noise_rates(labels, probabilities),
         noise_matrix=noise_matrix(labels, label_issues.suggested_label, label_issues.is_label_issue, n_classes),
     )
 
 
-def _sized(backbone: Backbone, config: ScanConfig, manifest: Manifest) -> Backbone:
+def _as_configured(backbone: Backbone, config: ScanConfig, manifest: Manifest) -> Backbone:
+    """The backbone at the configured (or automatic) input size, with or without flip averaging."""
     size = config.embedding.image_size
     if size == "auto":
         size = auto_input_size(typical_short_side(manifest.paths), backbone.data_config["input_size"][-1])
-    return with_input_size(backbone, size)
+    return replace(with_input_size(backbone, size), flip_average=config.embedding.flip_average)
 
 
 def _with_options(config: ScanConfig, options: dict) -> ScanConfig:
@@ -242,6 +250,8 @@ def _run_record(config, manifest, backbone: Backbone, features: Features, device
             "weights": str(config.embedding.weights) if config.embedding.weights else ("embedded" if backbone.name == "lite0" else "hub"),
             "weights_hash": backbone.weights_hash,
             "feature_dim": backbone.feature_dim,
+            "stages_pooled": backbone.stages_pooled,
+            "flip_average": backbone.flip_average,
             "preprocessing": plain_data_config(backbone.data_config),
             "device": str(device),
         },

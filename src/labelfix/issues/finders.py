@@ -15,12 +15,10 @@ from labelfix.issues.duplicates import (
     near_duplicate_groups,
     near_duplicate_score,
 )
-from labelfix.issues.neighbors import Neighbors, nearest_neighbors
+from labelfix.issues.neighbors import Neighbors
 from labelfix.issues.outliers import outlier_scores
 
 log = logging.getLogger(__name__)
-
-NEIGHBORS_K = 10
 
 # name -> (score function of the statistics columns, threshold) -> (is_issue, score)
 HEALTH_CHECKS: dict[str, Callable[[dict[str, np.ndarray], float], tuple[np.ndarray, np.ndarray]]] = {
@@ -98,23 +96,23 @@ def duplicate_checks(
 def find_image_issues(
     paths: Sequence[str],
     statistics: list[dict],
-    embeddings: np.ndarray,
+    neighbors: Neighbors,
     readable: np.ndarray,
     labels: Sequence[str],
     splits: Sequence[str],
     checks: ChecksConfig,
-) -> tuple[dict[str, CheckResult], Neighbors]:
-    """Every enabled image-level check over N images, and the kNN graph of the readable ones (row positions)."""
+) -> dict[str, CheckResult]:
+    """Every enabled image-level check over N images; `neighbors` is the kNN graph of the readable ones
+    (positions among them)."""
     rows = np.flatnonzero(readable)
     n = len(paths)
     results: dict[str, CheckResult] = {}
     if checks.invalid.enabled:
         results["invalid"] = invalid_check(paths, statistics, rows, n, checks)
-    neighbors = nearest_neighbors(embeddings[rows], NEIGHBORS_K)
     results.update(duplicate_checks(statistics, neighbors, labels, splits, rows, n, checks))
     if checks.outlier.enabled:
         entropy = np.array([statistics[i].get("prediction_entropy", np.nan) for i in rows], dtype=float)
         is_issue, score, z = outlier_scores(neighbors, entropy, checks.outlier.threshold)
         results["outlier"] = _result(is_issue, score, rows, n, {"outlier_z": np.round(z, 3)})
     results.update(health_checks(statistics, rows, n, checks))
-    return results, Neighbors(indices=rows[neighbors.indices], distances=neighbors.distances)
+    return results

@@ -41,6 +41,15 @@ def nearest_neighbors(embeddings: np.ndarray, k: int = 10) -> Neighbors:
     return _drop_self(indices, 1.0 - similarities, k)
 
 
+def neighbor_vote(neighbors: Neighbors, labels: np.ndarray, n_classes: int, temperature: float = 0.07) -> np.ndarray:
+    """Class probabilities (N, K) from the labels of each image's neighbours (its own label is not among them),
+    each neighbour weighted by exp(similarity / temperature) so that the closest count most."""
+    weights = np.exp((1.0 - neighbors.distances) / temperature)
+    votes = np.zeros((len(neighbors.indices), n_classes))
+    np.add.at(votes, (np.arange(len(votes))[:, None], labels[neighbors.indices]), weights)
+    return votes / votes.sum(axis=1, keepdims=True)
+
+
 def _search_faiss(unit: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     import faiss
 
