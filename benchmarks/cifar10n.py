@@ -73,10 +73,17 @@ def main() -> None:
     }
     _print(report)
     RESULTS.mkdir(exist_ok=True)
-    variant = "".join(f"-{value}" for value in overrides.values())  # e.g. --set crossval.head=mlp -> "-mlp"
+    variant = "".join(_suffix(key, value) for key, value in overrides.items())
     path = RESULTS / f"cifar10n-{args.labels}-{args.subset or 'all'}-{report['device'].split(':')[0]}{variant}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {path}")
+
+
+def _suffix(key: str, value) -> str:
+    """File-name part of a --set: crossval.head=mlp -> "-mlp", embedding.flip_average=true -> "-flip_average"."""
+    if isinstance(value, bool):
+        return f"-{key.rsplit('.', 1)[-1]}" if value else f"-no_{key.rsplit('.', 1)[-1]}"
+    return f"-{value}"
 
 
 def _value(text: str):
