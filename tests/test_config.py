@@ -30,3 +30,18 @@ def test_bad_config_names_file_and_key(tmp_path, text, message):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_the_readme_config_blocks_load_and_show_the_defaults(tmp_path):
+    """The two YAML blocks in README.md (scan, then train) are valid configs holding the default values."""
+    from pathlib import Path
+
+    from labelfix.config import load_train_config
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = [part.split("```", 1)[0] for part in readme.split("```yaml\n")[1:]]
+    assert len(blocks) == 2
+    for block, load in zip(blocks, (load_config, load_train_config)):
+        path = tmp_path / "config.yaml"
+        path.write_text(block)
+        assert load(path).model_dump() == load(None).model_dump()
