@@ -3,6 +3,7 @@
 import json
 import sqlite3
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import color_image, write_jsonl
@@ -59,6 +60,7 @@ def test_scan_finds_planted_errors_and_writes_the_run(color_dataset, tmp_path):
 
     html = (run / "report.html").read_text()
     assert "broken.jpg" in html and "data:image/jpeg;base64" in html and "given <em>red</em>" in html
+    assert "blended 70:30" in html and "neighbors" in record["timings_seconds"]
 
 
 def test_scan_is_reproducible_and_second_scan_uses_the_cache(color_dataset, tmp_path):
@@ -147,6 +149,18 @@ def test_scan_finds_duplicates_outliers_and_health_problems(color_dataset, tmp_p
         assert {"label", "exact_duplicate", "near_duplicate", "conflicting_duplicate", "dark", "invalid"} <= types
         assert db.execute("SELECT COUNT(*) FROM neighbors").fetchone()[0] == len(result.manifest) * 10
     assert result.record["counts"]["issues"]["exact_duplicate"] == 4  # two pairs of identical pixels
+
+
+def test_the_neighbours_vote_is_blended_into_the_probabilities(color_dataset, tmp_path):
+    root, _ = color_dataset
+    head = labelfix.scan(root, out=tmp_path / "head", folds=3, workers=0, neighbor_weight=0.0)
+    blended = labelfix.scan(root, out=tmp_path / "blended", folds=3, workers=0, neighbor_weight=0.3)
+    vote = (blended.pred_probs - 0.7 * head.pred_probs) / 0.3
+    np.testing.assert_allclose(vote.sum(axis=1), 1.0)
+    assert (vote > -1e-9).all()
+    labels = blended.manifest.label_indices()
+    assert (vote.argmax(axis=1) == labels).mean() > 0.85  # neighbours of a colour mostly carry its label
+    assert "blended" not in (tmp_path / "head" / "report.html").read_text()
 
 
 def test_checks_can_be_switched_off(color_dataset, tmp_path):
