@@ -21,7 +21,9 @@ def test_user_data_is_escaped(tmp_path):
         }
     )
     record = {"dataset": {"name": "d", "root": str(tmp_path)}, "started_at": "now", "model": {"name": "m", "architecture": "a"},
-              "counts": {"folds": 2}, "config": {"seed": 0, "label_issues": {"filter_by": "prune_by_class"}}}
+              "counts": {"folds": 2},
+              "config": {"seed": 0, "label_issues": {"filter_by": "prune_by_class"},
+                         "crossval": {"method": "embedding", "head": "logistic", "neighbor_weight": 0.3}}}
     html = render_report(table, ["<script>alert(1)</script>", "ok"], np.array([0.5, 0.0]), np.array([[0, 1], [0, 0]]),
                          record, tmp_path)
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
