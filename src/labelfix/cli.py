@@ -108,6 +108,14 @@ def main(
     """Find and fix bad labels and bad images in image-classification datasets."""
 
 
+# options shared by several commands
+WorkersOption = Annotated[Optional[int], typer.Option(help="Image-decoding worker processes.")]
+DeviceOption = Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N [default: auto].")]
+FormatOption = Annotated[Optional[str], typer.Option("--format", help="Dataset layout: auto, folders, jsonl, csv or regex.")]
+ProgressOption = Annotated[bool, typer.Option(help="Show progress bars.")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log what each stage does.")]
+
+
 @app.command()
 @_handles_errors
 def scan(
@@ -119,18 +127,18 @@ def scan(
     seed: Annotated[Optional[int], typer.Option(help="Seed for folds and the head [default: 0].")] = None,
     model: Annotated[Optional[str], typer.Option(help="Backbone: 'lite0' (embedded, offline) or a timm model name.")] = None,
     weights: Annotated[Optional[Path], typer.Option(help="Local weights file for --model (.pth/.safetensors).")] = None,
-    dataset_format: Annotated[Optional[str], typer.Option("--format", help="auto, folders, jsonl, csv or regex.")] = None,
+    dataset_format: FormatOption = None,
     path_column: Annotated[Optional[str], typer.Option(help="CSV column with image paths [default: image].")] = None,
     label_column: Annotated[Optional[str], typer.Option(help="CSV column with labels [default: label].")] = None,
     split_column: Annotated[Optional[str], typer.Option(help="CSV column with train/val/test splits.")] = None,
     label_regex: Annotated[Optional[str], typer.Option(help=r"Label from file names: a regex whose first group is the label, e.g. '([^/]+)_\d+\.jpg$'.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Images per forward pass [default: 64].")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Image-decoding worker processes.")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N [default: auto].")] = None,
+    workers: WorkersOption = None,
+    device: DeviceOption = None,
     cache_dir: Annotated[Optional[Path], typer.Option(help=f"Embedding cache [default: {default_cache_dir()}].")] = None,
     drop_flagged: Annotated[Optional[bool], typer.Option("--drop-flagged", help="corrected_labels.jsonl leaves flagged images out instead of relabelling them.")] = None,
-    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what each stage does.")] = False,
+    progress: ProgressOption = True,
+    verbose: VerboseOption = False,
 ) -> None:
     """Find likely label errors and unreadable images; write issues.csv, corrected_labels.jsonl, report.html."""
     from labelfix.config import load_config
@@ -288,11 +296,6 @@ ModelOption = Annotated[Optional[str], typer.Option(help="Backbone: 'lite0' (emb
 WeightsOption = Annotated[Optional[Path], typer.Option(help="Local weights file to start from (.pth/.safetensors).")]
 ImageSizeOption = Annotated[Optional[int], typer.Option(help="Input side in pixels [default: the model's].")]
 BatchSizeOption = Annotated[Optional[int], typer.Option(help="Images per batch [default: 32].")]
-WorkersOption = Annotated[Optional[int], typer.Option(help="Image-decoding worker processes.")]
-DeviceOption = Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N [default: auto].")]
-FormatOption = Annotated[Optional[str], typer.Option("--format", help="Dataset layout: auto, folders, jsonl, csv or regex.")]
-ProgressOption = Annotated[bool, typer.Option(help="Show progress bars.")]
-VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log what each stage does.")]
 
 
 def _train_config(config: Path | None, overrides: dict):
