@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import timm.data
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from labelfix.errors import ConfigError
 from labelfix.images.io import UnreadableImage, open_image, read_bytes
 from labelfix.images.stats import image_statistics
+from labelfix.images.transforms import eval_transform
 from labelfix.models.backbones import Backbone
 
 
@@ -81,7 +81,7 @@ def embed_files(
     """Embed every file with the backbone's own eval preprocessing (and compute image statistics in the
     same decode); one `EmbeddedBatch` per batch."""
     device = device or resolve_device()
-    transform = timm.data.create_transform(**backbone.data_config, is_training=False)
+    transform = eval_transform(backbone.data_config)
     workers = default_workers() if workers is None else workers
     loader = DataLoader(
         ImageFiles(paths, transform, with_statistics=with_statistics),
