@@ -152,7 +152,7 @@ def scan(
         "dataset.label_column": label_column, "dataset.split_column": split_column,
         "dataset.label_regex": label_regex, "output.out": out, "output.drop_flagged": drop_flagged,
     }
-    scan_config = load_config(config, {k: str(v) if isinstance(v, Path) else v for k, v in overrides.items()})
+    scan_config = load_config(config, overrides)
     with _progress_bars(progress) as bars:
         result = run_scan(path, scan_config, **({"progress": bars} if bars else {}))
     _print_summary(result)
