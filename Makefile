@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO := build/digits
 DEMO_RUN := build/runs/digits
 
-.PHONY: install demo test benchmark clean
+.PHONY: install demo test test-all benchmark clean
 
 install: $(STAMP)
 
@@ -22,6 +22,9 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+test-all: install  # the suite and the opt-in slow tests (an ensemble scan, torchrun with two processes)
+	$(BIN)/python -m pytest -q -m 'not gpu'
 
 benchmark: install
 	$(BIN)/python benchmarks/throughput.py

@@ -30,8 +30,8 @@ import data  # noqa: E402
 import labelfix  # noqa: E402
 from labelfix import scan  # noqa: E402  (imports the pipeline now: its import time is not the scan's)
 from labelfix.dataset import read_dataset  # noqa: E402
-from labelfix.models.backbones import load_backbone  # noqa: E402
-from labelfix.models.infer import default_workers, resolve_device  # noqa: E402
+from labelfix.backbones import load_backbone  # noqa: E402
+from labelfix.devices import default_workers, resolve_device  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import data  # noqa: E402
 
 from labelfix.config import load_train_config  # noqa: E402
-from labelfix.training.run import train  # noqa: E402
+from labelfix.training.train import train  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -4,8 +4,8 @@ import pytest
 import timm
 import torch
 
+from labelfix.backbones import load_backbone, state_dict_hash, with_input_size
 from labelfix.errors import ModelError
-from labelfix.models.backbones import load_backbone, state_dict_hash, with_input_size
 
 
 def test_embedded_default_loads_offline_with_its_own_preprocessing():

@@ -14,27 +14,30 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from labelfix.cache import EmbeddingCache, default_cache_dir
+from labelfix.backbones import Backbone, load_backbone, plain_data_config, with_input_size
 from labelfix.config import ScanConfig, flatten, load_config
-from labelfix.crossval import assign_folds, out_of_fold_probabilities, small_classes
+from labelfix.crossval.embedding import out_of_fold_probabilities
+from labelfix.crossval.folds import assign_folds, small_classes
+from labelfix.crossval.neighbor_vote import neighbor_vote
+from labelfix.crossval.probabilities import blend, normalized
 from labelfix.dataset import Manifest, ReaderOptions, read_dataset
+from labelfix.devices import resolve_device
 from labelfix.errors import ConfigError, DatasetError
-from labelfix.features import Features, compute_features
+from labelfix.features.cache import EmbeddingCache, default_cache_dir
+from labelfix.features.embed import Features, compute_features
+from labelfix.features.neighbors import Neighbors, nearest_neighbors
 from labelfix.fileio import write_text_atomic
 from labelfix.images.resolution import auto_input_size, typical_short_side
 from labelfix.issues import CheckResult
 from labelfix.issues.finders import find_image_issues
 from labelfix.issues.label import estimated_noise_rates, find_label_problems, noise_matrix
-from labelfix.issues.neighbors import Neighbors, nearest_neighbors, neighbor_vote
-from labelfix.issues.table import issue_table
-from labelfix.models.backbones import Backbone, load_backbone, plain_data_config, with_input_size
-from labelfix.models.infer import resolve_device
-from labelfix.outputs import write_corrected_labels, write_issues_csv
+from labelfix.issues.table import health_issue_types, issue_table
 from labelfix.progress import NoProgress, Progress
 from labelfix.report import write_report
-from labelfix.runs import library_versions, run_folder
+from labelfix.report.files import write_corrected_labels, write_issues_csv
+from labelfix.run_folder import library_versions, run_folder
 from labelfix.seeding import seed_everything
-from labelfix.store import STORE_FILE, health_issue_types, write_run_store
+from labelfix.store import STORE_FILE, write_run_store
 
 log = logging.getLogger(__name__)
 NEIGHBORS_K = 10  # neighbours per image: the label vote, near duplicates, outliers and the evidence shown
@@ -111,9 +114,9 @@ def scan(
         folds = assign_folds(labels, config.crossval.folds, config.seed)
         _warn_small_classes(labels, folds, manifest.classes)
         probabilities = _out_of_fold(manifest, features, readable, labels, folds, backbone, config, progress)
-        weight = config.crossval.neighbor_weight
-        if weight:
-            probabilities = (1 - weight) * probabilities + weight * neighbor_vote(neighbors, labels, len(manifest.classes))
+        if config.crossval.neighbor_weight:
+            vote = neighbor_vote(neighbors, labels, len(manifest.classes))
+            probabilities = normalized(blend(probabilities, vote, config.crossval.neighbor_weight))
     with timer.stage("find_issues"):
         findings = _find_issues(manifest, features, readable, labels, folds, probabilities, neighbors, config)
     pred_probs = np.full((len(manifest), len(manifest.classes)), np.nan)
@@ -137,13 +140,13 @@ def _out_of_fold(manifest, features, readable, labels, folds, backbone: Backbone
         )
         if method == "embedding":
             return head
-    from labelfix.training.crossval import finetune_config, finetuned_out_of_fold_probabilities
+    from labelfix.crossval.finetune import finetune_config, finetuned_out_of_fold_probabilities
 
     paths = [path for path, ok in zip(manifest.paths, readable) if ok]
     tuned = finetuned_out_of_fold_probabilities(
         paths, labels, folds, n_classes, finetune_config(config, backbone.data_config["input_size"][-1]), progress=progress,
     )
-    return tuned if method == "finetune" else (head + tuned) / 2
+    return tuned if method == "finetune" else blend(head, tuned, 0.5)
 
 
 @dataclass

@@ -8,7 +8,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from labelfix.issues.neighbors import Neighbors
+from labelfix.features.neighbors import Neighbors
 
 
 def _singletons_to_minus_one(group: np.ndarray) -> np.ndarray:

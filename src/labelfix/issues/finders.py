@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from labelfix.config import ChecksConfig
+from labelfix.features.neighbors import Neighbors
 from labelfix.issues import CheckResult, health, spread
 from labelfix.issues.duplicates import (
     close_pairs_that_differ,
@@ -15,7 +16,6 @@ from labelfix.issues.duplicates import (
     near_duplicate_groups,
     near_duplicate_score,
 )
-from labelfix.issues.neighbors import Neighbors
 from labelfix.issues.outliers import outlier_scores
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,6 @@ from cleanlab.count import estimate_joint
 from cleanlab.filter import find_label_issues
 from cleanlab.rank import get_label_quality_scores
 
-FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given")
-
 
 @dataclass
 class LabelIssues:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labelfix.issues.neighbors import Neighbors
+from labelfix.features.neighbors import Neighbors
 
 
 def robust_z(values: np.ndarray) -> np.ndarray:

@@ -68,3 +68,13 @@ def review_order(table: pd.DataFrame) -> np.ndarray:
         ~invalid,
         ~table["is_unreadable_issue"].to_numpy(bool),
     ))
+
+
+def issue_types(table: pd.DataFrame) -> list[str]:
+    """Issue types present in the table, from its `is_<type>_issue` columns."""
+    return [c[3:-6] for c in table.columns if c.startswith("is_") and c.endswith("_issue")]
+
+
+def health_issue_types(table: pd.DataFrame) -> list[str]:
+    """Issue types other than label and unreadable."""
+    return [name for name in issue_types(table) if name not in ("label", "unreadable")]

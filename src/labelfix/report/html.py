@@ -9,11 +9,11 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from labelfix import plots
+from labelfix.features.neighbors import Neighbors
 from labelfix.fileio import write_text_atomic
 from labelfix.images.io import thumbnail_data_uri
-from labelfix.issues.neighbors import Neighbors
-from labelfix.report import plots
-from labelfix.store import issue_types
+from labelfix.issues.table import issue_types
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("labelfix.report", "templates"),
@@ -197,13 +197,14 @@ def render_report(
         },
         "types": _type_rows(table, notes or {}),
         "plots": {
-            "distribution": plots.class_distribution(
+            "distribution": plots.png_data_uri(plots.class_distribution(
                 classes, np.array([c["images"] for c in class_rows]), np.array([c["flagged"] for c in class_rows])
-            ),
-            "noise_matrix": plots.noise_matrix(classes, noise_matrix),
-            "scores": plots.score_histogram(
+            )),
+            "noise_matrix": plots.png_data_uri(plots.count_matrix(noise_matrix, classes, rows="given label",
+                                                                  columns="suggested label")),
+            "scores": plots.png_data_uri(plots.score_histogram(
                 readable["label_score"].to_numpy(float), readable["is_label_issue"].to_numpy(bool)
-            ),
+            )),
         },
         "pairs": _pair_groups(table, thumbnails, images_per_pair),
         "duplicates": _duplicate_groups(table, thumbnails),

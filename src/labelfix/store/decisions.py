@@ -4,47 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pandas as pd
 
 from labelfix.errors import LabelfixError
 
 ACTIONS = ("accept", "keep", "relabel", "remove")  # accept: take the suggested label; keep: the given one
-
-
-DECISIONS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS decisions (
-    decision_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    item_id INTEGER NOT NULL REFERENCES items,
-    action TEXT NOT NULL CHECK (action IN ('accept', 'keep', 'relabel', 'remove')),
-    label TEXT,
-    reviewer TEXT NOT NULL,
-    decided_at TEXT NOT NULL,
-    undone_at TEXT
-);
-CREATE INDEX IF NOT EXISTS decisions_by_item ON decisions (item_id, decision_id);
-"""
-
-
-STORE_FILE = "labelfix.db"
-
-
-def open_store(run_dir: Path) -> sqlite3.Connection:
-    """Connect to a run's store for reading and recording decisions (WAL: readers never block the writer)."""
-    path = Path(run_dir) / STORE_FILE
-    if not path.is_file():
-        raise LabelfixError(f"{run_dir}: no {STORE_FILE} here; give the folder that `labelfix scan --out` wrote")
-    db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-    db.row_factory = sqlite3.Row
-    if "review_rank" not in {row["name"] for row in db.execute("PRAGMA table_info(items)")}:
-        db.close()
-        raise LabelfixError(f"{path} was written by an older labelfix; run the same `labelfix scan` again into "
-                            f"{run_dir} (embeddings come from the cache; review decisions are kept)")
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA busy_timeout = 30000")
-    db.executescript(DECISIONS_SCHEMA)
-    return db
 
 
 def _now() -> str:

@@ -13,9 +13,9 @@ import timm
 import torch
 from torch import nn
 
+from labelfix.backbones import plain_data_config
 from labelfix.errors import ModelError
 from labelfix.fileio import atomic_path
-from labelfix.models.backbones import plain_data_config
 
 FORMAT_VERSION = 1
 

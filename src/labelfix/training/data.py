@@ -1,17 +1,26 @@
-"""Labelled image files as batches: decoding in workers, unreadable files skipped, seeded shuffling or balancing."""
+"""Labelled images as batches: the dataset read and split, decoding in workers, unreadable files skipped, seeded
+shuffling or class balancing."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from labelfix.config import TrainConfig
+from labelfix.dataset import Manifest, ReaderOptions, read_dataset
+from labelfix.devices import default_workers
+from labelfix.errors import DatasetError
 from labelfix.images.io import UnreadableImage, load_rgb
+from labelfix.images.transforms import eval_transform, train_transform
 from labelfix.training.distributed import Context
+from labelfix.training.network import Network
+from labelfix.training.splits import VAL, assign_splits, read_split_file, training_mask
 
 log = logging.getLogger(__name__)
 
@@ -92,3 +101,54 @@ def eval_loader(dataset: LabeledImages, *, batch_size: int, workers: int, contex
         indices = indices[context.rank :: context.world_size]
     return DataLoader(torch.utils.data.Subset(dataset, indices), batch_size=batch_size, num_workers=workers,
                       collate_fn=collate, shuffle=False)
+
+
+@dataclass
+class TrainingSet:
+    """A dataset read and split: which images train and which validate."""
+
+    manifest: Manifest
+    splits: np.ndarray  # (N,) train / val / unused
+    trained: np.ndarray  # (N,) bool: train split, within the subset
+
+    def paths(self, mask: np.ndarray) -> list[Path]:
+        return [path for path, chosen in zip(self.manifest.paths, mask) if chosen]
+
+    def labels(self, mask: np.ndarray) -> np.ndarray:
+        return self.manifest.label_indices()[mask]
+
+    @property
+    def validating(self) -> np.ndarray:
+        return self.splits == VAL
+
+
+def read_training_set(path: str | Path, config: TrainConfig) -> TrainingSet:
+    """Read the dataset and split it (saved split first, then the dataset's own, then a seeded stratified one)."""
+    manifest = read_dataset(path, ReaderOptions(**config.dataset.model_dump()))
+    manifest.label_indices()  # single-label only
+    saved = read_split_file(config.data.split_file) if config.data.split_file else None
+    splits = assign_splits(manifest, val_fraction=config.data.val_fraction, seed=config.seed, saved=saved)
+    trained = training_mask(manifest, splits, config.data.subset_fraction, config.seed)
+    if not trained.any():
+        raise DatasetError(f"{path}: no training images after splitting; check the split folders or --split-file")
+    return TrainingSet(manifest=manifest, splits=splits, trained=trained)
+
+
+def worker_count(config: TrainConfig) -> int:
+    """The configured number of decoding workers, or the default for this machine."""
+    return default_workers() if config.data.workers is None else config.data.workers
+
+
+def batches_for_training(data: TrainingSet, network: Network, config: TrainConfig,
+                         context: Context) -> tuple[DataLoader, DataLoader | None]:
+    """Train and validation loaders (validation None when there are no validation images)."""
+    mixing = config.regularization.mixup > 0 or config.regularization.cutmix > 0
+    train_set = LabeledImages(data.paths(data.trained), data.labels(data.trained),
+                              train_transform(network.data_config, config.augment))
+    train_batches = train_loader(train_set, batch_size=config.data.batch_size, workers=worker_count(config), seed=config.seed,
+                                 context=context, balance=config.data.balance, drop_last=mixing)
+    val_batches = None
+    if data.validating.any():
+        val_set = LabeledImages(data.paths(data.validating), data.labels(data.validating), eval_transform(network.data_config))
+        val_batches = eval_loader(val_set, batch_size=config.data.batch_size, workers=worker_count(config), context=context)
+    return train_batches, val_batches

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from labelfix.models.infer import resolve_device
+from labelfix.devices import resolve_device
 
 
 @dataclass(frozen=True)

@@ -1,40 +1,23 @@
-"""Evaluation: pure metrics over label and probability arrays, plots, and predicted probabilities (with TTA)."""
+"""Evaluation of a checkpoint on labelled images: pure metrics over label and probability arrays, then the files."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support  # noqa: E402
-from torch import nn  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
-
-from labelfix.images.transforms import tta_views  # noqa: E402
-
-
-def predict_probabilities(network: nn.Module, batches: DataLoader, device: torch.device, *, tta: bool = False,
-                          progress_advance=None) -> tuple[np.ndarray, np.ndarray]:
-    """Softmax probabilities (N, K) and labels (N,) of the readable images, in loader order; TTA averages views."""
-    network.eval().to(device)
-    probabilities, labels = [], []
-    with torch.inference_mode():
-        for images, targets in batches:
-            if len(targets):
-                images = images.to(device)
-                views = tta_views(images) if tta else [images]
-                probabilities.append(torch.stack([network(v).float().softmax(1) for v in views]).mean(0).cpu().numpy())
-                labels.append(targets.numpy())
-            if progress_advance is not None:
-                progress_advance(1)
-    n_classes = getattr(network, "num_classes", 0)
-    if not probabilities:
-        return np.zeros((0, n_classes)), np.zeros(0, dtype=np.int64)
-    return np.concatenate(probabilities).astype(np.float64), np.concatenate(labels)
+from labelfix import plots
+from labelfix.dataset import ReaderOptions, read_dataset
+from labelfix.errors import DatasetError
+from labelfix.fileio import write_text_atomic
+from labelfix.images.transforms import eval_transform
+from labelfix.progress import NoProgress, Progress
+from labelfix.training.checkpoint import Checkpoint, load_checkpoint
+from labelfix.training.data import LabeledImages, eval_loader
+from labelfix.training.predict import predict_probabilities
 
 
 def top_k_accuracy(labels: np.ndarray, probabilities: np.ndarray, k: int) -> float:
@@ -69,37 +52,37 @@ def evaluation_summary(labels: np.ndarray, probabilities: np.ndarray, classes: l
     return summary
 
 
-def plot_confusion_matrix(matrix: np.ndarray, classes: list[str], path: Path) -> None:
-    """Row-normalised confusion matrix (rows: true class) with counts, as a PNG."""
-    matrix = np.asarray(matrix)
-    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    side = min(4 + 0.4 * len(classes), 24)
-    figure, axes = plt.subplots(figsize=(side, side))
-    axes.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-    ticks = range(len(classes))
-    axes.set_xticks(ticks, classes, rotation=90)
-    axes.set_yticks(ticks, classes)
-    axes.set_xlabel("predicted")
-    axes.set_ylabel("true")
-    if len(classes) <= 30:
-        for (i, j), count in np.ndenumerate(matrix):
-            axes.text(j, i, str(count), ha="center", va="center", color="white" if shares[i, j] > 0.5 else "black")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+def evaluate_dataset(checkpoint_path: Path, path: str | Path, out_dir: Path | None, *, split: str | None = None,
+                     dataset_format: str = "auto", **options) -> dict:
+    """Evaluate a checkpoint on a labelled dataset (any layout scan reads), or on one of its splits."""
+    manifest = read_dataset(path, ReaderOptions(format=dataset_format))
+    chosen = [i for i, item in enumerate(manifest.items) if split is None or item.split == split]
+    if not chosen:
+        raise DatasetError(f"{path}: no images in split '{split}'")
+    checkpoint = load_checkpoint(checkpoint_path, options.get("device") or "cpu")
+    unknown = sorted({manifest.items[i].label for i in chosen} - set(checkpoint.classes))
+    if unknown:
+        raise DatasetError(f"{path}: labels the checkpoint does not know: {', '.join(unknown[:5])}; "
+                           f"it knows {', '.join(checkpoint.classes)}")
+    labels = np.array([checkpoint.classes.index(manifest.items[i].label) for i in chosen])
+    return evaluate_checkpoint(checkpoint, [manifest.paths[i] for i in chosen], labels, out_dir, **options)
 
 
-def plot_curves(rows: list[dict], path: Path) -> None:
-    """Train/val loss and val accuracy per epoch, as a PNG."""
-    epochs = [row["epoch"] for row in rows]
-    figure, (losses, accuracy) = plt.subplots(1, 2, figsize=(10, 4))
-    losses.plot(epochs, [row["train_loss"] for row in rows], marker="o", label="train")
-    if rows and "val_loss" in rows[0] and rows[0]["val_loss"] != "":
-        losses.plot(epochs, [row["val_loss"] for row in rows], marker="o", label="validation")
-        accuracy.plot(epochs, [row["val_accuracy"] for row in rows], marker="o")
-    losses.set(xlabel="epoch", ylabel="loss", title="loss")
-    losses.legend()
-    accuracy.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+def evaluate_checkpoint(checkpoint: Checkpoint, paths: list[Path], labels: np.ndarray, out_dir: Path | None, *,
+                        tta: bool = False, batch_size: int = 32, workers: int = 0, device: torch.device | None = None,
+                        progress: Progress = NoProgress()) -> dict:
+    """Evaluate a checkpoint on labelled images; writes evaluation.json and confusion_matrix.png into `out_dir`."""
+    device = device or torch.device("cpu")
+    images = LabeledImages(paths, labels, eval_transform(checkpoint.data_config))
+    batches = eval_loader(images, batch_size=batch_size, workers=workers)
+    with progress.task("evaluate", len(batches)) as advance:
+        probabilities, seen = predict_probabilities(checkpoint.network, batches, device, tta=tta, progress_advance=advance)
+    summary = {"checkpoint_epoch": checkpoint.metrics.get("epoch"), "tta": tta,
+               **evaluation_summary(seen, probabilities, checkpoint.classes)}
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out_dir / "evaluation.json", json.dumps(summary, indent=2) + "\n")
+        figure = plots.count_matrix(np.array(summary["confusion_matrix"]), checkpoint.classes, rows="true",
+                                    columns="predicted", shade_by_row=True, cmap="Blues")
+        plots.save_png(figure, out_dir / "confusion_matrix.png")
+    return summary

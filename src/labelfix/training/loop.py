@@ -12,6 +12,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from timm.data import Mixup
 from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
@@ -19,11 +20,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from labelfix.config import TrainConfig
+from labelfix.seeding import numpy_global_state
 from labelfix.training import distributed
 from labelfix.training.distributed import Context
 from labelfix.training.schedule import Schedule, make_optimizer
-
-EVENTS = ("before_fit", "before_epoch", "after_step", "after_batch", "after_epoch", "after_fit")
 
 
 class Callback:
@@ -123,6 +123,7 @@ class Trainer:
     def fit(self) -> None:
         n_classes = self.network.num_classes
         self.loss_function, self.mixer = loss_functions(self.config, n_classes)
+        self.mixing_random = np.random.RandomState(self.config.seed + self.context.rank)
         self.autocast = autocast_dtype(self.config.precision, self.context.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.autocast == torch.float16)
         self.network.to(self.context.device)
@@ -156,7 +157,6 @@ class Trainer:
         self.schedule = Schedule(self.optimizer, schedule, steps_per_epoch * phase.epochs)
         self.model = distributed.wrap(self.network, self.context)
 
-
     def _precision(self):
         if self.autocast is None:
             return nullcontext()
@@ -185,7 +185,8 @@ class Trainer:
         if self.mixer is not None:
             if len(targets) % 2:  # MixUp pairs images: an odd last batch loses one
                 images, targets = images[:-1], targets[:-1]
-            images, targets = self.mixer(images, targets)
+            with numpy_global_state(self.mixing_random):  # timm's Mixup draws from numpy's global generator
+                images, targets = self.mixer(images, targets)
         with self._precision():
             return self.loss_function(self.model(images).float(), targets)
 

@@ -9,18 +9,20 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
-
-from labelfix.config import OptimizerConfig  # noqa: E402
-from labelfix.training.loop import parameter_groups, set_frozen, set_train_mode  # noqa: E402
-from labelfix.training.schedule import make_optimizer  # noqa: E402
+from labelfix import plots
+from labelfix.config import OptimizerConfig, TrainConfig
+from labelfix.devices import resolve_device
+from labelfix.seeding import seed_everything
+from labelfix.training.data import batches_for_training, read_training_set
+from labelfix.training.distributed import Context
+from labelfix.training.loop import loss_functions, parameter_groups, set_frozen, set_train_mode
+from labelfix.training.network import Network, build_network
+from labelfix.training.schedule import make_optimizer
 
 
 @dataclass
@@ -82,15 +84,21 @@ def find_lr(network: nn.Module, batches: DataLoader, loss_function: nn.Module, o
     return LrSweep(lrs=tried, losses=curve, suggestion=steepest_descent(tried, curve))
 
 
-def plot_lr_sweep(sweep: LrSweep, path: Path) -> None:
-    """Loss against learning rate (log scale) with the suggestion marked, as a PNG."""
-    figure, axes = plt.subplots(figsize=(6, 4))
-    axes.plot(sweep.lrs, sweep.losses)
-    axes.set_xscale("log")
-    nearest = int(np.argmin(np.abs(np.log(sweep.lrs) - math.log(sweep.suggestion))))
-    axes.plot([sweep.suggestion], [sweep.losses[nearest]], "ro", label=f"suggested lr {sweep.suggestion:.2e}")
-    axes.set(xlabel="learning rate", ylabel="smoothed training loss")
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+def sweep_learning_rate(network: Network, train_batches: DataLoader, config: TrainConfig, context: Context, steps: int = 100) -> LrSweep:
+    """The lr finder on the first phase's setup (frozen backbone when there are frozen epochs)."""
+    loss_function, _ = loss_functions(config, network.module.num_classes)
+    steps = min(steps, max(len(train_batches) * 3, 20))
+    return find_lr(network.module, train_batches, loss_function, config.optimizer, device=context.device,
+                   frozen=config.schedule.freeze_epochs > 0, steps=steps)
+
+
+def lr_find(path: str | Path, config: TrainConfig, plot_path: Path, *, steps: int = 100) -> LrSweep:
+    """Run the lr finder on the dataset's training images and plot the sweep to `plot_path`."""
+    context = Context(device=resolve_device(config.device))
+    seed_everything(config.seed)
+    data = read_training_set(path, config)
+    network = build_network(config.model, len(data.manifest.classes), config.seed)
+    train_batches, _ = batches_for_training(data, network, config, context)
+    sweep = sweep_learning_rate(network, train_batches, config, context, steps=steps)
+    plots.save_png(plots.lr_sweep(sweep.lrs, sweep.losses, sweep.suggestion), plot_path)
+    return sweep

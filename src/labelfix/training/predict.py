@@ -10,14 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
+from torch.utils.data import DataLoader
 
 from labelfix.dataset.readers import IMAGE_EXTENSIONS, image_files_under
 from labelfix.errors import DatasetError
-from labelfix.images.transforms import eval_transform
+from labelfix.images.transforms import eval_transform, tta_views
 from labelfix.progress import NoProgress, Progress
 from labelfix.training.checkpoint import Checkpoint
 from labelfix.training.data import LabeledImages, eval_loader
-from labelfix.training.evaluate import predict_probabilities
 
 
 def image_files(inputs: Sequence[Path]) -> list[Path]:
@@ -33,6 +34,26 @@ def image_files(inputs: Sequence[Path]) -> list[Path]:
     if not files:
         raise DatasetError(f"no image files in {', '.join(map(str, inputs))} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
     return files
+
+
+def predict_probabilities(network: nn.Module, batches: DataLoader, device: torch.device, *, tta: bool = False,
+                          progress_advance=None) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax probabilities (N, K) and labels (N,) of the readable images, in loader order; TTA averages views."""
+    network.eval().to(device)
+    probabilities, labels = [], []
+    with torch.inference_mode():
+        for images, targets in batches:
+            if len(targets):
+                images = images.to(device)
+                views = tta_views(images) if tta else [images]
+                probabilities.append(torch.stack([network(v).float().softmax(1) for v in views]).mean(0).cpu().numpy())
+                labels.append(targets.numpy())
+            if progress_advance is not None:
+                progress_advance(1)
+    n_classes = getattr(network, "num_classes", 0)
+    if not probabilities:
+        return np.zeros((0, n_classes)), np.zeros(0, dtype=np.int64)
+    return np.concatenate(probabilities).astype(np.float64), np.concatenate(labels)
 
 
 def top_k(probabilities: np.ndarray, classes: Sequence[str], k: int) -> list[list[tuple[str, float]]]:

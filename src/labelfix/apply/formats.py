@@ -1,0 +1,66 @@
+"""The label files of a cleaned dataset as text: JSONL and CSV (keeping an original's other keys and columns),
+and changes.csv."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from labelfix.apply.rules import CleanedDataset, KeptImage
+from labelfix.apply.source import RunSource, rescan_hint
+from labelfix.dataset.readers import relative_to_root
+from labelfix.errors import DatasetError
+
+
+def jsonl_text(run: RunSource, kept: tuple[KeptImage, ...]) -> str:
+    """One line per kept image; a JSONL original's lines keep their other keys."""
+    originals = _original_lines(run) if run.source_format == "jsonl" else {}
+    lines = []
+    for image in kept:
+        record = {**originals.get(image.path, {}), "image": image.path, "label": image.label}
+        if image.split is not None:
+            record.setdefault("split", image.split)
+        lines.append(json.dumps(record, ensure_ascii=False) + "\n")
+    return "".join(lines)
+
+
+def _original_lines(run: RunSource) -> dict[str, dict]:
+    lines = {}
+    for line in run.label_file.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            lines[relative_to_root(run.root, record["image"], str(run.label_file))] = record
+    return lines
+
+
+def csv_text(run: RunSource, kept: tuple[KeptImage, ...]) -> str:
+    """A CSV original keeps its columns and other cells; otherwise image,label[,split]."""
+    if run.source_format == "csv":
+        path_column = run.reader_options.get("path_column") or "image"
+        label_column = run.reader_options.get("label_column") or "label"
+        with run.label_file.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            columns = list(reader.fieldnames or [])
+            originals = {relative_to_root(run.root, row[path_column], str(run.label_file)): row for row in reader}
+        rows = [{**_original_row(originals, run, image.path), path_column: image.path, label_column: image.label}
+                for image in kept]
+    else:
+        columns = ["image", "label", *(["split"] if any(k.split for k in kept) else [])]
+        rows = [{"image": k.path, "label": k.label, "split": k.split or ""} for k in kept]
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def _original_row(originals: dict[str, dict], run: RunSource, path: str) -> dict:
+    if path not in originals:
+        raise DatasetError(f"{run.label_file}: no row for {path} any more; the label file changed since the scan: "
+                           f"{rescan_hint(run)}")
+    return originals[path]
+
+
+def changes_csv(cleaned: CleanedDataset) -> str:
+    return cleaned.changes_table().to_csv(index=False, lineterminator="\n")

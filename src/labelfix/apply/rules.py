@@ -1,0 +1,142 @@
+"""Applying review decisions: the run's images, suggestions and decisions → the cleaned dataset (pure values).
+
+Rules, in order, for each image:
+1. a current review decision wins: `keep` the given label, `accept` or `relabel` to its label, `remove`;
+2. an unreadable image is left out (`keep_unreadable=True` keeps it with its given label);
+3. an undecided flagged label issue takes its suggested label when `accept_suggestions_above` is given and
+   the suggested label's probability is at least that;
+4. otherwise the given label stays.
+
+Where images go lives in `layout`, the file writing in `copy` and `in_place`; nothing here touches the disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+CHANGE_COLUMNS = ("path", "action", "given_label", "final_label", "source", "reviewer", "decided_at")
+
+
+@dataclass(frozen=True)
+class RunItem:
+    """One image of the scan. `suggested_label` is set only where the scan flagged a label issue."""
+
+    item_id: int
+    path: str
+    given_label: str
+    split: str | None = None
+    suggested_label: str | None = None
+    suggested_probability: float | None = None
+    unreadable: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A reviewer's current decision on one image; `label` is set for accept and relabel."""
+
+    action: str
+    label: str | None
+    reviewer: str
+    decided_at: str
+
+
+@dataclass(frozen=True)
+class KeptImage:
+    """An image of the cleaned dataset with its final label."""
+
+    item_id: int
+    path: str
+    label: str
+    split: str | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """A relabel or removal. `action`: accept, relabel or remove; `source`: review, suggestion or unreadable."""
+
+    path: str
+    action: str
+    given_label: str
+    final_label: str | None
+    source: str
+    reviewer: str | None = None
+    decided_at: str | None = None
+
+
+@dataclass(frozen=True)
+class CleanedDataset:
+    kept: tuple[KeptImage, ...]
+    changes: tuple[Change, ...]
+
+    def counts(self) -> dict[str, int]:
+        relabels = [c for c in self.changes if c.final_label is not None]
+        removals = [c for c in self.changes if c.final_label is None]
+        return {
+            "kept": len(self.kept),
+            "relabelled_by_review": sum(c.source == "review" for c in relabels),
+            "relabelled_by_suggestion": sum(c.source == "suggestion" for c in relabels),
+            "removed_by_review": sum(c.source == "review" for c in removals),
+            "unreadable_dropped": sum(c.source == "unreadable" for c in removals),
+        }
+
+    def changes_table(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(c) for c in self.changes], columns=list(CHANGE_COLUMNS))
+
+
+def clean_dataset(
+    items: Iterable[RunItem],
+    decisions: Mapping[int, Decision],
+    *,
+    accept_suggestions_above: float | None = None,
+    keep_unreadable: bool = False,
+) -> CleanedDataset:
+    """The kept images (in item order) with final labels, and every relabel and removal."""
+    kept, changes = [], []
+    for item in items:
+        label, change = _outcome(item, decisions.get(item.item_id), accept_suggestions_above, keep_unreadable)
+        if label is not None:
+            kept.append(KeptImage(item.item_id, item.path, label, item.split))
+        if change is not None:
+            changes.append(change)
+    return CleanedDataset(tuple(kept), tuple(changes))
+
+
+def _outcome(item: RunItem, decision: Decision | None, threshold: float | None,
+             keep_unreadable: bool) -> tuple[str | None, Change | None]:
+    """(final label or None when left out, the change or None)."""
+    if decision is not None:
+        return _reviewed(item, decision)
+    if item.unreadable and not keep_unreadable:
+        return None, Change(item.path, "remove", item.given_label, None, "unreadable")
+    if _takes_suggestion(item, threshold):
+        return item.suggested_label, Change(item.path, "accept", item.given_label, item.suggested_label, "suggestion")
+    return item.given_label, None
+
+
+def _reviewed(item: RunItem, decision: Decision) -> tuple[str | None, Change | None]:
+    label = {"remove": None, "keep": item.given_label}.get(decision.action, decision.label)
+    if label == item.given_label:
+        return label, None
+    return label, Change(item.path, decision.action, item.given_label, label, "review", decision.reviewer,
+                         decision.decided_at)
+
+
+def _takes_suggestion(item: RunItem, threshold: float | None) -> bool:
+    return (
+        threshold is not None
+        and item.suggested_label is not None
+        and item.suggested_label != item.given_label
+        and item.suggested_probability is not None
+        and item.suggested_probability >= threshold
+    )
+
+
+def decisions_by_item(table: pd.DataFrame) -> dict[int, Decision]:
+    """`store.current_decisions` rows → {item_id: Decision}."""
+    return {
+        int(row.item_id): Decision(row.action, None if pd.isna(row.label) else row.label, row.reviewer, row.decided_at)
+        for row in table.itertuples()
+    }

@@ -1,0 +1,106 @@
+"""What every command shares: the console, progress bars, logging, error handling and the common options.
+
+The `cli` package is the only code that prints. Commands import the library inside their bodies, so that
+`--help` and argument errors answer without loading torch.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from labelfix.errors import LabelfixError
+from labelfix.features.cache import default_cache_dir
+
+console = Console(stderr=True)
+
+# options shared by several commands: one name, one meaning, one default
+ConfigOption = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML config; flags override it.")]
+SeedOption = Annotated[Optional[int], typer.Option(help="Seed for every random choice (folds, splits, initialisation) [default: 0].")]
+ModelOption = Annotated[Optional[str], typer.Option(help="Backbone: 'lite0' (embedded, offline), a timm model name, or the architecture of --weights.")]
+WeightsOption = Annotated[Optional[Path], typer.Option(help="Local weights file for --model (.pth/.safetensors).")]
+ImageSizeOption = Annotated[Optional[int], typer.Option(help="Input side in pixels [default: the model's].")]
+BatchSizeOption = Annotated[Optional[int], typer.Option(help="Images per batch [default: 32; scan: 64].")]
+WorkersOption = Annotated[Optional[int], typer.Option(help="Image-decoding worker processes [default: one per core, at most 8].")]
+DeviceOption = Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N [default: auto].")]
+FormatOption = Annotated[Optional[str], typer.Option("--format", help="Dataset layout: auto, folders, jsonl, csv or regex [default: auto].")]
+TtaOption = Annotated[bool, typer.Option("--tta", help="Average predictions over flips and zoomed crops.")]
+ProgressOption = Annotated[bool, typer.Option(help="Show progress bars.")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log what each stage does.")]
+
+
+class RichProgress:
+    """Progress bars for the library's `progress.task(...)` hooks."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    @contextmanager
+    def task(self, description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+        task_id = self.progress.add_task(description, total=total)
+        yield lambda steps=1: self.progress.advance(task_id, steps)
+        if total is not None:
+            self.progress.update(task_id, completed=total)
+
+
+@contextmanager
+def progress_bars(enabled: bool) -> Iterator[dict]:
+    """Keyword arguments for a library call: `{"progress": bars}` while bars are shown, else `{}`."""
+    if not enabled:
+        yield {}
+        return
+    columns = (TextColumn("{task.description:>15}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("eta"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        yield {"progress": RichProgress(progress)}
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_time=False, show_path=False)],
+        force=True,
+    )
+
+
+def handles_errors(command: Callable) -> Callable:
+    """Map LabelfixError to its message and exit code 1; other errors to a crash log a user can attach."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except LabelfixError as error:
+            console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/]: nothing was half-written; run the same command again to resume")
+            raise typer.Exit(130) from None
+        except Exception as error:  # noqa: BLE001
+            log_file = default_cache_dir() / "logs" / f"crash-{datetime.now():%Y%m%d-%H%M%S}.log"
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            log_file.write_text(traceback.format_exc(), encoding="utf-8")
+            console.print(f"[bold red]unexpected error:[/] {type(error).__name__}: {error}\n"
+                          f"The full traceback is in {log_file}; please attach it to a bug report.", highlight=False,
+                          soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def is_main_process() -> bool:
+    """False in the other processes of a torchrun launch: only the first prints."""
+    return os.environ.get("RANK", "0") == "0"

@@ -1,0 +1,58 @@
+"""`labelfix predict`: class and top-k probabilities of a checkpoint for image files or folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from labelfix.cli.common import (
+    BatchSizeOption,
+    DeviceOption,
+    ProgressOption,
+    TtaOption,
+    WorkersOption,
+    console,
+    handles_errors,
+    progress_bars,
+)
+from labelfix.errors import ConfigError
+
+
+@handles_errors
+def predict(
+    checkpoint: Annotated[Path, typer.Argument(help="checkpoint.pt of a training run.")],
+    images: Annotated[list[Path], typer.Argument(help="Image files and/or folders (searched recursively).")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write predictions to this .csv or .json file.")] = None,
+    top_k: Annotated[int, typer.Option("--top-k", help="Most probable classes listed per image.")] = 5,
+    tta: TtaOption = False,
+    batch_size: BatchSizeOption = None,
+    workers: WorkersOption = None,
+    device: DeviceOption = None,
+    progress: ProgressOption = True,
+) -> None:
+    """Class and top-k probabilities for each image; a table, or CSV / JSON with --output."""
+    from labelfix.devices import default_workers, resolve_device
+    from labelfix.fileio import write_text_atomic
+    from labelfix.training.checkpoint import load_checkpoint
+    from labelfix.training.predict import image_files, predict_files, predictions_csv, predictions_json
+
+    if output is not None and output.suffix.lower() not in (".csv", ".json"):
+        raise ConfigError(f"--output {output}: use a .csv or .json file name")
+    device_used = resolve_device(device or "auto")
+    model = load_checkpoint(checkpoint, device_used)
+    with progress_bars(progress) as shown:
+        rows = predict_files(model, image_files(images), k=top_k, tta=tta, batch_size=batch_size or 32,
+                             workers=default_workers() if workers is None else workers, device=device_used, **shown)
+    if output is not None:
+        write_text_atomic(output, predictions_json(rows) if output.suffix.lower() == ".json" else predictions_csv(rows))
+        console.print(f"Wrote {len(rows)} predictions to {output}", highlight=False)
+        return
+    table = Table("image", "class", "probability", f"top {top_k}", box=None, pad_edge=False)
+    for row in rows:
+        ranked = ", ".join(f"{name} {p:.2f}" for name, p in row["top_k"])
+        table.add_row(row["path"], row["class"] or f"[red]{row['error']}[/]",
+                      "" if row["probability"] is None else f"{row['probability']:.3f}", ranked)
+    console.print(table)

@@ -1,0 +1,37 @@
+"""`labelfix review`: the local review page over a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from labelfix.cli.common import console, handles_errors, setup_logging
+
+
+@handles_errors
+def review(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by `labelfix scan`.")],
+    host: Annotated[str, typer.Option(help="Address to bind; the default serves this machine only.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8765,
+    open_browser: Annotated[bool, typer.Option("--open", help="Open the page in a web browser.")] = False,
+    reviewer: Annotated[Optional[str], typer.Option(help="Name saved with each decision [default: your user name].")] = None,
+) -> None:
+    """Review the flagged images in a local web page: accept, keep, relabel or remove, from the keyboard."""
+    import threading
+    import webbrowser
+
+    import uvicorn
+
+    from labelfix.review import create_app
+
+    setup_logging(False)
+    review_app = create_app(run_dir, reviewer)
+    url = f"http://{host}:{port}/"
+    session = review_app.state.session
+    console.print(f"Reviewing [bold]{len(session.queue)}[/] images of {run_dir} at [bold]{url}[/] "
+                  "(decisions are saved as you make them; Ctrl-C stops the server)", highlight=False)
+    if open_browser:
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    uvicorn.run(review_app, host=host, port=port, log_level="warning")

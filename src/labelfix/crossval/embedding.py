@@ -1,0 +1,48 @@
+"""Out-of-fold probabilities from a head on frozen embeddings: one head per fold, fitted on the other folds."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from labelfix.crossval.heads import make_head
+from labelfix.crossval.probabilities import normalized
+from labelfix.devices import torch_threads
+from labelfix.progress import NoProgress, Progress
+
+
+def out_of_fold_probabilities(
+    features: np.ndarray,
+    labels: np.ndarray,
+    folds: np.ndarray,
+    n_classes: int,
+    *,
+    head: str = "logistic",
+    regularization: float = 10.0,
+    seed: int = 0,
+    progress: Progress = NoProgress(),
+) -> np.ndarray:
+    """Probabilities (N, K) for each image from a head trained on the other folds; rows sum to 1.
+
+    Folds are fitted one per CPU core, each on a single thread (BLAS and torch): on 5,000 CIFAR-10N embeddings
+    the 5 logistic folds take 1.3 s that way, 2.3 s one after another, 6.4 s with BLAS threads (2 cores); a
+    single thread per fold also keeps a busy machine from slowing to a crawl in contended threads.
+    """
+    probabilities = np.zeros((len(labels), n_classes), dtype=np.float64)
+    fold_ids = np.unique(folds)
+
+    def fit_fold(fold: int):
+        held_out = folds == fold
+        return held_out, make_head(head, regularization, seed).fit(features[~held_out], labels[~held_out])
+
+    workers = min(len(fold_ids), os.cpu_count() or 1)
+    with (progress.task("cross-validate", len(fold_ids)) as advance, threadpool_limits(1), torch_threads(1),
+          ThreadPoolExecutor(workers) as pool):
+        for held_out, model in pool.map(fit_fold, fold_ids):
+            columns = model.classes_  # a class absent from the training folds gets probability 0
+            probabilities[np.ix_(held_out, columns)] = model.predict_proba(features[held_out])
+            advance(1)
+    return normalized(probabilities)

@@ -1,0 +1,65 @@
+"""Out-of-fold probabilities from fine-tuning: one network per fold, trained on the other folds with the
+training recipe (a fixed lr instead of the lr finder), predicting the held-out fold."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from labelfix.config import ScanConfig, ScheduleConfig, TrainConfig, TrainDataConfig, TrainModelConfig
+from labelfix.crossval.probabilities import normalized
+from labelfix.images.transforms import eval_transform, train_transform
+from labelfix.progress import NoProgress, Progress
+from labelfix.training.callbacks import ProgressBars
+from labelfix.training.data import LabeledImages, eval_loader, train_loader, worker_count
+from labelfix.training.distributed import Context
+from labelfix.training.loop import Trainer
+from labelfix.training.network import build_network
+from labelfix.training.predict import predict_probabilities
+
+log = logging.getLogger(__name__)
+
+
+def finetune_config(config: ScanConfig, image_size: int | None) -> TrainConfig:
+    """The training recipe for the scan's folds: its backbone, seed, batch size, device; few epochs, fixed lr."""
+    embedding = config.embedding
+    return TrainConfig(
+        seed=config.seed,
+        model=TrainModelConfig(name=embedding.model, weights=embedding.weights, image_size=image_size),
+        data=TrainDataConfig(batch_size=min(embedding.batch_size, 32), workers=embedding.workers),
+        schedule=ScheduleConfig(epochs=config.crossval.finetune_epochs, freeze_epochs=1, lr=config.crossval.finetune_lr),
+        device=embedding.device,
+    )
+
+
+def finetuned_out_of_fold_probabilities(paths: Sequence[Path], labels: np.ndarray, folds: np.ndarray, n_classes: int,
+                                        config: TrainConfig, *, context: Context | None = None,
+                                        progress: Progress = NoProgress()) -> np.ndarray:
+    """Probabilities (N, K) for each image from a network fine-tuned on the other folds; rows sum to 1.
+
+    An image that cannot be decoded gets uniform probabilities.
+    """
+    context = context or Context()
+    paths = list(paths)
+    probabilities = np.full((len(paths), n_classes), 1.0 / n_classes)
+    for fold in np.unique(folds):
+        held_out = np.flatnonzero(folds == fold)
+        training = np.flatnonzero(folds != fold)
+        log.info("fine-tuning fold %d on %d images", fold, len(training))
+        network = build_network(config.model, n_classes, config.seed + int(fold))
+        train_set = LabeledImages([paths[i] for i in training], labels[training],
+                                  train_transform(network.data_config, config.augment))
+        batch_size = min(config.data.batch_size, max(8, len(training) // 8))  # small folds still get ~8 steps an epoch
+        batches = train_loader(train_set, batch_size=batch_size, workers=worker_count(config),
+                               seed=config.seed + int(fold), context=context)
+        Trainer(network.module, batches, None, config, lr=config.schedule.lr, context=context,
+                callbacks=[ProgressBars(progress)]).fit()
+        positions = LabeledImages([paths[i] for i in held_out], np.arange(len(held_out)), eval_transform(network.data_config))
+        fold_probabilities, readable = predict_probabilities(
+            network.module, eval_loader(positions, batch_size=config.data.batch_size, workers=worker_count(config)),
+            context.device)
+        probabilities[held_out[readable]] = fold_probabilities
+    return normalized(probabilities)

@@ -1,0 +1,108 @@
+"""Classifier heads fitted on each fold's embeddings, sklearn-style (`fit`, `predict_proba`, `classes_`)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import Normalizer
+
+
+def make_head(kind: str = "logistic", regularization: float = 10.0, seed: int = 0):
+    """The classifier fitted on each fold: `logistic` (see `logistic_head`) or `mlp` (`MLPHead`)."""
+    if kind == "mlp":
+        return MLPHead(seed=seed)
+    if kind == "logistic":
+        return logistic_head(regularization, seed)
+    raise ValueError(f"unknown head {kind!r}; use logistic or mlp")
+
+
+def logistic_head(regularization: float = 10.0, seed: int = 0) -> Pipeline:
+    """Unit-length embeddings, then multinomial logistic regression (inverse L2 strength `regularization`).
+
+    Measured: L2-normalised inputs beat standardised ones (digits example AUROC 0.999 vs 0.99); C = 10 is
+    within 0.001 of the best AUROC on both the digits example (best C = 30) and CIFAR-10N (best C = 3).
+    """
+    return make_pipeline(
+        Normalizer(),
+        # tol 1e-3 instead of 1e-4: the same AUROC on 10k CIFAR-10N images (0.9039) in 17 s instead of 44 s
+        LogisticRegression(C=regularization, tol=1e-3, max_iter=3000, random_state=seed),
+    )
+
+
+class MLPHead:
+    """A one-hidden-layer network on standardised unit-length embeddings (torch, CPU).
+
+    AdamW, one-cycle schedule, dropout and label smoothing; at least `min_steps` optimizer steps so small
+    datasets are trained too. Every random draw (initial weights, batch order, dropout) comes from the head's
+    own seeded generator: torch's global random state is never touched, so folds can be fitted in parallel
+    threads and still give the same result.
+    """
+
+    def __init__(self, *, hidden: int = 1024, epochs: int = 8, min_steps: int = 300, batch_size: int = 256,
+                 learning_rate: float = 1e-3, weight_decay: float = 0.05, dropout: float = 0.5, seed: int = 0) -> None:
+        self.hidden, self.epochs, self.min_steps, self.batch_size = hidden, epochs, min_steps, batch_size
+        self.learning_rate, self.weight_decay, self.dropout, self.seed = learning_rate, weight_decay, dropout, seed
+
+    def fit(self, features: np.ndarray, labels: np.ndarray) -> MLPHead:
+        self.classes_, targets = np.unique(labels, return_inverse=True)
+        unit = _unit_rows(features)
+        self.mean_, self.scale_ = unit.mean(0), unit.std(0) + 1e-6
+        inputs, targets = (unit - self.mean_) / self.scale_, torch.as_tensor(targets)
+        generator = torch.Generator().manual_seed(self.seed)
+        self.network_ = torch.nn.Sequential(
+            _seeded_linear(inputs.shape[1], self.hidden, generator), torch.nn.GELU(),
+            _SeededDropout(self.dropout, generator), _seeded_linear(self.hidden, len(self.classes_), generator),
+        )
+        batches = -(-len(targets) // self.batch_size)
+        steps = max(self.epochs * batches, self.min_steps)
+        optimizer = torch.optim.AdamW(self.network_.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=self.learning_rate, total_steps=steps)
+        loss_function = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
+        for step in range(steps):
+            if step % batches == 0:
+                order = torch.randperm(len(targets), generator=generator)
+            batch = order[(step % batches) * self.batch_size:][: self.batch_size]
+            optimizer.zero_grad()
+            loss_function(self.network_(inputs[batch]), targets[batch]).backward()
+            optimizer.step()
+            schedule.step()
+        self.network_.eval()
+        return self
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            inputs = (_unit_rows(features) - self.mean_) / self.scale_
+            return self.network_(inputs).softmax(dim=1).numpy().astype(np.float64)
+
+
+def _unit_rows(features: np.ndarray) -> torch.Tensor:
+    norms = np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+    return torch.as_tensor(features / norms, dtype=torch.float32)
+
+
+def _seeded_linear(inputs: int, outputs: int, generator: torch.Generator) -> torch.nn.Linear:
+    """A linear layer with torch's default initialisation (uniform in ±1/sqrt(inputs)) drawn from `generator`."""
+    layer = torch.nn.Linear(inputs, outputs, device="meta").to_empty(device="cpu")
+    bound = 1 / math.sqrt(inputs)
+    with torch.no_grad():
+        layer.weight.uniform_(-bound, bound, generator=generator)
+        layer.bias.uniform_(-bound, bound, generator=generator)
+    return layer
+
+
+class _SeededDropout(torch.nn.Module):
+    """Dropout whose masks come from `generator` (torch's Dropout draws from the global random state)."""
+
+    def __init__(self, p: float, generator: torch.Generator) -> None:
+        super().__init__()
+        self.p, self.generator = p, generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = torch.empty_like(x).bernoulli_(1 - self.p, generator=self.generator)
+        return x * keep / (1 - self.p)

@@ -1,0 +1,39 @@
+"""Where work runs: the torch device, how many decoding workers, how many CPU threads a computation may use."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+
+from labelfix.errors import ConfigError
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' picks CUDA when present, else the CPU; 'cuda', 'cuda:1', 'cpu' are taken as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: CUDA is not available on this machine; use --device cpu or auto")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"--device {name!r} is not a device name; use auto, cpu, cuda or cuda:N") from None
+
+
+def default_workers() -> int:
+    """Image-decoding worker processes when none are asked for: one per CPU core, at most 8."""
+    return min(8, os.cpu_count() or 1)
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run torch's CPU operations on `count` threads inside the block; the previous count is restored."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

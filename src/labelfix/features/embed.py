@@ -1,0 +1,119 @@
+"""Decode and embed every image once (with its statistics), reusing the cache for unchanged files."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from labelfix.backbones import Backbone
+from labelfix.features.cache import CachedImage, EmbeddingCache
+from labelfix.features.inference import embed_files
+from labelfix.images.io import UnreadableImage, content_hash, read_bytes
+from labelfix.images.stats import STATS_VERSION
+from labelfix.progress import NoProgress, Progress
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Features:
+    """Embeddings of N images in manifest order; rows of unreadable images are zero."""
+
+    embeddings: np.ndarray  # (N, D) float32
+    statistics: list[dict]  # image statistics (width, height, brightness, entropy); {} where unreadable
+    content_hashes: list[str | None]  # None where the file could not be read
+    errors: dict[int, str]  # item index -> why it is unreadable
+    newly_embedded: int
+    from_cache: int
+
+    @property
+    def readable(self) -> np.ndarray:
+        mask = np.ones(len(self.content_hashes), dtype=bool)
+        mask[list(self.errors)] = False
+        return mask
+
+
+def _hash_file(path: Path) -> tuple[str | None, str | None]:
+    try:
+        return content_hash(read_bytes(path)), None
+    except UnreadableImage as error:
+        return None, str(error)
+
+
+def hash_files(paths: Sequence[Path], progress: Progress = NoProgress()) -> list[tuple[str | None, str | None]]:
+    """(content hash, error) per file, read with a few threads (I/O bound)."""
+    results = []
+    with progress.task("hash", len(paths)) as advance, ThreadPoolExecutor(max_workers=8) as pool:
+        for result in pool.map(_hash_file, paths, chunksize=64):
+            results.append(result)
+            advance(1)
+    return results
+
+
+def compute_features(
+    paths: Sequence[Path],
+    backbone: Backbone,
+    cache: EmbeddingCache,
+    *,
+    batch_size: int = 64,
+    workers: int | None = None,
+    device: torch.device | None = None,
+    with_statistics: bool = True,
+    progress: Progress = NoProgress(),
+) -> Features:
+    """Embeddings for `paths`: cached where the content is known, else computed and cached batch by batch.
+
+    Without `with_statistics`, embeddings cached with statistics are used too (the vectors are the same).
+    """
+    with_stats_key = f"{backbone.key}-stats{STATS_VERSION}"
+    key = with_stats_key if with_statistics else f"{backbone.key}-stats0"
+    hashed = hash_files(paths, progress)
+    hashes = [h for h, _ in hashed]
+    errors = {i: error for i, (_, error) in enumerate(hashed) if error}
+    known = cache.get_many(key, [h for h in hashes if h])
+    if not with_statistics:
+        known = {**cache.get_many(with_stats_key, [h for h in hashes if h and h not in known]), **known}
+    from_cache = sum(1 for h in hashes if h in known)
+    to_embed = [i for i, h in enumerate(hashes) if h and h not in known]
+    first_of_hash = {}
+    for i in to_embed:
+        first_of_hash.setdefault(hashes[i], i)
+    unique = list(first_of_hash.values())  # identical files are embedded once
+    log.info("%d images: %d cached, %d to embed", len(paths), from_cache, len(unique))
+    newly_embedded = 0
+    with progress.task("embed", len(unique)) as advance:
+        batches = embed_files([paths[i] for i in unique], backbone, batch_size=batch_size, workers=workers,
+                              device=device, with_statistics=with_statistics)
+        for batch in batches:
+            fresh = {
+                hashes[unique[j]]: CachedImage(vector, statistics)
+                for j, vector, statistics in zip(batch.indices, batch.vectors, batch.statistics)
+            }
+            cache.put_many(key, fresh.items())
+            known.update(fresh)
+            errors.update({unique[j]: error for j, error in batch.errors.items()})
+            newly_embedded += len(batch.indices)
+            advance(len(batch.indices) + len(batch.errors))
+    bad_hashes = {hashes[i] for i in errors if hashes[i]}
+    for i, h in enumerate(hashes):
+        if h in bad_hashes and i not in errors:  # a duplicate of a file that failed to decode
+            errors[i] = errors[first_of_hash[h]]
+    embeddings = np.zeros((len(paths), backbone.feature_dim), dtype=np.float32)
+    statistics: list[dict] = [{} for _ in paths]
+    for i, h in enumerate(hashes):
+        if i not in errors:
+            embeddings[i], statistics[i] = known[h].vector, known[h].statistics
+    return Features(
+        embeddings=embeddings,
+        statistics=statistics,
+        content_hashes=[None if i in errors else h for i, h in enumerate(hashes)],
+        errors=dict(sorted(errors.items())),
+        newly_embedded=newly_embedded,
+        from_cache=from_cache,
+    )

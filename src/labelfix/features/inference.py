@@ -1,0 +1,94 @@
+"""Batched forward passes over image files: decode in DataLoader workers, CUDA + AMP when present."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from labelfix.backbones import Backbone
+from labelfix.devices import default_workers, resolve_device
+from labelfix.images.io import UnreadableImage, open_image, read_bytes
+from labelfix.images.stats import image_statistics
+from labelfix.images.transforms import eval_transform
+
+
+class ImageFiles(Dataset):
+    """Preprocessed tensors and statistics of image files; an unreadable file gives its reason instead."""
+
+    def __init__(self, paths: Sequence[Path], transform, *, with_statistics: bool = True) -> None:
+        self.paths = list(paths)
+        self.transform = transform
+        self.with_statistics = with_statistics
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, str, dict]:
+        try:
+            image, facts = open_image(read_bytes(self.paths[index]))
+        except UnreadableImage as error:
+            return torch.zeros(0), index, str(error), {}
+        statistics = image_statistics(image, facts) if self.with_statistics else {}
+        return self.transform(image), index, "", statistics
+
+
+def _collate(batch: list[tuple]) -> tuple[torch.Tensor | None, list[int], list[str], list[dict]]:
+    good = [tensor for tensor, _, error, _ in batch if not error]
+    _, indices, errors, statistics = zip(*batch)
+    return (torch.stack(good) if good else None), list(indices), list(errors), list(statistics)
+
+
+@dataclass
+class EmbeddedBatch:
+    indices: list[int]  # positions in the `paths` given, of the images embedded in this batch
+    vectors: np.ndarray  # (len(indices), D) float32
+    statistics: list[dict]  # image statistics, one per embedded image
+    errors: dict[int, str]  # position -> why the image could not be read
+
+
+def embed_files(
+    paths: Sequence[Path],
+    backbone: Backbone,
+    *,
+    batch_size: int = 64,
+    workers: int | None = None,
+    device: torch.device | None = None,
+    with_statistics: bool = True,
+) -> Iterator[EmbeddedBatch]:
+    """Embed every file with the backbone's own eval preprocessing (and compute image statistics in the
+    same decode); one `EmbeddedBatch` per batch."""
+    device = device or resolve_device()
+    transform = eval_transform(backbone.data_config)
+    workers = default_workers() if workers is None else workers
+    loader = DataLoader(
+        ImageFiles(paths, transform, with_statistics=with_statistics),
+        batch_size=batch_size,
+        num_workers=workers,
+        collate_fn=_collate,
+        pin_memory=device.type == "cuda",
+        persistent_workers=False,
+    )
+    backbone.model.to(device=device, memory_format=torch.channels_last)  # in place
+    autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else nullcontext()
+    with torch.inference_mode():
+        for images, indices, errors, statistics in loader:
+            failed = {i: e for i, e in zip(indices, errors) if e}
+            good = [i for i in indices if i not in failed]
+            good_statistics = [s for i, s in zip(indices, statistics) if i not in failed]
+            vectors = np.zeros((0, backbone.feature_dim), dtype=np.float32)
+            if images is not None:
+                images = images.to(device, non_blocking=True).to(memory_format=torch.channels_last)
+                with autocast:
+                    embeddings, entropy = backbone.embed(images)
+                vectors = embeddings.float().cpu().numpy()
+                if entropy is not None:
+                    for statistics_of_image, value in zip(good_statistics, entropy.float().cpu().tolist()):
+                        if statistics_of_image:
+                            statistics_of_image["prediction_entropy"] = round(value, 5)
+            yield EmbeddedBatch(indices=good, vectors=vectors, statistics=good_statistics, errors=failed)

@@ -1,1 +1,0 @@
-"""Backbones (the embedded default and any timm model) and batch inference."""

@@ -1,0 +1,18 @@
+"""`labelfix apply` through typer's CliRunner."""
+
+from typer.testing import CliRunner
+
+from labelfix.cli import app
+
+
+def test_cli_apply_and_refusal(decided_runs, tmp_path):
+    runner = CliRunner()
+    run = decided_runs.runs["folders"]
+    result = runner.invoke(app, ["apply", str(run), "--to", str(tmp_path / "clean"), "--images", "copy"])
+    assert result.exit_code == 0, result.output
+    assert "relabelled by review" in result.output and "clean" in result.output
+    result = runner.invoke(app, ["apply", str(run), "--in-place"])
+    assert result.exit_code == 1 and "--yes-modify-my-dataset" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["apply", str(run)])
+    assert result.exit_code == 1 and "either --to" in result.output
+    decided_runs.assert_untouched("folders")

@@ -1,0 +1,44 @@
+"""Out-of-fold probabilities from fine-tuning one network per fold (timm's tiny test_efficientnet, 32 px)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import labelfix
+from helpers import make_color_folders
+from labelfix.config import load_config
+from labelfix.crossval.finetune import finetune_config, finetuned_out_of_fold_probabilities
+from labelfix.crossval.folds import assign_folds
+from labelfix.dataset import read_dataset
+
+
+def test_finetuned_folds_learn_the_colours_and_leave_unreadable_images_uniform(tmp_path, tiny_weights):
+    make_color_folders(tmp_path / "d", per_class=10)
+    (tmp_path / "d" / "red" / "broken.png").write_bytes(b"broken")
+    manifest = read_dataset(tmp_path / "d")
+    labels = manifest.label_indices()
+    scan_config = load_config(None, {"embedding.model": "test_efficientnet", "embedding.weights": str(tiny_weights),
+                                     "embedding.workers": 0, "crossval.finetune_epochs": 10,
+                                     "crossval.finetune_lr": 0.1})
+    config = finetune_config(scan_config, image_size=32)
+    assert config.schedule.lr == scan_config.crossval.finetune_lr and config.schedule.epochs == 10
+    probabilities = finetuned_out_of_fold_probabilities(manifest.paths, labels, assign_folds(labels, 3, 0), 3, config)
+    assert probabilities.shape == (len(manifest), 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1)
+    broken = [item.path for item in manifest.items].index("red/broken.png")
+    np.testing.assert_allclose(probabilities[broken], 1 / 3)  # unreadable: uniform
+    readable = np.arange(len(manifest)) != broken
+    accuracy = (probabilities[readable].argmax(axis=1) == labels[readable]).mean()
+    assert accuracy >= 0.8  # chance is 1/3: networks that never saw an image still name its colour
+
+
+@pytest.mark.slow
+def test_ensemble_scan_still_ranks_planted_errors_worst(color_dataset, tmp_path):
+    root, planted = color_dataset
+    result = labelfix.scan(root, out=tmp_path / "run", folds=3, workers=0, method="ensemble", image_size=64)
+    assert result.pred_probs.shape == (60, 3)
+    np.testing.assert_allclose(result.pred_probs.sum(axis=1), 1)
+    worst = result.issues.sort_values("label_score")["path"].head(4).tolist()
+    assert set(planted) <= set(worst)
+    assert result.record["config"]["crossval"]["method"] == "ensemble"

@@ -1,0 +1,120 @@
+from pathlib import Path
+
+import pytest
+
+from helpers import color_image, write_jsonl
+from labelfix.dataset import ReaderOptions, read_dataset
+from labelfix.errors import DatasetError
+
+
+def _image(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    color_image((100, 100, 100), 0, 8).save(path)
+    return path
+
+
+def test_class_folders_sorted_with_labels(tmp_path):
+    for name in ("b/2.png", "a/1.png", "a/0.jpg", "b/sub/3.png"):
+        _image(tmp_path / name)
+    (tmp_path / "a" / "notes.txt").write_text("not an image")
+    manifest = read_dataset(tmp_path)
+    assert manifest.source == "folders"
+    assert [i.path for i in manifest.items] == ["a/0.jpg", "a/1.png", "b/2.png", "b/sub/3.png"]
+    assert [i.label for i in manifest.items] == ["a", "a", "b", "b"]
+    assert manifest.classes == ("a", "b")
+    assert manifest.label_indices().tolist() == [0, 0, 1, 1]
+
+
+def test_split_folders_keep_the_split(tmp_path):
+    for name in ("train/cat/0.png", "train/dog/1.png", "val/cat/2.png", "test/dog/3.png"):
+        _image(tmp_path / name)
+    manifest = read_dataset(tmp_path)
+    assert [(i.split, i.label) for i in manifest.items] == [
+        ("test", "dog"), ("train", "cat"), ("train", "dog"), ("val", "cat")
+    ]
+
+
+def test_jsonl_paths_relative_to_file_with_multilabel_and_split(tmp_path):
+    _image(tmp_path / "images/0.jpg")
+    _image(tmp_path / "images/1.jpg")
+    write_jsonl(tmp_path / "labels.jsonl", [
+        {"image": "images/0.jpg", "label": "red"},
+        {"image": "images/1.jpg", "label": ["blue", "green"], "split": "validation"},
+    ])
+    manifest = read_dataset(tmp_path)
+    assert manifest.source == "jsonl"
+    assert manifest.items[0].labels == ("red",)
+    assert manifest.items[1].labels == ("blue", "green") and manifest.items[1].split == "val"
+    assert manifest.is_multilabel
+    assert manifest.classes == ("blue", "green", "red")
+
+
+def test_jsonl_given_as_file(tmp_path):
+    _image(tmp_path / "a.png")
+    _image(tmp_path / "b.png")
+    label_file = write_jsonl(tmp_path / "mine.jsonl", [{"image": "a.png", "label": 1}, {"image": "b.png", "label": 2}])
+    assert [i.label for i in read_dataset(label_file).items] == ["1", "2"]
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("{not json", "labels.jsonl:2: not valid JSON"),
+        ('{"image": "x.png"}', 'labels.jsonl:2: each line needs the keys "image" and "label"'),
+        ('{"image": "../outside.png", "label": "a"}', "outside the dataset folder"),
+        ('{"image": "a.png", "label": {"x": 1}}', "label must be a string"),
+        ('{"image": "a.png", "label": "b"}', "already named on line 1"),
+    ],
+)
+def test_jsonl_bad_lines_name_file_and_line(tmp_path, line, message):
+    (tmp_path / "labels.jsonl").write_text('{"image": "a.png", "label": "a"}\n' + line + "\n")
+    with pytest.raises(DatasetError, match=message.replace("(", r"\(").replace("{", r"\{")):
+        read_dataset(tmp_path)
+
+
+def test_csv_with_configured_columns_and_separator(tmp_path):
+    (tmp_path / "data.csv").write_text("file,tags,part\nx/0.png,cat|dog,train\nx/1.png,cat,test\n")
+    manifest = read_dataset(
+        tmp_path / "data.csv",
+        ReaderOptions(path_column="file", label_column="tags", split_column="part", label_separator="|"),
+    )
+    assert [(i.path, i.labels, i.split) for i in manifest.items] == [
+        ("x/0.png", ("cat", "dog"), "train"), ("x/1.png", ("cat",), "test")
+    ]
+
+
+def test_csv_unknown_column_lists_columns_and_flag(tmp_path):
+    (tmp_path / "labels.csv").write_text("file,label\na.png,x\n")
+    with pytest.raises(DatasetError, match=r"no column 'image'; its columns are file, label\. .*--path-column"):
+        read_dataset(tmp_path)
+
+
+def test_regex_labels_from_file_names(tmp_path):
+    for name in ("Abyssinian_1.jpg", "Abyssinian_2.jpg", "great_pyrenees_10.jpg", "readme.jpg"):
+        _image(tmp_path / "images" / name)
+    manifest = read_dataset(tmp_path, ReaderOptions(label_regex=r"([^/]+)_\d+\.jpg$"))
+    assert [i.label for i in manifest.items] == ["Abyssinian", "Abyssinian", "great_pyrenees"]
+
+
+@pytest.mark.parametrize("pattern, message", [("([a-z", "not a valid regular expression"), (r"\d+", "no capture group"),
+                                              (r"(zzz)_\d", "matched none of the")])
+def test_bad_regex(tmp_path, pattern, message):
+    _image(tmp_path / "a_1.jpg")
+    with pytest.raises(DatasetError, match=message):
+        read_dataset(tmp_path, ReaderOptions(label_regex=pattern))
+
+
+def test_empty_and_single_class_datasets(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="no images found"):
+        read_dataset(tmp_path / "empty")
+    _image(tmp_path / "one" / "cat" / "0.png")
+    with pytest.raises(DatasetError, match=r"only one class \(cat\)"):
+        read_dataset(tmp_path / "one")
+
+
+def test_missing_path_and_unknown_format(tmp_path):
+    with pytest.raises(DatasetError, match="no such file or folder"):
+        read_dataset(tmp_path / "nope")
+    with pytest.raises(DatasetError, match="unknown dataset format"):
+        read_dataset(tmp_path, ReaderOptions(format="parquet"))

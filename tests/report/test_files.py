@@ -1,0 +1,34 @@
+import json
+
+import pandas as pd
+
+from labelfix.report.files import corrected_records, write_corrected_labels
+
+
+def _table():
+    """Rows in review order (worst first), indexed by item as the issue table is."""
+    return pd.DataFrame(
+        {
+            "path": ["b.png", "a.png", "c.png", "d.png"],
+            "split": ["val", "", "", ""],
+            "given_label": ["dog", "cat", "cat", "dog"],
+            "suggested_label": ["cat", "cat", None, "dog"],
+            "is_label_issue": [True, False, False, False],
+            "is_unreadable_issue": [False, False, True, False],
+        },
+        index=[1, 0, 2, 3],
+    )
+
+
+def test_flagged_images_take_the_suggestion_and_keep_the_given_label_in_dataset_order():
+    assert corrected_records(_table()) == [
+        {"image": "a.png", "label": "cat"},
+        {"image": "b.png", "label": "cat", "given_label": "dog", "split": "val"},
+        {"image": "d.png", "label": "dog"},
+    ]
+
+
+def test_drop_flagged_leaves_flagged_and_unreadable_images_out(tmp_path):
+    count = write_corrected_labels(tmp_path / "c.jsonl", _table(), drop_flagged=True)
+    lines = [json.loads(line) for line in (tmp_path / "c.jsonl").read_text().splitlines()]
+    assert count == 2 and [line["image"] for line in lines] == ["a.png", "d.png"]

@@ -1,0 +1,46 @@
+import numpy as np
+import pandas as pd
+
+from labelfix.report.html import render_report
+
+
+def _table() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "path": ["<b>x</b>.png", "y.png", "z.png"],
+            "split": ["", "", ""],
+            "given_label": ["<script>alert(1)</script>", "ok", "ok"],
+            "suggested_label": ["ok", "ok", None],
+            "label_score": [0.01, 0.9, np.nan],
+            "is_label_issue": [True, False, False],
+            "given_label_probability": [0.01, 0.9, np.nan],
+            "suggested_label_probability": [0.99, 0.9, np.nan],
+            "fold": [0, 1, None],
+            "is_unreadable_issue": [False, False, True],
+            "unreadable_reason": ["", "", "empty file (0 bytes)"],
+        }
+    )
+
+
+def _record(tmp_path, neighbor_weight: float = 0.3) -> dict:
+    return {"dataset": {"name": "d", "root": str(tmp_path)}, "started_at": "now", "model": {"name": "m", "architecture": "a"},
+            "counts": {"folds": 2},
+            "config": {"seed": 0, "label_issues": {"filter_by": "prune_by_class"},
+                       "crossval": {"method": "embedding", "head": "logistic", "neighbor_weight": neighbor_weight}}}
+
+
+def _render(tmp_path, record: dict) -> str:
+    return render_report(_table(), ["<script>alert(1)</script>", "ok"], np.array([0.5, 0.0]),
+                         np.array([[0, 1], [0, 0]]), record, tmp_path)
+
+
+def test_user_data_is_escaped(tmp_path):
+    html = _render(tmp_path, _record(tmp_path))
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    assert "<b>x</b>" not in html
+    assert "no preview" in html and "empty file (0 bytes)" in html
+
+
+def test_the_report_says_how_the_probabilities_were_made(tmp_path):
+    assert "blended 70:30" in _render(tmp_path, _record(tmp_path, 0.3))
+    assert "blended" not in _render(tmp_path, _record(tmp_path, 0.0))

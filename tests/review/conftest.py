@@ -1,0 +1,21 @@
+"""A private copy of the session's scanned run per test, and the review app over it."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from helpers import copy_run
+from labelfix.review import create_app
+
+
+@pytest.fixture
+def run_dir(scanned, tmp_path):
+    """A fresh copy of the scanned run per test, so decisions do not leak between tests."""
+    return copy_run(scanned.run_dir, tmp_path / "run")
+
+
+@pytest.fixture
+def client(run_dir):
+    with TestClient(create_app(run_dir, reviewer="tester")) as test_client:
+        yield test_client

@@ -1,0 +1,97 @@
+"""The review page in a real headless Chromium (Debian's `chromium`), served by uvicorn as `labelfix review` serves it."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from helpers import review_queue
+from labelfix import store
+from labelfix.review import create_app
+
+
+def _chromium() -> str | None:
+    import os
+    import shutil
+
+    return os.environ.get("LABELFIX_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def served(run_dir):
+    """The review app served by uvicorn on a free local port, as `labelfix review` serves it."""
+    import socket
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(run_dir, reviewer="browser"), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        thread.join(0.05)
+    yield f"http://127.0.0.1:{port}/"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_relabel_from_the_keyboard_in_chromium_survives_a_reload(served, run_dir):
+    """End to end in a real headless Chromium (Debian's `chromium`): keys decide, a reload shows the decision."""
+    import os
+
+    browser_path = _chromium()
+    if browser_path is None:
+        if os.environ.get("LABELFIX_REQUIRE_BROWSER"):
+            pytest.fail("no chromium found and LABELFIX_REQUIRE_BROWSER is set (CI installs Debian's chromium)")
+        pytest.skip("no chromium on PATH: install Debian's `chromium` (or set LABELFIX_CHROMIUM) to run the browser test")
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a test dependency: pip install -e '.[test]'")
+    _, classes = review_queue(run_dir)
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=browser_path, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        dialogs, errors = [], []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(served + "?status=all&issue_type=label&page_size=500")
+        first = page.locator(".card").first
+        item = first.get_attribute("data-item")
+        assert page.evaluate("document.activeElement.dataset.item") == item  # the first card has the focus
+        page.keyboard.press("3")  # relabel to the third class
+        page.wait_for_selector(f'.card[data-item="{item}"][data-action="relabel"]')
+        second = page.locator(".card").nth(1).get_attribute("data-item")
+        assert page.evaluate("document.activeElement.dataset.item") == second  # focus moved on to the next image
+        page.keyboard.press("k")  # keep the second image's label
+        page.wait_for_selector(f'.card[data-item="{second}"][data-action="keep"]')
+        page.keyboard.press("Control+z")  # undo my last action: the keep
+        page.wait_for_selector(f'.card[data-item="{second}"][data-action=""]')
+        third = page.locator(".card").nth(2).get_attribute("data-item")
+        other_tab = browser.new_page()
+        other_tab.goto(served + "?status=all&issue_type=label&page_size=500")
+        other_tab.locator(f'.card[data-item="{third}"] button[data-do="remove"]').click()
+        other_tab.wait_for_selector(f'.card[data-item="{third}"][data-action="remove"]')
+        page.evaluate("refresh()")  # what the page does every 5 s and when it gets the focus back
+        page.wait_for_selector(f'.card[data-item="{third}"][data-action="remove"]')
+        other_tab.locator(f'.card[data-item="{third}"] button[data-do="undo"]').click()
+        other_tab.wait_for_selector(f'.card[data-item="{third}"][data-action=""]')
+        page.evaluate("refresh()")
+        page.wait_for_selector(f'.card[data-item="{third}"][data-action=""]')
+
+        page.reload()
+        card = page.locator(f'.card[data-item="{item}"]')
+        assert card.get_attribute("data-action") == "relabel"
+        assert card.locator(".decision").inner_text() == f"→ {classes[2]}"
+        assert page.locator(f'.card[data-item="{second}"]').get_attribute("data-action") == ""
+        assert "1 of" in page.locator("#progress-text").inner_text()
+        page.locator(f'.card[data-item="{item}"]').focus()
+        page.keyboard.press("e")
+        page.wait_for_selector("#evidence:not([hidden]) .neighbors figure")
+        browser.close()
+    assert dialogs == [] and errors == []  # the file named like an <img onerror> tag ran nothing
+    db = store.open_store(run_dir)
+    assert store.current_decisions(db)[["item_id", "action", "label", "reviewer"]].values.tolist() == [
+        [int(item), "relabel", classes[2], "browser"]
+    ]
