@@ -14,8 +14,10 @@ def test_embedded_default_loads_offline_with_its_own_preprocessing():
     assert backbone.data_config["mean"] == (0.5, 0.5, 0.5) and backbone.data_config["input_size"] == (3, 224, 224)
     assert backbone.has_classifier
     with torch.inference_mode():
-        embeddings, entropy = backbone.embed(torch.zeros(2, 3, 224, 224))
-    assert embeddings.shape == (2, 1712) and entropy.shape == (2,) and ((entropy >= 0) & (entropy <= 1)).all()
+        embedded = backbone.embed(torch.zeros(2, 3, 224, 224))
+    entropy = embedded.entropy
+    assert embedded.features.shape == (2, 1712) and entropy.shape == (2,) and ((entropy >= 0) & (entropy <= 1)).all()
+    assert embedded.activations is None
 
 
 def test_hub_model_offline_gives_a_clear_error(offline):
@@ -61,14 +63,28 @@ def test_embedding_holds_unit_length_parts_and_flip_average_is_mirror_invariant(
     backbone = with_input_size(load_backbone("lite0"), 64)
     images = torch.rand(2, 3, 64, 64)
     with torch.inference_mode():
-        embeddings, _ = backbone.embed(images)
+        embeddings = backbone.embed(images).features
         parts = torch.split(embeddings, [backbone.model.num_features, *_last_stage_channels(backbone.model)], dim=1)
         averaged = replace(backbone, flip_average=True)
-        once, twice = averaged.embed(images)[0], averaged.embed(images.flip(dims=(3,)))[0]
+        once, twice = averaged.embed(images).features, averaged.embed(images.flip(dims=(3,))).features
     assert backbone.stages_pooled == 2 and embeddings.shape == (2, backbone.feature_dim)
     torch.testing.assert_close(torch.stack([part.norm(dim=1) for part in parts]), torch.ones(3, 2))
     torch.testing.assert_close(once, twice, atol=1e-5, rtol=1e-4)
     assert averaged.key != backbone.key
+
+
+def test_activations_at_the_split_point_come_per_view():
+    backbone = replace(with_input_size(load_backbone("lite0"), 64), flip_average=True)
+    images = torch.rand(2, 3, 64, 64)
+    with torch.inference_mode():
+        embedded = backbone.embed(images, with_activations=True)
+        split_output = {}
+        module = backbone.model.get_submodule(backbone.split_module)
+        handle = module.register_forward_hook(lambda _, __, output: split_output.update(plain=output))
+        backbone.model(images)
+        handle.remove()
+    assert backbone.split_module == "blocks.4" and embedded.activations.shape == (2, 2, 112, 4, 4)
+    torch.testing.assert_close(embedded.activations[:, 0], split_output["plain"])
 
 
 def test_models_without_intermediate_features_embed_their_final_features(monkeypatch):
@@ -78,6 +94,8 @@ def test_models_without_intermediate_features_embed_their_final_features(monkeyp
     monkeypatch.setattr(timm.models.efficientnet.EfficientNet, "forward_intermediates", unsupported)
     backbone = load_backbone("lite0")
     assert backbone.stages_pooled == 0 and backbone.feature_dim == 1280
+    with torch.inference_mode():  # activations come from a hook: they do not need forward_intermediates
+        assert backbone.embed(torch.zeros(1, 3, 64, 64), with_activations=True).activations.shape == (1, 1, 112, 4, 4)
 
 
 def _last_stage_channels(model, stages=2):

@@ -47,6 +47,7 @@ def test_scan_finds_planted_errors_and_writes_the_run(scanned):
     assert record["config"]["seed"] == 0 and record["counts"]["unreadable"] == 2
     assert record["model"]["weights_hash"] and record["dataset"]["content_hash"]
     assert {"read", "embed", "neighbors", "crossval", "find_issues", "write"} <= set(record["timings_seconds"])
+    assert 0.9 < record["quality"]["out_of_fold_accuracy"] < 1  # the planted errors disagree
 
     with sqlite3.connect(run / "labelfix.db") as db:
         assert db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == images
@@ -185,3 +186,11 @@ def test_the_same_image_in_train_and_val_is_leakage(tmp_path):
     assert issues.loc[["train/red/red_07.png", "val/red/leaked.png"], "is_leakage_issue"].all()
     assert issues.loc["val/red/leaked.png", "split"] == "val"
     assert not issues.loc["val/red/leaked.png", "is_conflicting_duplicate_issue"]
+
+
+def test_fine_tuning_the_last_stages_ranks_the_planted_errors_worst(scanned, scanned_copy, tmp_path):
+    result = labelfix.scan(scanned_copy, out=tmp_path / "run", folds=3, workers=0, method="last_stages", image_size=64)
+    worst = result.issues.dropna(subset=["label_score"]).sort_values("label_score")["path"].head(len(scanned.planted))
+    assert set(worst) == set(scanned.planted)
+    assert result.record["model"]["flip_average"] and result.record["quality"]["out_of_fold_accuracy"] > 0.9
+    assert "last stages fine-tuned" in (tmp_path / "run" / "report.html").read_text()

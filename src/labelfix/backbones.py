@@ -24,6 +24,15 @@ EMBEDDED_MODELS = {"lite0": "tf_efficientnet_lite0"}
 STAGES_POOLED = 2
 
 
+@dataclass(frozen=True)
+class Embedded:
+    """What one forward pass over a batch of B images gives."""
+
+    features: torch.Tensor  # (B, feature_dim) embeddings
+    entropy: torch.Tensor | None  # (B,) entropy of the pretrained head's prediction in [0, 1]; None without a head
+    activations: torch.Tensor | None  # (B, views, C, h, w) output of `split_module`, per view (plain, mirrored)
+
+
 @dataclass
 class Backbone:
     """A pretrained timm model used as a feature extractor (`embed`), with its ImageNet head when it has one."""
@@ -37,33 +46,67 @@ class Backbone:
     has_classifier: bool
     stages_pooled: int = 0  # see STAGES_POOLED; 0 for models without timm's `forward_intermediates`
     flip_average: bool = False  # average each image's embedding with its mirror image's (twice the work)
+    split_at: str = ""  # module whose output `embed` keeps as activations; "" for the default (see `split_module`)
 
-    def embed(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Embeddings (B, feature_dim) and the entropy of the pretrained head's prediction in [0, 1] (B,) or None.
+    def embed(self, images: torch.Tensor, *, with_activations: bool = False) -> Embedded:
+        """Embeddings of a batch of images, the pretrained head's uncertainty, and (when asked) the activations
+        at the split point (`split_module`), for fine-tuning the stages after it without running those before.
 
         An embedding is the pooled final features followed by the average-pooled outputs of the last
-        `stages_pooled` stages, each part scaled to unit length so that no part outweighs the others.
+        `stages_pooled` stages, each part scaled to unit length so that no part outweighs the others. With
+        `flip_average`, the mirror image is embedded too and averaged in; its activations become a second view.
         """
-        features, entropy = self._embed_once(images)
-        if not self.flip_average:
-            return features, entropy
-        mirrored, mirrored_entropy = self._embed_once(images.flip(dims=(3,)))
-        return (features + mirrored) / 2, None if entropy is None else (entropy + mirrored_entropy) / 2
+        views = [images, images.flip(dims=(3,))] if self.flip_average else [images]
+        passes = [self._embed_once(view, with_activations) for view in views]
+        entropies = [entropy for _, entropy, _ in passes]
+        return Embedded(
+            features=sum(features for features, _, _ in passes) / len(passes),
+            entropy=None if entropies[0] is None else sum(entropies) / len(passes),
+            activations=torch.stack([split for _, _, split in passes], dim=1) if with_activations else None,
+        )
 
-    def _embed_once(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if self.stages_pooled:
-            final, stages = self.model.forward_intermediates(images, indices=self.stages_pooled)
-        else:
-            final, stages = self.model.forward_features(images), []
+    def _embed_once(self, images: torch.Tensor, with_activations: bool = False):
+        """(features, entropy or None, activations at the split point or None) of one view."""
+        kept = {}
+        hook = None
+        if with_activations:
+            hook = self.model.get_submodule(self.split_module).register_forward_hook(
+                lambda _, __, output: kept.update(split=output))
+        try:
+            if self.stages_pooled:
+                final, stages = self.model.forward_intermediates(images, indices=self.stages_pooled)
+            else:
+                final, stages = self.model.forward_features(images), []
+        finally:
+            if hook is not None:
+                hook.remove()
         pooled = self.model.forward_head(final, pre_logits=True)
         parts = [pooled, *(stage.mean(dim=(2, 3)) for stage in stages)]
         features = torch.cat([nn.functional.normalize(part.float(), dim=1) for part in parts], dim=1)
+        split = kept.get("split")
         if not self.has_classifier:
-            return features, None
+            return features, None, split
         logits = self.model.get_classifier()(pooled).float()
         probabilities = logits.softmax(dim=1)
         entropy = -(probabilities * probabilities.clamp_min(1e-12).log()).sum(dim=1)
-        return features, entropy / math.log(logits.shape[1])
+        return features, entropy / math.log(logits.shape[1]), split
+
+    @property
+    def activations_key(self) -> str:
+        """Identifies the activations at the split point: they are cached under it."""
+        return f"{self.key}-{self.split_module}"
+
+    @property
+    def split_module(self) -> str:
+        """The module whose output `embed` returns as activations: `split_at`, or by default the last but one
+        feature stage of timm's feature_info (the end of the stages at 1/16 resolution in most CNNs)."""
+        if self.split_at:
+            return self.split_at
+        stages = getattr(self.model, "feature_info", None) or []
+        if len(stages) < 2:
+            raise ModelError(f"{self.name}: timm lists no feature stages to split at; name a module with "
+                             "crossval.last_stages_split, or use crossval.method embedding or finetune")
+        return stages[-2]["module"]
 
     @property
     def key(self) -> str:
@@ -124,11 +167,11 @@ def load_backbone(name: str = "lite0", weights: Path | None = None) -> Backbone:
     probe = torch.zeros(1, *data_config["input_size"])
     with torch.inference_mode():
         try:
-            embedding = backbone.embed(probe)[0]
+            embedding = backbone.embed(probe).features
         except (AttributeError, NotImplementedError, AssertionError, RuntimeError):  # no forward_intermediates
             log.info("%s: embeddings from the final features only", name)
             backbone.stages_pooled = 0
-            embedding = backbone.embed(probe)[0]
+            embedding = backbone.embed(probe).features
     backbone.feature_dim = int(embedding.shape[1])
     return backbone
 

@@ -42,9 +42,16 @@ class EmbeddingConfig(_Section):
 
 class CrossValidationConfig(_Section):
     folds: int = Field(5, ge=2)
-    method: Literal["embedding", "finetune", "ensemble"] = Field(
-        "embedding", description="embedding: a head on frozen embeddings; finetune: fine-tune one network per fold; "
-        "ensemble: the average of both"
+    method: Literal["embedding", "last_stages", "finetune", "ensemble"] = Field(
+        "embedding", description="embedding: a head on frozen embeddings; last_stages: the backbone's last stages "
+        "fine-tuned per fold on cached activations; finetune: the whole network fine-tuned per fold; ensemble: the "
+        "average of embedding and finetune"
+    )
+    last_stages_epochs: int = Field(3, ge=1, description="epochs per fold for method last_stages")
+    last_stages_lr: float = Field(1e-3, gt=0, description="peak learning rate (AdamW, one-cycle) for method last_stages")
+    last_stages_split: str = Field(
+        "auto", description="for method last_stages: the module after which the network is fine-tuned (e.g. "
+        "blocks.5); auto: the end of the last but one feature stage"
     )
     finetune_epochs: int = Field(3, ge=1, description="epochs per fold for method finetune / ensemble")
     finetune_lr: float = Field(1e-2, gt=0, description="peak learning rate of the head per fold (no lr finder per fold)")

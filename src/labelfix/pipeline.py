@@ -19,7 +19,7 @@ from labelfix.config import ScanConfig, flatten, load_config
 from labelfix.crossval.embedding import out_of_fold_probabilities
 from labelfix.crossval.folds import assign_folds, small_classes
 from labelfix.crossval.neighbor_vote import neighbor_vote
-from labelfix.crossval.probabilities import blend, normalized
+from labelfix.crossval.probabilities import agreement, blend, normalized
 from labelfix.dataset import Manifest, ReaderOptions, read_dataset
 from labelfix.devices import resolve_device
 from labelfix.errors import ConfigError, DatasetError
@@ -104,7 +104,8 @@ def scan(
     with timer.stage("embed"), EmbeddingCache(config.embedding.cache_dir or default_cache_dir()) as cache:
         features = compute_features(
             manifest.paths, backbone, cache, batch_size=config.embedding.batch_size, workers=config.embedding.workers,
-            device=device, with_statistics=config.checks.enabled, progress=progress,
+            device=device, with_statistics=config.checks.enabled,
+            with_activations=config.crossval.method == "last_stages", progress=progress,
         )
     readable = _readable(manifest, features)
     labels = manifest.label_indices()[readable]
@@ -113,7 +114,7 @@ def scan(
     with timer.stage("crossval"):
         folds = assign_folds(labels, config.crossval.folds, config.seed)
         _warn_small_classes(labels, folds, manifest.classes)
-        probabilities = _out_of_fold(manifest, features, readable, labels, folds, backbone, config, progress)
+        probabilities = _out_of_fold(manifest, features, readable, labels, folds, backbone, config, device, progress)
         if config.crossval.neighbor_weight:
             vote = neighbor_vote(neighbors, labels, len(manifest.classes))
             probabilities = normalized(blend(probabilities, vote, config.crossval.neighbor_weight))
@@ -122,6 +123,7 @@ def scan(
     pred_probs = np.full((len(manifest), len(manifest.classes)), np.nan)
     pred_probs[readable] = probabilities
     record = _run_record(config, manifest, backbone, features, device, started, timer, findings.table, int(folds.max()) + 1)
+    record["quality"] = {"out_of_fold_accuracy": round(agreement(probabilities, labels), 4)}
     with timer.stage("write"):
         _write_outputs(run_dir, config, manifest, pred_probs, features, record, findings)
     record["timings_seconds"] = timer.seconds
@@ -130,13 +132,21 @@ def scan(
     return ScanResult(run_dir=run_dir, manifest=manifest, issues=findings.table, pred_probs=pred_probs, record=record)
 
 
-def _out_of_fold(manifest, features, readable, labels, folds, backbone: Backbone, config: ScanConfig, progress) -> np.ndarray:
-    """Out-of-fold probabilities (readable N, K) from the embedding head, fine-tuned networks, or their average."""
-    method, n_classes = config.crossval.method, len(manifest.classes)
+def _out_of_fold(manifest, features, readable, labels, folds, backbone: Backbone, config: ScanConfig, device,
+                 progress) -> np.ndarray:
+    """Out-of-fold probabilities (readable N, K) of the configured method (see `CrossValidationConfig.method`)."""
+    method, n_classes, cv = config.crossval.method, len(manifest.classes), config.crossval
+    if method == "last_stages":
+        from labelfix.crossval.last_stages import last_stages_out_of_fold_probabilities
+
+        return last_stages_out_of_fold_probabilities(
+            features.activations[readable], labels, folds, n_classes, backbone, epochs=cv.last_stages_epochs,
+            learning_rate=cv.last_stages_lr, seed=config.seed, device=device, progress=progress,
+        )
     if method != "finetune":
         head = out_of_fold_probabilities(
-            features.embeddings[readable], labels, folds, n_classes, head=config.crossval.head,
-            regularization=config.crossval.regularization, seed=config.seed, progress=progress,
+            features.embeddings[readable], labels, folds, n_classes, head=cv.head, regularization=cv.regularization,
+            seed=config.seed, progress=progress,
         )
         if method == "embedding":
             return head
@@ -196,11 +206,14 @@ def _find_issues(manifest, features, readable, labels, folds, probabilities, nei
 
 
 def _as_configured(backbone: Backbone, config: ScanConfig, manifest: Manifest) -> Backbone:
-    """The backbone at the configured (or automatic) input size, with or without flip averaging."""
+    """The backbone at the configured (or automatic) input size, with or without flip averaging (method
+    last_stages always embeds the mirror image too: it trains on both views)."""
     size = config.embedding.image_size
     if size == "auto":
         size = auto_input_size(typical_short_side(manifest.paths), backbone.data_config["input_size"][-1])
-    return replace(with_input_size(backbone, size), flip_average=config.embedding.flip_average)
+    flip_average = config.embedding.flip_average or config.crossval.method == "last_stages"
+    split_at = "" if config.crossval.last_stages_split == "auto" else config.crossval.last_stages_split
+    return replace(with_input_size(backbone, size), flip_average=flip_average, split_at=split_at)
 
 
 def _with_options(config: ScanConfig, options: dict) -> ScanConfig:

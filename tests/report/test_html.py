@@ -44,3 +44,14 @@ def test_user_data_is_escaped(tmp_path):
 def test_the_report_says_how_the_probabilities_were_made(tmp_path):
     assert "blended 70:30" in _render(tmp_path, _record(tmp_path, 0.3))
     assert "blended" not in _render(tmp_path, _record(tmp_path, 0.0))
+
+
+def test_the_report_says_how_far_to_trust_the_ranking(tmp_path):
+    record = _record(tmp_path)
+    html = _render(tmp_path, {**record, "quality": {"out_of_fold_accuracy": 0.97}})
+    assert "97.0%" in html and "That is low" not in html
+    html = _render(tmp_path, {**record, "quality": {"out_of_fold_accuracy": 0.81}})
+    assert "81.0%" in html and "That is low" in html and "--method last_stages" in html
+    record["config"]["crossval"]["method"] = "last_stages"
+    html = _render(tmp_path, {**record, "quality": {"out_of_fold_accuracy": 0.81}})
+    assert "That is low" in html and "--method finetune" in html

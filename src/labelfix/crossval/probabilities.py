@@ -18,3 +18,8 @@ def blend(first: np.ndarray, second: np.ndarray, weight: float) -> np.ndarray:
     if not 0 <= weight <= 1:
         raise ValueError(f"blend weight {weight} is not in [0, 1]")
     return (1 - weight) * first + weight * second
+
+
+def agreement(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Share of images whose most probable class is their given label (out-of-fold accuracy against labels (N,))."""
+    return float((probabilities.argmax(axis=1) == labels).mean()) if len(labels) else 0.0

@@ -31,6 +31,7 @@ class Features:
     errors: dict[int, str]  # item index -> why it is unreadable
     newly_embedded: int
     from_cache: int
+    activations: np.ndarray | None = None  # (N, views, C, h, w) float16 at the backbone's split point; 0 if unreadable
 
     @property
     def readable(self) -> np.ndarray:
@@ -65,11 +66,13 @@ def compute_features(
     workers: int | None = None,
     device: torch.device | None = None,
     with_statistics: bool = True,
+    with_activations: bool = False,
     progress: Progress = NoProgress(),
 ) -> Features:
     """Embeddings for `paths`: cached where the content is known, else computed and cached batch by batch.
 
-    Without `with_statistics`, embeddings cached with statistics are used too (the vectors are the same).
+    Without `with_statistics`, embeddings cached with statistics are used too (the vectors are the same). With
+    `with_activations`, the activations at the backbone's split point come too (cached beside the embeddings).
     """
     with_stats_key = f"{backbone.key}-stats{STATS_VERSION}"
     key = with_stats_key if with_statistics else f"{backbone.key}-stats0"
@@ -79,6 +82,9 @@ def compute_features(
     known = cache.get_many(key, [h for h in hashes if h])
     if not with_statistics:
         known = {**cache.get_many(with_stats_key, [h for h in hashes if h and h not in known]), **known}
+    activations = cache.get_activations(backbone.activations_key, list(known)) if with_activations else {}
+    if with_activations:  # an image whose activations are not cached is decoded again
+        known = {h: cached for h, cached in known.items() if h in activations}
     from_cache = sum(1 for h in hashes if h in known)
     to_embed = [i for i, h in enumerate(hashes) if h and h not in known]
     first_of_hash = {}
@@ -89,12 +95,16 @@ def compute_features(
     newly_embedded = 0
     with progress.task("embed", len(unique)) as advance:
         batches = embed_files([paths[i] for i in unique], backbone, batch_size=batch_size, workers=workers,
-                              device=device, with_statistics=with_statistics)
+                              device=device, with_statistics=with_statistics, with_activations=with_activations)
         for batch in batches:
             fresh = {
                 hashes[unique[j]]: CachedImage(vector, statistics)
                 for j, vector, statistics in zip(batch.indices, batch.vectors, batch.statistics)
             }
+            if batch.activations is not None:
+                fresh_activations = {hashes[unique[j]]: array for j, array in zip(batch.indices, batch.activations)}
+                cache.put_activations(backbone.activations_key, fresh_activations.items())
+                activations.update(fresh_activations)
             cache.put_many(key, fresh.items())
             known.update(fresh)
             errors.update({unique[j]: error for j, error in batch.errors.items()})
@@ -116,4 +126,16 @@ def compute_features(
         errors=dict(sorted(errors.items())),
         newly_embedded=newly_embedded,
         from_cache=from_cache,
+        activations=_stacked(activations, hashes, errors) if with_activations else None,
     )
+
+
+def _stacked(activations: dict[str, np.ndarray], hashes: list[str | None], errors: dict[int, str]) -> np.ndarray | None:
+    """One (N, views, C, h, w) float16 array in path order; zeros for unreadable images (None if none is readable)."""
+    if not activations:
+        return None
+    stacked = np.zeros((len(hashes), *next(iter(activations.values())).shape), dtype=np.float16)
+    for i, h in enumerate(hashes):
+        if i not in errors:
+            stacked[i] = activations[h]
+    return stacked

@@ -50,6 +50,7 @@ class EmbeddedBatch:
     vectors: np.ndarray  # (len(indices), D) float32
     statistics: list[dict]  # image statistics, one per embedded image
     errors: dict[int, str]  # position -> why the image could not be read
+    activations: np.ndarray | None = None  # (len(indices), views, C, h, w) float16, when asked for
 
 
 def embed_files(
@@ -60,9 +61,11 @@ def embed_files(
     workers: int | None = None,
     device: torch.device | None = None,
     with_statistics: bool = True,
+    with_activations: bool = False,
 ) -> Iterator[EmbeddedBatch]:
     """Embed every file with the backbone's own eval preprocessing (and compute image statistics in the
-    same decode); one `EmbeddedBatch` per batch."""
+    same decode, and keep the activations at the backbone's split point when asked); one `EmbeddedBatch` per
+    batch."""
     device = device or resolve_device()
     transform = eval_transform(backbone.data_config)
     workers = default_workers() if workers is None else workers
@@ -81,14 +84,15 @@ def embed_files(
             failed = {i: e for i, e in zip(indices, errors) if e}
             good = [i for i in indices if i not in failed]
             good_statistics = [s for i, s in zip(indices, statistics) if i not in failed]
-            vectors = np.zeros((0, backbone.feature_dim), dtype=np.float32)
-            if images is not None:
-                images = images.to(device, non_blocking=True).to(memory_format=torch.channels_last)
-                with autocast:
-                    embeddings, entropy = backbone.embed(images)
-                vectors = embeddings.float().cpu().numpy()
-                if entropy is not None:
-                    for statistics_of_image, value in zip(good_statistics, entropy.float().cpu().tolist()):
-                        if statistics_of_image:
-                            statistics_of_image["prediction_entropy"] = round(value, 5)
-            yield EmbeddedBatch(indices=good, vectors=vectors, statistics=good_statistics, errors=failed)
+            if images is None:
+                yield EmbeddedBatch(good, np.zeros((0, backbone.feature_dim), np.float32), good_statistics, failed)
+                continue
+            images = images.to(device, non_blocking=True).to(memory_format=torch.channels_last)
+            with autocast:
+                embedded = backbone.embed(images, with_activations=with_activations)
+            if embedded.entropy is not None:
+                for statistics_of_image, value in zip(good_statistics, embedded.entropy.float().cpu().tolist()):
+                    if statistics_of_image:
+                        statistics_of_image["prediction_entropy"] = round(value, 5)
+            activations = None if embedded.activations is None else embedded.activations.to(torch.float16).cpu().numpy()
+            yield EmbeddedBatch(good, embedded.features.float().cpu().numpy(), good_statistics, failed, activations)

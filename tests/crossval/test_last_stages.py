@@ -1,0 +1,76 @@
+"""Fine-tuning the backbone's last stages per fold on cached activations (timm's tiny models, random weights)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from labelfix.backbones import load_backbone, with_input_size
+from labelfix.crossval.folds import assign_folds
+from labelfix.crossval.last_stages import last_stages_out_of_fold_probabilities, top_network
+from labelfix.errors import ModelError
+
+
+@pytest.fixture(scope="module")
+def tiny_backbone(tiny_weights):
+    return replace(with_input_size(load_backbone("test_efficientnet", tiny_weights), 32), flip_average=True)
+
+
+def _activations(backbone, images: torch.Tensor) -> np.ndarray:
+    with torch.inference_mode():
+        return backbone.embed(images, with_activations=True).activations.numpy().astype(np.float16)
+
+
+def _two_kinds_of_images(n_per_class: int, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
+    """Noisy reddish images (class 0) and bluish ones (class 1)."""
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.rand(2 * n_per_class, 3, 32, 32, generator=generator) * 0.5
+    images[:n_per_class, 0] += 0.5
+    images[n_per_class:, 2] += 0.5
+    return images, np.repeat([0, 1], n_per_class)
+
+
+def test_the_top_network_continues_the_backbone_from_its_split_point(tiny_backbone):
+    images = torch.rand(3, 3, 32, 32)
+    network = top_network(tiny_backbone, 5, seed=0)
+    assert isinstance(network.conv_stem, torch.nn.Identity) and network.get_classifier().out_features == 5
+    assert tiny_backbone.split_module == "blocks.3" and isinstance(network.blocks[3], torch.nn.Identity)
+    assert not isinstance(network.blocks[4], torch.nn.Identity)
+    with torch.inference_mode():
+        features = network.forward_features(torch.from_numpy(_activations(tiny_backbone, images)[:, 0]).float())
+        expected = tiny_backbone.model.forward_features(images)
+    torch.testing.assert_close(features, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_the_backbone_is_left_as_it_was(tiny_backbone):
+    before = {k: v.clone() for k, v in tiny_backbone.model.state_dict().items()}
+    images, labels = _two_kinds_of_images(6)
+    last_stages_out_of_fold_probabilities(_activations(tiny_backbone, images), labels, np.arange(12) % 2, 2,
+                                          tiny_backbone, epochs=1)
+    assert all(torch.equal(before[k], v) for k, v in tiny_backbone.model.state_dict().items())
+
+
+def test_folds_learn_what_they_never_saw_and_are_seeded(tiny_backbone):
+    images, labels = _two_kinds_of_images(24)
+    activations = _activations(tiny_backbone, images)
+    folds = assign_folds(labels, 3, 0)
+    options = {"epochs": 8, "learning_rate": 3e-3, "batch_size": 16}
+    first = last_stages_out_of_fold_probabilities(activations, labels, folds, 2, tiny_backbone, seed=1, **options)
+    again = last_stages_out_of_fold_probabilities(activations, labels, folds, 2, tiny_backbone, seed=1, **options)
+    other = last_stages_out_of_fold_probabilities(activations, labels, folds, 2, tiny_backbone, seed=2, **options)
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    np.testing.assert_allclose(first.sum(axis=1), 1.0)
+    assert (first.argmax(axis=1) == labels).mean() >= 0.9  # chance is 0.5
+
+
+def test_a_model_that_does_not_chain_its_layers_is_refused(tmp_path):
+    import timm
+
+    torch.save(timm.create_model("test_vit").state_dict(), tmp_path / "vit.pth")
+    backbone = load_backbone("test_vit", tmp_path / "vit.pth")
+    with pytest.raises(ModelError, match="cannot be run on their own; use crossval.method embedding"):
+        top_network(backbone, 3, seed=0)
