@@ -9,7 +9,7 @@ import json
 
 from labelfix.apply.rules import CleanedDataset, KeptImage
 from labelfix.apply.source import RunSource, rescan_hint
-from labelfix.dataset.readers import relative_to_root
+from labelfix.dataset.readers import PathsUnder
 from labelfix.errors import DatasetError
 
 
@@ -26,11 +26,11 @@ def jsonl_text(run: RunSource, kept: tuple[KeptImage, ...]) -> str:
 
 
 def _original_lines(run: RunSource) -> dict[str, dict]:
-    lines = {}
+    lines, paths = {}, PathsUnder(run.root)
     for line in run.label_file.read_text(encoding="utf-8").splitlines():
         if line.strip():
             record = json.loads(line)
-            lines[relative_to_root(run.root, record["image"], str(run.label_file))] = record
+            lines[paths.relative(record["image"], str(run.label_file))] = record
     return lines
 
 
@@ -42,7 +42,8 @@ def csv_text(run: RunSource, kept: tuple[KeptImage, ...]) -> str:
         with run.label_file.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
             columns = list(reader.fieldnames or [])
-            originals = {relative_to_root(run.root, row[path_column], str(run.label_file)): row for row in reader}
+            paths = PathsUnder(run.root)
+            originals = {paths.relative(row[path_column], str(run.label_file)): row for row in reader}
         rows = [{**_original_row(originals, run, image.path), path_column: image.path, label_column: image.label}
                 for image in kept]
     else:

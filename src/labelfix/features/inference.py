@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,15 +15,15 @@ from labelfix.backbones import Backbone
 from labelfix.devices import default_workers, resolve_device
 from labelfix.images.io import UnreadableImage, open_image, read_bytes
 from labelfix.images.stats import image_statistics
-from labelfix.images.transforms import eval_transform
+from labelfix.images.transforms import split_eval_transform
 
 
 class ImageFiles(Dataset):
-    """Preprocessed tensors and statistics of image files; an unreadable file gives its reason instead."""
+    """Resized uint8 pixels (C, H, W) and statistics of image files; an unreadable file gives its reason instead."""
 
-    def __init__(self, paths: Sequence[Path], transform, *, with_statistics: bool = True) -> None:
+    def __init__(self, paths: Sequence[Path], to_pixels: Callable, *, with_statistics: bool = True) -> None:
         self.paths = list(paths)
-        self.transform = transform
+        self.to_pixels = to_pixels
         self.with_statistics = with_statistics
 
     def __len__(self) -> int:
@@ -35,7 +35,7 @@ class ImageFiles(Dataset):
         except UnreadableImage as error:
             return torch.zeros(0), index, str(error), {}
         statistics = image_statistics(image, facts) if self.with_statistics else {}
-        return self.transform(image), index, "", statistics
+        return self.to_pixels(image), index, "", statistics
 
 
 def _collate(batch: list[tuple]) -> tuple[torch.Tensor | None, list[int], list[str], list[dict]]:
@@ -67,10 +67,10 @@ def embed_files(
     same decode, and keep the activations at the backbone's split point when asked); one `EmbeddedBatch` per
     batch."""
     device = device or resolve_device()
-    transform = eval_transform(backbone.data_config)
+    transform = split_eval_transform(backbone.data_config)
     workers = default_workers() if workers is None else workers
     loader = DataLoader(
-        ImageFiles(paths, transform, with_statistics=with_statistics),
+        ImageFiles(paths, transform.to_pixels, with_statistics=with_statistics),
         batch_size=batch_size,
         num_workers=workers,
         collate_fn=_collate,
@@ -87,7 +87,7 @@ def embed_files(
             if images is None:
                 yield EmbeddedBatch(good, np.zeros((0, backbone.feature_dim), np.float32), good_statistics, failed)
                 continue
-            images = images.to(device, non_blocking=True).to(memory_format=torch.channels_last)
+            images = transform.normalize(images.to(device, non_blocking=True)).contiguous(memory_format=torch.channels_last)
             with autocast:
                 embedded = backbone.embed(images, with_activations=with_activations)
             if embedded.entropy is not None:

@@ -21,15 +21,15 @@ def corrected_records(table: pd.DataFrame, *, drop_flagged: bool = False) -> lis
     Flagged images get the suggested label (with `"given_label"` kept), or are left out with `drop_flagged`;
     unreadable images are always left out.
     """
+    rows = table.sort_index()
+    flagged = rows["is_label_issue"].to_numpy(bool)
+    keep = ~rows["is_unreadable_issue"].to_numpy(bool) & ~(flagged & drop_flagged)
     records = []
-    for _, row in table.sort_index().iterrows():
-        if row["is_unreadable_issue"] or (drop_flagged and row["is_label_issue"]):
-            continue
-        record = {"image": row["path"], "label": row["given_label"]}
-        if row["is_label_issue"]:
-            record.update(label=row["suggested_label"], given_label=row["given_label"])
-        if row["split"]:
-            record["split"] = row["split"]
+    columns = (rows[name].to_numpy(object)[keep] for name in ("path", "given_label", "suggested_label", "split"))
+    for is_flagged, path, given, suggested, split in zip(flagged[keep], *columns):
+        record = {"image": path, "label": suggested, "given_label": given} if is_flagged else {"image": path, "label": given}
+        if split:
+            record["split"] = split
         records.append(record)
     return records
 

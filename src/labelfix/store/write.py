@@ -32,6 +32,7 @@ def write_run_store(
     with atomic_path(path) as temporary:
         temporary.unlink()
         with closing(sqlite3.connect(temporary)) as db, db:
+            db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")  # a temporary file: renamed when whole
             db.executescript(SCHEMA + DECISIONS_SCHEMA)
             db.execute(f"PRAGMA user_version = {STORE_VERSION}")
             db.executemany("INSERT INTO run VALUES (?, ?)", [(k, json.dumps(v, default=str)) for k, v in run_record.items()])
@@ -78,10 +79,6 @@ DETAIL_COLUMNS = {
 }
 
 
-def _plain(value):
-    return value.item() if hasattr(value, "item") else value
-
-
 def _issue_rows(table: pd.DataFrame) -> list[tuple]:
     """(item_id, type, is_issue, score, suggested_label, details) for every type that applies to an image."""
     rows = []
@@ -89,24 +86,26 @@ def _issue_rows(table: pd.DataFrame) -> list[tuple]:
     for name in issue_types(table):
         flags = table[f"is_{name}_issue"].to_numpy(bool)
         scores = table[f"{name}_score"].to_numpy(float) if f"{name}_score" in table else np.where(flags, 0.0, np.nan)
-        suggested = table["suggested_label"].to_numpy(object) if name == "label" else np.full(len(table), None)
+        applies = flags | np.isfinite(scores)
+        suggested = table["suggested_label"].to_numpy(object)[applies] if name == "label" else [None] * int(applies.sum())
         columns = [c for c in DETAIL_COLUMNS.get(name, ()) if c in table]
-        details = table[columns].to_dict("records") if columns else [None] * len(table)
-        for item_id, flag, score, suggestion, detail in zip(item_ids, flags, scores, suggested, details):
-            if flag or np.isfinite(score):
-                detail_json = json.dumps({k: _plain(v) for k, v in detail.items()}, default=str) if detail else None
-                rows.append((int(item_id), name, int(flag), None if np.isnan(score) else float(score), suggestion, detail_json))
+        details = _json_records(table.loc[applies, columns]) if columns else [None] * int(applies.sum())
+        rows += zip(item_ids[applies].tolist(), [name] * len(details), flags[applies].astype(int).tolist(),
+                    np.where(np.isnan(scores), None, scores)[applies].tolist(), suggested, details)
     return rows
+
+
+def _json_records(frame: pd.DataFrame) -> list[str]:
+    """One JSON object per row (NaN as null)."""
+    return frame.to_json(orient="records", lines=True, double_precision=15).splitlines()
 
 
 def _neighbor_rows(neighbors: Neighbors | None, items: np.ndarray) -> list[tuple]:
     if neighbors is None:
         return []
-    return [
-        (int(items[row]), rank, int(neighbor), float(distance))
-        for row, (indices, distances) in enumerate(zip(neighbors.indices, neighbors.distances))
-        for rank, (neighbor, distance) in enumerate(zip(indices, distances))
-    ]
+    n, k = neighbors.indices.shape
+    return list(zip(np.repeat(items, k).tolist(), np.tile(np.arange(k), n).tolist(),
+                    neighbors.indices.ravel().tolist(), neighbors.distances.ravel().astype(float).tolist()))
 
 
 def _decisions_by_path(path: Path) -> list[tuple]:

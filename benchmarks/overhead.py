@@ -1,0 +1,139 @@
+"""What a scan costs besides the network: the scan with a backbone whose forward pass is free, next to PIL's
+decode-and-resize alone, stage by stage.
+
+    python benchmarks/overhead.py --dataset cifar10n --subset 10000
+    python benchmarks/overhead.py --dataset hymenoptera
+
+The free backbone keeps the real preprocessing (lite0's, at the scan's input size) and returns the mean colour
+of the resized image as the embedding, so every other stage does its real work: reading and hashing files,
+decoding, image statistics, the cache, neighbours, cross-validation, issues and the outputs. Measured in one run,
+after the files are in the OS page cache: the cold scan (empty cache), the warm scan, and the bare decode loop
+(open, RGB, resize to the input size, in the same worker processes). Writes benchmarks/results/overhead-*.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import data  # noqa: E402
+
+import labelfix  # noqa: E402
+import labelfix.pipeline  # noqa: E402
+from labelfix.backbones import Backbone, load_backbone  # noqa: E402
+from labelfix.dataset import read_dataset  # noqa: E402
+from labelfix.devices import default_workers  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+class FreeModel(nn.Module):
+    """A stand-in for a timm model whose forward pass costs nothing: the mean colour is the feature."""
+
+    pretrained_cfg: dict = {}
+    num_classes = 0
+
+    def forward_features(self, images: torch.Tensor) -> torch.Tensor:
+        return images.mean(dim=(2, 3), keepdim=True)
+
+    def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        return features.flatten(1)
+
+
+def free_backbone() -> Backbone:
+    """lite0's preprocessing around a free model."""
+    real = load_backbone("lite0")
+    return replace(real, name="free", architecture="free", model=FreeModel(), weights_hash="free", feature_dim=3,
+                   has_classifier=False, stages_pooled=0)
+
+
+class DecodeAndResize(Dataset):
+    """The bare loop: open, convert to RGB, resize to the input size."""
+
+    def __init__(self, paths: list[Path], size: int) -> None:
+        self.paths, self.size = paths, size
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> int:
+        with Image.open(self.paths[index]) as image:
+            image.convert("RGB").resize((self.size, self.size), Image.Resampling.BICUBIC)
+        return index
+
+
+def decode_and_resize_seconds(paths: list[Path], size: int, workers: int, batch_size: int) -> float:
+    loader = DataLoader(DecodeAndResize(paths, size), batch_size=batch_size, num_workers=workers,
+                        collate_fn=lambda batch: batch)
+    start = time.perf_counter()
+    for _ in loader:
+        pass
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="cifar10n", choices=["hymenoptera", "cifar10n"])
+    parser.add_argument("--subset", type=int, default=10000, help="cifar10n: this many images")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args()
+
+    path = data.hymenoptera() if args.dataset == "hymenoptera" else data.cifar10n("aggre", args.subset)[0]
+    paths = read_dataset(path).paths
+    for file in paths:  # the same page-cache state for every measurement
+        file.read_bytes()
+    workers = default_workers() if args.workers is None else args.workers
+    labelfix.pipeline.load_backbone = lambda name, weights=None: free_backbone()
+    options = dict(batch_size=args.batch_size, workers=workers, folds=5, device="cpu")
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        cold = labelfix.scan(path, cache_dir=cache, out=Path(out) / "cold", **options)
+        cold_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        warm = labelfix.scan(path, cache_dir=cache, out=Path(out) / "warm", **options)
+        warm_seconds = time.perf_counter() - start
+    size = cold.record["model"]["preprocessing"]["input_size"][-1]
+    bare_seconds = decode_and_resize_seconds(paths, size, workers, args.batch_size)
+
+    n = len(paths)
+    result = {
+        "dataset": args.dataset, "images": n, "input_size": size, "workers": workers, "batch_size": args.batch_size,
+        "torch_threads": torch.get_num_threads(),
+        "scan_cold_images_per_second": round(n / cold_seconds, 1),
+        "scan_warm_images_per_second": round(n / warm_seconds, 1),
+        "decode_and_resize_images_per_second": round(n / bare_seconds, 1),
+        "scan_cold_over_decode_and_resize": round(bare_seconds / cold_seconds, 3),
+        "seconds": {"scan_cold": round(cold_seconds, 2), "scan_warm": round(warm_seconds, 2),
+                    "decode_and_resize": round(bare_seconds, 2)},
+        "scan_cold_stages": cold.record["timings_seconds"],
+        "scan_warm_stages": warm.record["timings_seconds"],
+        "labelfix": labelfix.__version__,
+    }
+    print(f"\n{args.dataset}: {n} images at {size} px, {workers} workers, the network's forward pass left out")
+    print(f"{'':28}{'images/s':>10}")
+    for name, key in (("scan, cold cache", "scan_cold_images_per_second"), ("scan, warm cache", "scan_warm_images_per_second"),
+                      ("PIL decode + resize alone", "decode_and_resize_images_per_second")):
+        print(f"{name:28}{result[key]:>10.1f}")
+    print(f"cold scan / decode-and-resize: x{result['scan_cold_over_decode_and_resize']}")
+    print("cold stages: " + ", ".join(f"{k} {v}" for k, v in result["scan_cold_stages"].items()))
+    print("warm stages: " + ", ".join(f"{k} {v}" for k, v in result["scan_warm_stages"].items()))
+    RESULTS.mkdir(exist_ok=True)
+    name = f"overhead-{args.dataset}{'-' + str(args.subset) if args.dataset == 'cifar10n' else ''}.json"
+    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {RESULTS / name}")
+
+
+if __name__ == "__main__":
+    main()
