@@ -3,8 +3,8 @@
 from dataclasses import replace
 
 import numpy as np
-from helpers import make_color_folders
 
+from helpers import make_color_folders
 from labelfix.backbones import load_backbone, with_input_size
 from labelfix.features.cache import EmbeddingCache
 from labelfix.features.embed import compute_features
