@@ -98,3 +98,5 @@ def blobs(n_per_class: int, n_classes: int, seed: int = 0, separation: float = 4
     rng = np.random.default_rng(seed)
     labels = np.repeat(np.arange(n_classes), n_per_class)
     return rng.normal(0, 1, (len(labels), 8)) + separation * np.eye(n_classes, 8)[labels], labels
+
+LOCAL = "http://127.0.0.1:8765"  # the review server's default address, as a test client's base URL

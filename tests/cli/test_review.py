@@ -18,3 +18,14 @@ def test_review_refuses_a_folder_without_a_run_and_serves_a_run(scanned, tmp_pat
     assert result.exit_code == 0, output
     assert served["host"] == "127.0.0.1" and served["port"] == 9123
     assert served["app"].state.session.reviewer == "ann" and "http://127.0.0.1:9123/" in output
+
+
+def test_serving_other_machines_warns_that_there_is_no_login(scanned, tmp_path, monkeypatch):
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: None)
+    copy_run(scanned.run_dir, tmp_path / "run")
+    result, output = run_cli("review", tmp_path / "run", "--host", "0.0.0.0", "--allow-host", "lab.example.org")
+    assert result.exit_code == 0, output
+    assert "warning" in output and "no login" in output
+    assert "warning" not in run_cli("review", tmp_path / "run")[1]

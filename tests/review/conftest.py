@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from helpers import copy_run
+from helpers import LOCAL, copy_run
 from labelfix.review import create_app
 
 
@@ -17,5 +17,5 @@ def run_dir(scanned, tmp_path):
 
 @pytest.fixture
 def client(run_dir):
-    with TestClient(create_app(run_dir, reviewer="tester")) as test_client:
+    with TestClient(create_app(run_dir, reviewer="tester"), base_url=LOCAL) as test_client:
         yield test_client

@@ -17,6 +17,7 @@ def review(
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8765,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page in a web browser.")] = False,
     reviewer: Annotated[Optional[str], typer.Option(help="Name saved with each decision [default: your user name].")] = None,
+    allow_host: Annotated[Optional[list[str]], typer.Option("--allow-host", help="Another host name the page may be opened by (besides IP addresses, localhost and this machine's name); repeatable.")] = None,
 ) -> None:
     """Review the flagged images in a local web page: accept, keep, relabel or remove, from the keyboard."""
     import threading
@@ -25,11 +26,16 @@ def review(
     import uvicorn
 
     from labelfix.review import create_app
+    from labelfix.review.guards import is_loopback
 
     setup_logging(False)
-    review_app = create_app(run_dir, reviewer)
+    review_app = create_app(run_dir, reviewer, allow_hosts=allow_host or ())
     url = f"http://{host}:{port}/"
     session = review_app.state.session
+    if not is_loopback(host):
+        console.print(f"[bold yellow]warning:[/] --host {host} serves the review page to other machines, and it has no "
+                      "login: anyone who can reach this address can see the images and change the decisions",
+                      highlight=False, soft_wrap=True)
     console.print(f"Reviewing [bold]{len(session.queue)}[/] images of {run_dir} at [bold]{url}[/] "
                   "(decisions are saved as you make them; Ctrl-C stops the server)", highlight=False)
     if open_browser:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import getpass
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import jinja2
 import pandas as pd
@@ -17,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from labelfix import store
+from labelfix.review.guards import host_names, refusal
 from labelfix.review.queue import (
     STATUSES,
     QueueFilter,
@@ -36,14 +38,18 @@ UNREADABLE_SVG = (
 )
 
 
+ItemId = Annotated[int, Field(ge=0, lt=2**31)]
+MAX_IDS = 10_000
+
+
 class DecisionRequest(BaseModel):
-    item_ids: list[int] = Field(min_length=1)
+    item_ids: list[ItemId] = Field(min_length=1, max_length=MAX_IDS)
     action: Literal["accept", "keep", "relabel", "remove"]
-    label: str | None = None  # the new class for relabel
+    label: str | None = Field(None, max_length=1000)  # the new class for relabel
 
 
 class UndoRequest(BaseModel):
-    item_ids: list[int] = Field(min_length=1)
+    item_ids: list[ItemId] = Field(min_length=1, max_length=MAX_IDS)
 
 
 class ReviewSession:
@@ -58,6 +64,7 @@ class ReviewSession:
         self.classes = store.read_classes(self.db)
         self.queue = store.review_queue(self.db)
         self.suggestions = dict(zip(self.queue["item_id"], self.queue["suggested_label"]))
+        self.item_ids = store.item_ids(self.db)
         self.thumbnails = ThumbnailCache(self.run_dir / "thumbnails", Path(self.record["dataset"]["root"]))
 
     def table(self) -> pd.DataFrame:
@@ -65,7 +72,15 @@ class ReviewSession:
             decisions = store.current_decisions(self.db)
         return with_decisions(self.queue, decisions)
 
+    def known(self, item_ids: list[int]) -> None:
+        """Raise 404 unless every id is an image of this run (nothing is stored for a request that names another)."""
+        unknown = sorted(set(item_ids) - self.item_ids)
+        if unknown:
+            raise HTTPException(404, f"no image {unknown[0]} in this run" + (f" (and {len(unknown) - 1} more)"
+                                                                               if len(unknown) > 1 else ""))
+
     def decide(self, request: DecisionRequest) -> None:
+        self.known(request.item_ids)
         if request.action == "relabel" and request.label not in self.classes:
             raise HTTPException(400, f"unknown class {request.label!r}; one of {', '.join(self.classes)}")
         rows = []
@@ -80,6 +95,7 @@ class ReviewSession:
             store.record_decisions(self.db, rows, self.reviewer)
 
     def undo(self, item_ids: list[int]) -> None:
+        self.known(item_ids)
         with self.lock:
             for item_id in item_ids:
                 store.undo_decision(self.db, item_id)
@@ -102,14 +118,22 @@ class ReviewSession:
         return found
 
 
-def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: bool = True) -> FastAPI:
+def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: bool = True,
+               allow_hosts: Sequence[str] = ()) -> FastAPI:
     """The review app over `run_dir` (a folder written by `labelfix scan`).
 
     With `warm_thumbnails`, a background thread makes the grid thumbnails in review order (`app.state.warming`).
+    It answers requests for IP addresses, localhost, this machine's name and `allow_hosts` (see `guards`).
     """
     session = ReviewSession(run_dir, reviewer or getpass.getuser())
     app = FastAPI(title="labelfix review", docs_url=None, redoc_url=None)
     app.state.session = session
+    names = host_names(allow_hosts)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        return refusal(request, names) or await call_next(request)
+
     if warm_thumbnails:
         app.state.warming = session.thumbnails.warm_in_background(zip(session.queue["content_hash"], session.queue["path"]))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -145,7 +169,7 @@ def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: b
         return Response(status_code=204)
 
     @app.get("/thumbs/{size}/{item_id}.jpg")
-    def thumbnail(size: int, item_id: int):
+    def thumbnail(size: int, item_id: ItemId):
         if size not in SIZES:
             raise HTTPException(404, f"thumbnail sizes are {SIZES}")
         path, content_hash = session.image_file(item_id)
@@ -155,7 +179,7 @@ def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: b
         return FileResponse(made, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
     @app.get("/api/items/{item_id}")
-    def evidence(item_id: int):
+    def evidence(item_id: ItemId):
         with session.lock:
             found = store.item_evidence(session.db, item_id)
         if found is None:
@@ -178,7 +202,7 @@ def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: b
     @app.get("/api/state")
     def state(ids: str = ""):
         try:
-            item_ids = [int(part) for part in ids.split(",") if part]
+            item_ids = [int(part) for part in ids.split(",")[:MAX_IDS] if part]
         except ValueError:
             raise HTTPException(400, "ids must be comma-separated image ids") from None
         return session.state(item_ids)

@@ -10,6 +10,7 @@ from labelfix.store.decisions import ACTIONS, current_decisions, record_decision
 from labelfix.store.queries import (
     item_evidence,
     item_file,
+    item_ids,
     items_with_suggestions,
     read_classes,
     read_run_record,
@@ -19,7 +20,7 @@ from labelfix.store.schema import STORE_FILE, STORE_VERSION, open_store
 from labelfix.store.write import write_run_store
 
 __all__ = [
-    "ACTIONS", "STORE_FILE", "STORE_VERSION", "current_decisions", "item_evidence", "item_file",
+    "ACTIONS", "STORE_FILE", "STORE_VERSION", "current_decisions", "item_evidence", "item_file", "item_ids",
     "items_with_suggestions", "open_store", "read_classes", "read_run_record", "record_decisions", "review_queue",
     "undo_decision", "write_run_store",
 ]

@@ -66,6 +66,11 @@ def item_evidence(db: sqlite3.Connection, item_id: int) -> dict | None:
     }
 
 
+def item_ids(db: sqlite3.Connection) -> frozenset[int]:
+    """The ids of every image of the run."""
+    return frozenset(item_id for (item_id,) in db.execute("SELECT item_id FROM items"))
+
+
 def item_file(db: sqlite3.Connection, item_id: int) -> tuple[str, str | None] | None:
     """(path, content hash) of an image, or None when the run has no such item."""
     row = db.execute("SELECT path, content_hash FROM items WHERE item_id = ?", (int(item_id),)).fetchone()
