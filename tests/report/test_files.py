@@ -32,3 +32,12 @@ def test_drop_flagged_leaves_flagged_and_unreadable_images_out(tmp_path):
     count = write_corrected_labels(tmp_path / "c.jsonl", _table(), drop_flagged=True)
     lines = [json.loads(line) for line in (tmp_path / "c.jsonl").read_text().splitlines()]
     assert count == 2 and [line["image"] for line in lines] == ["a.png", "d.png"]
+
+
+def test_issues_csv_shows_formulas_as_text(tmp_path):
+    from labelfix.report.files import write_issues_csv
+
+    table = _table().assign(given_label=['=HYPERLINK("http://x","y")', "cat", "@cmd", "-1"])
+    write_issues_csv(tmp_path / "issues.csv", table)
+    text = (tmp_path / "issues.csv").read_text()
+    assert '\'=HYPERLINK(""http://x"",""y"")' in text and ",'@cmd," in text and ",-1," in text

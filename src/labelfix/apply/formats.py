@@ -11,6 +11,7 @@ from labelfix.apply.rules import CleanedDataset, KeptImage
 from labelfix.apply.source import RunSource, rescan_hint
 from labelfix.dataset.readers import PathsUnder
 from labelfix.errors import DatasetError
+from labelfix.spreadsheet import safe_table
 
 
 def jsonl_text(run: RunSource, kept: tuple[KeptImage, ...]) -> str:
@@ -64,4 +65,4 @@ def _original_row(originals: dict[str, dict], run: RunSource, path: str) -> dict
 
 
 def changes_csv(cleaned: CleanedDataset) -> str:
-    return cleaned.changes_table().to_csv(index=False, lineterminator="\n")
+    return safe_table(cleaned.changes_table()).to_csv(index=False, lineterminator="\n")

@@ -20,6 +20,7 @@ def compare(
     import pandas as pd
 
     from labelfix.fileio import write_text_atomic
+    from labelfix.spreadsheet import safe_table
     from labelfix.training.compare import comparison, read_run
 
     columns, rows = comparison([read_run(run) for run in runs])
@@ -28,5 +29,5 @@ def compare(
         table.add_row(*(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in columns))
     console.print(table)
     if output is not None:
-        write_text_atomic(output, pd.DataFrame(rows, columns=columns).to_csv(index=False))
+        write_text_atomic(output, safe_table(pd.DataFrame(rows, columns=columns)).to_csv(index=False))
         console.print(f"Wrote {output}", highlight=False)

@@ -8,11 +8,13 @@ from pathlib import Path
 import pandas as pd
 
 from labelfix.fileio import atomic_path, write_text_atomic
+from labelfix.spreadsheet import safe_table
 
 
 def write_issues_csv(path: Path, table: pd.DataFrame) -> None:
+    """issues.csv, spreadsheet-safe (see `labelfix.spreadsheet`)."""
     with atomic_path(path) as temporary:
-        table.to_csv(temporary, index=False, float_format="%.6g")
+        safe_table(table).to_csv(temporary, index=False, float_format="%.6g")
 
 
 def corrected_records(table: pd.DataFrame, *, drop_flagged: bool = False) -> list[dict]:

@@ -17,6 +17,7 @@ from labelfix.dataset.readers import IMAGE_EXTENSIONS, image_files_under
 from labelfix.errors import DatasetError
 from labelfix.images.transforms import eval_transform, tta_views
 from labelfix.progress import NoProgress, Progress
+from labelfix.spreadsheet import safe_row
 from labelfix.training.checkpoint import Checkpoint
 from labelfix.training.data import LabeledImages, eval_loader
 
@@ -98,5 +99,5 @@ def predictions_csv(rows: list[dict]) -> str:
         cells = [cell for name, p in row["top_k"] for cell in (name, f"{p:.6f}")]
         cells += [""] * (2 * k - len(cells))
         probability = "" if row["probability"] is None else f"{row['probability']:.6f}"
-        writer.writerow([row["path"], row["class"] or "", probability, *cells, row["error"] or ""])
+        writer.writerow(safe_row([row["path"], row["class"] or "", probability, *cells, row["error"] or ""]))
     return buffer.getvalue()

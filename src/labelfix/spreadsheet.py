@@ -1,0 +1,43 @@
+"""CSV files that people open in spreadsheets: a cell that a spreadsheet would run as a formula is written as text.
+
+OWASP's advice against CSV injection: a text cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return,
+that is not a number, gets a leading `'`. File names and labels are user data (a label `=HYPERLINK(...)` or a
+file `@cmd.png`). Only reports get this (issues.csv, changes.csv, predictions); files that labelfix reads back
+(labels.csv of a cleaned dataset, split.csv) keep their values exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """`value`, or `'value` for text a spreadsheet would run as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _is_number(value):
+        return "'" + value
+    return value
+
+
+def safe_row(values: Iterable[object]) -> list[object]:
+    return [safe_cell(value) for value in values]
+
+
+def safe_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy with every text cell made safe (numbers and booleans stay as they are)."""
+    safe = table.copy()
+    for column in safe.columns:
+        if not (pd.api.types.is_numeric_dtype(safe[column]) or pd.api.types.is_bool_dtype(safe[column])):
+            safe[column] = safe[column].map(safe_cell)
+    return safe
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
