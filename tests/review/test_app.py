@@ -166,3 +166,14 @@ def test_a_store_of_another_version_says_what_to_do(run_dir):
         db.execute("ALTER TABLE items DROP COLUMN review_rank")
     with pytest.raises(labelfix.LabelfixError, match="older labelfix; run the same `labelfix scan` again"):
         create_app(run_dir)
+
+
+def test_a_run_with_nothing_to_review_shows_an_empty_page(run_dir):
+    import sqlite3
+
+    with sqlite3.connect(run_dir / "labelfix.db") as db:
+        db.execute("UPDATE items SET needs_review = 0")
+    with TestClient(create_app(run_dir, warm_thumbnails=False), base_url=LOCAL) as client:
+        for url in ("/", "/?status=all&issue_type=label", "/api/state"):
+            assert client.get(url).status_code == 200, url
+        assert client.get("/").text.count('class="card"') == 0

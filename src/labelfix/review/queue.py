@@ -42,9 +42,14 @@ def _pairs(table: pd.DataFrame) -> pd.Series:
     return table["given_label"] + "→" + table["suggested_label"].astype(str)
 
 
+def _has_issue(table: pd.DataFrame, issue_type: str) -> np.ndarray:
+    """(N,) bool: the rows whose issue types include `issue_type` (an empty table gives an empty mask)."""
+    return np.array([issue_type in types for types in table["issue_types"]], dtype=bool)
+
+
 def label_pairs(queue: pd.DataFrame) -> list[tuple[str, int]]:
     """(given→suggested, count) of flagged label issues, most frequent first."""
-    flagged = queue[queue["issue_types"].map(lambda types: "label" in types)]
+    flagged = queue[_has_issue(queue, "label")]
     counts = _pairs(flagged).value_counts()
     return list(counts.items())
 
@@ -53,11 +58,11 @@ def filter_queue(table: pd.DataFrame, selection: QueueFilter) -> pd.DataFrame:
     """Rows of `table` (the queue with decisions) that the filter shows, in review order."""
     keep = np.ones(len(table), bool)
     if selection.issue_type:
-        keep &= table["issue_types"].map(lambda types: selection.issue_type in types).to_numpy(bool)
+        keep &= _has_issue(table, selection.issue_type)
     if selection.given:
         keep &= (table["given_label"] == selection.given).to_numpy()
     if selection.pair:
-        keep &= ((_pairs(table) == selection.pair) & table["issue_types"].map(lambda types: "label" in types)).to_numpy(bool)
+        keep &= (_pairs(table) == selection.pair).to_numpy(bool) & _has_issue(table, "label")
     if selection.status != "all":
         decided = table["action"].notna().to_numpy()
         keep &= decided if selection.status == "decided" else ~decided
@@ -74,7 +79,7 @@ def page_of(rows: pd.DataFrame, page: int, page_size: int) -> tuple[pd.DataFrame
 def review_progress(table: pd.DataFrame) -> dict:
     """Reviewed / left overall, and per given class the share of decided label flags that were real errors."""
     decided = table["action"].notna()
-    label_flags = table["issue_types"].map(lambda types: "label" in types)
+    label_flags = pd.Series(_has_issue(table, "label"), index=table.index)
     confirmed = table["action"].isin(CONFIRMING_ACTIONS)
     per_class = []
     for name, rows in table[label_flags].groupby("given_label", sort=True):
