@@ -118,3 +118,40 @@ def test_missing_path_and_unknown_format(tmp_path):
         read_dataset(tmp_path / "nope")
     with pytest.raises(DatasetError, match="unknown dataset format"):
         read_dataset(tmp_path, ReaderOptions(format="parquet"))
+
+
+def test_a_label_file_in_another_encoding_is_named_with_its_line(tmp_path):
+    _image(tmp_path / "a.png")
+    (tmp_path / "labels.jsonl").write_bytes('{"image": "a.png", "label": "x"}\n{"image": "a.png", "label": "caf\xe9"}\n'
+                                            .encode("latin-1"))
+    with pytest.raises(DatasetError, match=r"labels.jsonl:2: not UTF-8 text.*save the file as UTF-8"):
+        read_dataset(tmp_path / "labels.jsonl")
+    (tmp_path / "labels.csv").write_bytes("image,label\na.png,x\na.png,\xe9t\xe9\n".encode("cp1252"))
+    with pytest.raises(DatasetError, match=r"labels.csv:3: not UTF-8"):
+        read_dataset(tmp_path / "labels.csv")
+
+
+def test_labels_that_differ_in_spaces_or_unicode_form_become_one(tmp_path, caplog):
+    for index in range(4):
+        _image(tmp_path / f"{index}.png")
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    write_jsonl(tmp_path / "labels.jsonl", [{"image": "0.png", "label": composed}, {"image": "1.png", "label": decomposed},
+                                            {"image": "2.png", "label": " dog"}, {"image": "3.png", "label": "dog"}])
+    manifest = read_dataset(tmp_path)
+    assert manifest.classes == (composed, "dog")
+    assert "were made one" in caplog.text and "' dog'" in caplog.text
+
+
+def test_links_out_of_the_dataset_are_left_out_of_class_folders(tmp_path, caplog):
+    import os
+
+    root, outside = tmp_path / "data", tmp_path / "elsewhere"
+    for name in ("cat/1.png", "cat/2.png", "dog/1.png"):
+        _image(root / name)
+    _image(outside / "secret.png")
+    os.symlink(outside / "secret.png", root / "dog" / "secret.png")
+    os.symlink(root / "cat" / "1.png", root / "dog" / "inside.png")  # a link within the dataset is fine
+    os.symlink(root / "dog" / "loop.png", root / "dog" / "loop.png")  # a link to itself leads nowhere
+    manifest = read_dataset(root)
+    assert [item.path for item in manifest.items] == ["cat/1.png", "cat/2.png", "dog/1.png", "dog/inside.png"]
+    assert "secret.png (a link out of the dataset folder)" in caplog.text and "loop.png (a link that leads nowhere)" in caplog.text

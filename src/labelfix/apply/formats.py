@@ -9,7 +9,7 @@ import json
 
 from labelfix.apply.rules import CleanedDataset, KeptImage
 from labelfix.apply.source import RunSource, rescan_hint
-from labelfix.dataset.readers import PathsUnder
+from labelfix.dataset.readers import PathsUnder, read_label_text
 from labelfix.errors import DatasetError
 from labelfix.spreadsheet import safe_table
 
@@ -28,7 +28,7 @@ def jsonl_text(run: RunSource, kept: tuple[KeptImage, ...]) -> str:
 
 def _original_lines(run: RunSource) -> dict[str, dict]:
     lines, paths = {}, PathsUnder(run.root)
-    for line in run.label_file.read_text(encoding="utf-8").splitlines():
+    for line in read_label_text(run.label_file).splitlines():
         if line.strip():
             record = json.loads(line)
             lines[paths.relative(record["image"], str(run.label_file))] = record
@@ -40,11 +40,9 @@ def csv_text(run: RunSource, kept: tuple[KeptImage, ...]) -> str:
     if run.source_format == "csv":
         path_column = run.reader_options.get("path_column") or "image"
         label_column = run.reader_options.get("label_column") or "label"
-        with run.label_file.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            columns = list(reader.fieldnames or [])
-            paths = PathsUnder(run.root)
-            originals = {paths.relative(row[path_column], str(run.label_file)): row for row in reader}
+        reader = csv.DictReader(io.StringIO(read_label_text(run.label_file), newline=""))
+        columns, paths = list(reader.fieldnames or []), PathsUnder(run.root)
+        originals = {paths.relative(row[path_column], str(run.label_file)): row for row in reader}
         rows = [{**_original_row(originals, run, image.path), path_column: image.path, label_column: image.label}
                 for image in kept]
     else:

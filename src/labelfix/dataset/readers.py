@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import os
 import re
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from labelfix.dataset.manifest import Item, Manifest
@@ -46,8 +48,30 @@ def read_dataset(path: str | Path, options: ReaderOptions = ReaderOptions()) -> 
     else:
         label_file = path if path.is_file() else _find_label_file(path, layout)
         manifest = read_jsonl(label_file) if layout == "jsonl" else read_csv(label_file, options)
+    manifest = with_normalized_labels(manifest)
     _check_usable(manifest, path)
     return manifest
+
+
+def normalized_label(label: str) -> str:
+    """A label without surrounding spaces, in Unicode's composed form (NFC): 'café' typed two ways is one class."""
+    return unicodedata.normalize("NFC", label.strip())
+
+
+def with_normalized_labels(manifest: Manifest) -> Manifest:
+    """The manifest with every label normalised; labels that became one are named in a warning."""
+    spellings: dict[str, set[str]] = {}
+    for item in manifest.items:
+        for label in item.labels:
+            spellings.setdefault(normalized_label(label), set()).add(label)
+    merged = {label: sorted(forms) for label, forms in spellings.items() if len(forms) > 1 or forms != {label}}
+    if not merged:
+        return manifest
+    named = [f"{' / '.join(map(repr, forms))} → {label!r}" for label, forms in sorted(merged.items())]
+    log.warning("labels that differ only in surrounding spaces or Unicode form were made one: %s", "; ".join(named))
+    items = tuple(replace(item, labels=tuple(dict.fromkeys(normalized_label(label) for label in item.labels)))
+                  for item in manifest.items)
+    return replace(manifest, items=items)
 
 
 def _detect_format(path: Path, options: ReaderOptions) -> str:
@@ -104,16 +128,28 @@ def is_image_file(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
-def image_files_under(folder: Path) -> list[Path]:
-    """Image files under `folder`, recursively, in a sorted, platform-independent order."""
-    files, skipped = [], 0
+def image_files_under(folder: Path, *, inside: Path | None = None) -> list[Path]:
+    """Image files under `folder`, recursively, in a sorted, platform-independent order.
+
+    With `inside`, a file that a link leads to outside that folder is left out, and so is a link that leads
+    nowhere (or to itself); both are named in a warning.
+    """
+    files, skipped, refused = [], 0, []
+    paths = PathsUnder(inside) if inside is not None else None
     for path in sorted(folder.rglob("*")):
-        if is_image_file(path):
-            files.append(path)
+        if path.is_symlink() and not path.exists():
+            refused.append(f"{path} (a link that leads nowhere)")
+        elif is_image_file(path):
+            if paths is not None and not paths.contains(path):
+                refused.append(f"{path} (a link out of the dataset folder)")
+            else:
+                files.append(path)
         elif path.is_file() and not path.name.startswith("."):
             skipped += 1
     if skipped:
         log.warning("%s: skipped %d files that do not have an image extension", folder, skipped)
+    if refused:
+        log.warning("%s: left out %d files: %s", folder, len(refused), "; ".join(refused[:5]) + (" ..." if len(refused) > 5 else ""))
     return files
 
 
@@ -136,7 +172,7 @@ def read_class_folders(root: Path) -> Manifest:
     items = [
         Item(path=image.relative_to(root).as_posix(), labels=(folder.name,), split=split)
         for split, folder in class_folders
-        for image in image_files_under(folder)
+        for image in image_files_under(folder, inside=root)
     ]
     return Manifest(root=root, items=tuple(items), source="folders")
 
@@ -161,6 +197,10 @@ class PathsUnder:
             )
         return Path(resolved[len(self.root) + 1 :]).as_posix()
 
+    def contains(self, path: Path) -> bool:
+        """Whether `path` (absolute, or relative to the root), links followed, lies inside the root."""
+        return self._resolve(os.path.join(self.root, path)).startswith(self.root + os.sep)
+
     def _resolve(self, path: str) -> str:
         if ".." in Path(path).parts:
             return os.path.realpath(path)  # ".." after a link is not the link's parent: resolve it all
@@ -174,6 +214,17 @@ class PathsUnder:
 def relative_to_root(root: Path, value: object, where: str) -> str:
     """One path from a label file relative to `root` (see `PathsUnder`)."""
     return PathsUnder(root).relative(value, where)
+
+
+def read_label_text(label_file: Path) -> str:
+    """The label file's text (UTF-8, a byte-order mark allowed); a file in another encoding is named, with the line."""
+    data = label_file.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise DatasetError(f"{label_file}:{line}: not UTF-8 text (byte {error.object[error.start]:#04x}); save the "
+                           "file as UTF-8 (in a spreadsheet: CSV UTF-8)") from None
 
 
 def _labels_from(value: object, where: str) -> tuple[str, ...]:
@@ -201,29 +252,28 @@ def read_jsonl(label_file: Path) -> Manifest:
     root = label_file.parent
     paths = PathsUnder(root)
     items = []
-    with label_file.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            where = f"{label_file}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DatasetError(
-                    f'{where}: not valid JSON ({error.msg}); each line must be an object like '
-                    '{"image": "images/0.jpg", "label": "cat"}'
-                ) from None
-            if not isinstance(record, dict) or "image" not in record or "label" not in record:
-                raise DatasetError(f'{where}: each line needs the keys "image" and "label", got {line.strip()[:80]}')
-            split = record.get("split")
-            items.append(
-                Item(
-                    path=paths.relative(record["image"], where),
-                    labels=_labels_from(record["label"], where),
-                    split=SPLIT_NAMES.get(str(split).lower(), str(split)) if split is not None else None,
-                    source_line=number,
-                )
+    for number, line in enumerate(read_label_text(label_file).splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{label_file}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DatasetError(
+                f'{where}: not valid JSON ({error.msg}); each line must be an object like '
+                '{"image": "images/0.jpg", "label": "cat"}'
+            ) from None
+        if not isinstance(record, dict) or "image" not in record or "label" not in record:
+            raise DatasetError(f'{where}: each line needs the keys "image" and "label", got {line.strip()[:80]}')
+        split = record.get("split")
+        items.append(
+            Item(
+                path=paths.relative(record["image"], where),
+                labels=_labels_from(record["label"], where),
+                split=SPLIT_NAMES.get(str(split).lower(), str(split)) if split is not None else None,
+                source_line=number,
             )
+        )
     _check_unique(items, label_file)
     return Manifest(root=root, items=tuple(items), source="jsonl", label_file=label_file)
 
@@ -233,35 +283,34 @@ def read_csv(label_file: Path, options: ReaderOptions = ReaderOptions()) -> Mani
     label_file = label_file.resolve()
     root = label_file.parent
     paths = PathsUnder(root)
-    with label_file.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        columns = reader.fieldnames or []
-        wanted = {"--path-column": options.path_column, "--label-column": options.label_column}
-        if options.split_column:
-            wanted["--split-column"] = options.split_column
-        for flag, column in wanted.items():
-            if column not in columns:
-                raise DatasetError(
-                    f"{label_file}: no column '{column}'; its columns are {', '.join(columns) or '(none)'}. "
-                    f"Name the right one with {flag}"
-                )
-        items = []
-        for number, row in enumerate(reader, start=2):
-            where = f"{label_file}:{number}"
-            cell = (row[options.label_column] or "").strip()
-            labels = [cell] if options.label_separator is None else cell.split(options.label_separator)
-            labels = tuple(label.strip() for label in labels if label.strip())
-            if not labels and options.label_separator is None:
-                raise DatasetError(f"{where}: empty label in column '{options.label_column}'")
-            split = row[options.split_column].strip() if options.split_column else None
-            items.append(
-                Item(
-                    path=paths.relative(row[options.path_column], where),
-                    labels=labels,
-                    split=SPLIT_NAMES.get(split.lower(), split) if split else None,
-                    source_line=number,
-                )
+    reader = csv.DictReader(io.StringIO(read_label_text(label_file), newline=""))
+    columns = reader.fieldnames or []
+    wanted = {"--path-column": options.path_column, "--label-column": options.label_column}
+    if options.split_column:
+        wanted["--split-column"] = options.split_column
+    for flag, column in wanted.items():
+        if column not in columns:
+            raise DatasetError(
+                f"{label_file}: no column '{column}'; its columns are {', '.join(columns) or '(none)'}. "
+                f"Name the right one with {flag}"
             )
+    items = []
+    for number, row in enumerate(reader, start=2):
+        where = f"{label_file}:{number}"
+        cell = (row[options.label_column] or "").strip()
+        labels = [cell] if options.label_separator is None else cell.split(options.label_separator)
+        labels = tuple(label.strip() for label in labels if label.strip())
+        if not labels and options.label_separator is None:
+            raise DatasetError(f"{where}: empty label in column '{options.label_column}'")
+        split = row[options.split_column].strip() if options.split_column else None
+        items.append(
+            Item(
+                path=paths.relative(row[options.path_column], where),
+                labels=labels,
+                split=SPLIT_NAMES.get(split.lower(), split) if split else None,
+                source_line=number,
+            )
+        )
     _check_unique(items, label_file)
     return Manifest(root=root, items=tuple(items), source="csv", label_file=label_file,
                     options={"path_column": options.path_column, "label_column": options.label_column})
@@ -280,7 +329,7 @@ def read_regex(root: Path, pattern: str) -> Manifest:
         )
     root = root.resolve()
     items, unmatched = [], []
-    for image in image_files_under(root):
+    for image in image_files_under(root, inside=root):
         relative = image.relative_to(root).as_posix()
         match = regex.search(relative)
         if match and match.group(1):
