@@ -1,6 +1,6 @@
 import numpy as np
 
-from labelfix.features.cache import CachedImage, EmbeddingCache, default_cache_dir
+from labelfix.features.cache import CACHE_FILE, CachedImage, EmbeddingCache, default_cache_dir
 
 
 def test_entries_round_trip_per_key_and_survive_reopening(tmp_path):
@@ -29,3 +29,54 @@ def test_cache_folder_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("LABELFIX_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert default_cache_dir() == tmp_path / "xdg" / "labelfix"
+
+
+def _entry(value: float) -> CachedImage:
+    return CachedImage(np.full(4, value, np.float32), {"width": 3.0})
+
+
+def test_altered_bytes_are_left_out_and_computed_again(tmp_path, caplog):
+    import sqlite3
+
+    with EmbeddingCache(tmp_path) as cache:
+        cache.put_many("m", [("a", _entry(1)), ("b", _entry(2))])
+        cache.put_activations("m", [("a", np.ones((2, 3), np.float16))])
+    with sqlite3.connect(tmp_path / CACHE_FILE) as db:
+        db.execute("UPDATE embeddings SET vector = ? WHERE content_hash = 'a'", (np.full(4, 9, np.float32).tobytes(),))
+        db.execute("UPDATE activations SET activation = ? WHERE content_hash = 'a'", (np.zeros((2, 3), np.float16).tobytes(),))
+    with EmbeddingCache(tmp_path) as cache:
+        assert list(cache.get_many("m", ["a", "b"])) == ["b"] and cache.get_activations("m", ["a"]) == {}
+        assert cache.discarded == 2
+    assert "does not match its checksum" in caplog.text
+
+
+def test_a_file_that_is_not_a_database_is_set_aside_and_started_afresh(tmp_path, caplog):
+    (tmp_path / CACHE_FILE).write_bytes(b"this is not SQLite" * 100)
+    with EmbeddingCache(tmp_path) as cache:
+        cache.put_many("m", [("a", _entry(1))])
+        assert list(cache.get_many("m", ["a"])) == ["a"]
+    broken = [p for p in tmp_path.iterdir() if ".broken-" in p.name]
+    assert len(broken) == 1 and broken[0].read_bytes().startswith(b"this is not SQLite")  # kept, not deleted
+    assert "could not be read" in caplog.text and str(broken[0]) in caplog.text
+
+
+def test_a_cache_damaged_while_in_use_is_started_afresh(tmp_path):
+    with EmbeddingCache(tmp_path) as cache:
+        cache.put_many("m", [(f"h{i}", _entry(i)) for i in range(2000)])
+    with EmbeddingCache(tmp_path) as cache:
+        data = bytearray((tmp_path / CACHE_FILE).read_bytes())
+        data[4096:len(data) - 4096] = b"\x00\xff" * ((len(data) - 8192) // 2)  # every page but the first and last
+        (tmp_path / CACHE_FILE).write_bytes(bytes(data))
+        assert cache.get_many("m", [f"h{i}" for i in range(2000)]) == {}
+        cache.put_many("m", [("new", _entry(1))])
+        assert list(cache.get_many("m", ["new"])) == ["new"]
+
+
+def test_rows_of_the_table_before_checksums_are_taken_over(tmp_path):
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / CACHE_FILE) as db:
+        db.execute("CREATE TABLE decoded (backbone TEXT, content_hash TEXT, vector BLOB, statistics TEXT)")
+        db.execute("INSERT INTO decoded VALUES ('m', 'a', ?, '{}')", (np.ones(4, np.float32).tobytes(),))
+    with EmbeddingCache(tmp_path) as cache:
+        np.testing.assert_array_equal(cache.get_many("m", ["a"])["a"].vector, np.ones(4))

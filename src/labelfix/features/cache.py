@@ -2,26 +2,35 @@
 activations at the backbone's split point when a scan fine-tunes the stages after it.
 
 Keyed by (backbone key [+ statistics version], file content hash), so a re-scan only decodes new or changed files.
-Rows are committed batch by batch, so an interrupted scan resumes where it stopped.
+Rows are committed batch by batch, so an interrupted scan resumes where it stopped. Every row carries a checksum
+of its data: a row that does not match (bytes altered on disk) is left out and computed again, and a cache file
+SQLite cannot read is set aside (renamed, never deleted) and started afresh, with a warning naming both files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+log = logging.getLogger(__name__)
+
+CACHE_FILE = "decoded.sqlite"
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS decoded (
+CREATE TABLE IF NOT EXISTS embeddings (
     backbone TEXT NOT NULL,
     content_hash TEXT NOT NULL,
     vector BLOB NOT NULL,
     statistics TEXT NOT NULL,
+    checksum TEXT NOT NULL,
     PRIMARY KEY (backbone, content_hash)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS activations (
@@ -29,6 +38,7 @@ CREATE TABLE IF NOT EXISTS activations (
     content_hash TEXT NOT NULL,
     shape TEXT NOT NULL,
     activation BLOB NOT NULL,
+    checksum TEXT NOT NULL,
     PRIMARY KEY (backbone, content_hash)
 );
 """
@@ -48,48 +58,56 @@ def default_cache_dir() -> Path:
     return base / "labelfix"
 
 
+def checksum(*parts: bytes) -> str:
+    digest = hashlib.blake2b(digest_size=8)
+    for part in parts:
+        digest.update(part)
+    return digest.hexdigest()
+
+
 class EmbeddingCache:
     """One SQLite file under the cache folder."""
 
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / "decoded.sqlite"
-        self._db = sqlite3.connect(self.path, timeout=60)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
-        self._db.commit()
+        self.path = folder / CACHE_FILE
+        self.discarded = 0  # rows left out because their data did not match their checksum
+        self._db = self._repaired(self._connect)
 
     def get_many(self, key: str, hashes: Sequence[str]) -> dict[str, CachedImage]:
-        rows = self._select("SELECT content_hash, vector, statistics FROM decoded", key, hashes)
-        return {h: CachedImage(np.frombuffer(blob, dtype=np.float32), json.loads(stats)) for h, blob, stats in rows}
+        found = {}
+        for h, blob, stats, stored in self._select("SELECT content_hash, vector, statistics, checksum FROM embeddings",
+                                                   key, hashes):
+            if checksum(blob, stats.encode()) != stored:
+                self._discard()
+                continue
+            found[h] = CachedImage(np.frombuffer(blob, dtype=np.float32), json.loads(stats))
+        return found
+
+    def put_many(self, key: str, entries: Iterable[tuple[str, CachedImage]]) -> None:
+        rows = []
+        for h, entry in entries:
+            blob, stats = np.asarray(entry.vector, dtype=np.float32).tobytes(), json.dumps(entry.statistics)
+            rows.append((key, h, blob, stats, checksum(blob, stats.encode())))
+        self._write("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?)", rows)
 
     def get_activations(self, key: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         """{content hash: float16 array} of the cached activations among `hashes`."""
-        rows = self._select("SELECT content_hash, shape, activation FROM activations", key, hashes)
-        return {h: np.frombuffer(blob, dtype=np.float16).reshape(json.loads(shape)) for h, shape, blob in rows}
+        found = {}
+        for h, shape, blob, stored in self._select(
+                "SELECT content_hash, shape, activation, checksum FROM activations", key, hashes):
+            if checksum(blob, shape.encode()) != stored:
+                self._discard()
+                continue
+            found[h] = np.frombuffer(blob, dtype=np.float16).reshape(json.loads(shape))
+        return found
 
     def put_activations(self, key: str, entries: Iterable[tuple[str, np.ndarray]]) -> None:
-        rows = [(key, h, json.dumps(list(a.shape)), np.ascontiguousarray(a, dtype=np.float16).tobytes()) for h, a in entries]
-        with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO activations VALUES (?, ?, ?, ?)", rows)
-
-    def _select(self, query: str, key: str, hashes: Sequence[str]) -> list[tuple]:
-        """Rows of `query` for `key` and `hashes`, asked 500 hashes at a time (SQLite's variable limit)."""
-        unique = list(dict.fromkeys(hashes))
         rows = []
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows += self._db.execute(f"{query} WHERE backbone = ? AND content_hash IN ({marks})", [key, *chunk])
-        return rows
-
-    def put_many(self, key: str, entries: Iterable[tuple[str, CachedImage]]) -> None:
-        rows = [
-            (key, h, np.asarray(e.vector, dtype=np.float32).tobytes(), json.dumps(e.statistics))
-            for h, e in entries
-        ]
-        with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO decoded VALUES (?, ?, ?, ?)", rows)
+        for h, array in entries:
+            blob, shape = np.ascontiguousarray(array, dtype=np.float16).tobytes(), json.dumps(list(array.shape))
+            rows.append((key, h, shape, blob, checksum(blob, shape.encode())))
+        self._write("INSERT OR REPLACE INTO activations VALUES (?, ?, ?, ?, ?)", rows)
 
     def close(self) -> None:
         self._db.close()
@@ -99,3 +117,83 @@ class EmbeddingCache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=60)
+        db.text_factory = lambda data: data.decode("utf-8", "replace")  # bad bytes then fail their checksum
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(_SCHEMA)
+        _take_over_rows_without_checksums(db)
+        db.commit()
+        return db
+
+    def _select(self, query: str, key: str, hashes: Sequence[str]) -> list[tuple]:
+        """Rows of `query` for `key` and `hashes`, asked 500 hashes at a time (SQLite's variable limit)."""
+        unique = list(dict.fromkeys(hashes))
+
+        def select() -> list[tuple]:
+            rows = []
+            for start in range(0, len(unique), 500):
+                chunk = unique[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows += self._db.execute(f"{query} WHERE backbone = ? AND content_hash IN ({marks})", [key, *chunk])
+            return rows
+
+        try:
+            return select()
+        except sqlite3.OperationalError:
+            raise  # locked, full, read-only: not the cache's fault, and not fixed by starting afresh
+        except sqlite3.DatabaseError as error:  # malformed, not a database
+            self._start_afresh(error)
+            return []
+
+    def _write(self, statement: str, rows: list[tuple]) -> None:
+        def write() -> None:
+            with self._db:
+                self._db.executemany(statement, rows)
+
+        try:
+            write()
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as error:
+            self._start_afresh(error)
+            write()
+
+    def _repaired(self, connect: Callable[[], sqlite3.Connection]) -> sqlite3.Connection:
+        try:
+            return connect()
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as error:
+            self._set_aside(error)
+            return connect()
+
+    def _start_afresh(self, error: Exception) -> None:
+        self._db.close()
+        self._set_aside(error)
+        self._db = self._connect()
+
+    def _set_aside(self, error: Exception) -> None:
+        broken = self.path.with_name(f"{self.path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{self.path}{suffix}")
+            if source.exists():
+                os.replace(source, f"{broken}{suffix}")
+        log.warning("the embedding cache %s could not be read (%s); it was moved to %s and a new one started "
+                    "(its images are embedded again; delete the old file when you like)", self.path, error, broken)
+
+    def _discard(self) -> None:
+        if not self.discarded:
+            log.warning("%s: cached data that does not match its checksum is left out and computed again", self.path)
+        self.discarded += 1
+
+
+def _take_over_rows_without_checksums(db: sqlite3.Connection) -> None:
+    """Rows of the `decoded` table of labelfix versions before checksums, moved into `embeddings` once."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'decoded'").fetchone():
+        return
+    rows = db.execute("SELECT backbone, content_hash, vector, statistics FROM decoded")
+    db.executemany("INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?, ?, ?)",
+                   ((key, h, blob, stats, checksum(blob, stats.encode())) for key, h, blob, stats in rows))
+    db.execute("DROP TABLE decoded")
