@@ -115,7 +115,8 @@ def main() -> None:
                     item = int(result.issues.index[0])
                     start = time.perf_counter()
                     for _ in range(20):
-                        httpx.post(f"{url}api/decisions", json={"item_ids": [item], "action": "keep"}).raise_for_status()
+                        httpx.post(f"{url}api/decisions", json={"item_ids": [item], "action": "keep"},
+                                   headers={"X-Labelfix-Run": result.record["run_id"]}).raise_for_status()
                     rows["decision_round_trip_s"] = round((time.perf_counter() - start) / 20, 4)
                 server.should_exit = True
                 time.sleep(0.5)

@@ -100,3 +100,12 @@ def blobs(n_per_class: int, n_classes: int, seed: int = 0, separation: float = 4
     return rng.normal(0, 1, (len(labels), 8)) + separation * np.eye(n_classes, 8)[labels], labels
 
 LOCAL = "http://127.0.0.1:8765"  # the review server's default address, as a test client's base URL
+
+
+def review_client(app, base_url: str = LOCAL):
+    """A test client of a review app that sends the run id with each change, as the page does."""
+    from fastapi.testclient import TestClient
+
+    from labelfix.review.app import RUN_HEADER
+
+    return TestClient(app, base_url=base_url, headers={RUN_HEADER: app.state.session.run_id})

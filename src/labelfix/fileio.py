@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,3 +34,32 @@ def write_text_atomic(path: Path, text: str) -> None:
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     with atomic_path(path) as temporary:
         temporary.write_bytes(data)
+
+
+def stored_path(path: str) -> str | bytes:
+    """A dataset path as the run store keeps it: text, or the file system's bytes for a name that is not UTF-8
+    (Python holds such names with surrogate escapes, which SQLite, CSV and HTML cannot take)."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+
+
+def path_from_store(value: str | bytes) -> str:
+    """The path `stored_path` kept, as Python opens it."""
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+def printable(text: str) -> str:
+    """`text` with the bytes of a non-UTF-8 file name shown as \\xNN escapes (for pages, CSV and messages)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def set_aside(path: Path) -> Path:
+    """Move an SQLite file SQLite cannot read (and its -wal and -shm) to `<name>.broken-<time>`; returns the new name."""
+    broken = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(f"{path}{suffix}"):
+            os.replace(f"{path}{suffix}", f"{broken}{suffix}")
+    return broken

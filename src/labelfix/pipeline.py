@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -26,7 +27,7 @@ from labelfix.errors import ConfigError, DatasetError
 from labelfix.features.cache import EmbeddingCache, default_cache_dir
 from labelfix.features.embed import Features, compute_features
 from labelfix.features.neighbors import Neighbors, nearest_neighbors
-from labelfix.fileio import write_text_atomic
+from labelfix.fileio import printable, write_text_atomic
 from labelfix.images.resolution import auto_input_size, typical_short_side
 from labelfix.issues import CheckResult
 from labelfix.issues.finders import find_image_issues
@@ -35,7 +36,7 @@ from labelfix.issues.table import health_issue_types, issue_table
 from labelfix.progress import NoProgress, Progress
 from labelfix.report import write_report
 from labelfix.report.files import write_corrected_labels, write_issues_csv
-from labelfix.run_folder import library_versions, run_folder
+from labelfix.run_folder import check_writable, library_versions, run_folder, staged
 from labelfix.seeding import seed_everything
 from labelfix.store import STORE_FILE, write_run_store
 
@@ -97,6 +98,7 @@ def scan(
     if manifest.is_multilabel:
         raise DatasetError(f"{path}: multi-label datasets are read, but label-issue detection for them is not available yet")
     run_dir = run_folder(config.output.out, manifest, manifest.name)
+    check_writable(run_dir, _run_bytes(len(manifest), len(manifest.classes)))
     seed_everything(config.seed)
     with timer.stage("load_model"):
         backbone = _as_configured(load_backbone(config.embedding.model, config.embedding.weights), config, manifest)
@@ -125,10 +127,11 @@ def scan(
     record = _run_record(config, manifest, backbone, features, device, started, timer, findings.table, int(folds.max()) + 1)
     record["quality"] = {"out_of_fold_accuracy": round(agreement(probabilities, labels), 4)}
     with timer.stage("write"):
-        _write_outputs(run_dir, config, manifest, pred_probs, features, record, findings)
+        record["decisions_carried_over"] = _write_outputs(run_dir, config, manifest, pred_probs, features, record, findings)
+    _warn_dropped_decisions(record["decisions_carried_over"], run_dir)
     record["timings_seconds"] = timer.seconds
     record["images_per_second"] = round(len(manifest) / max(sum(timer.seconds.values()), 1e-9), 2)
-    write_text_atomic(run_dir / "run.json", _json(record))
+    write_text_atomic(run_dir / "run.json", _json(record))  # last: with its run_id, it marks the folder complete
     return ScanResult(run_dir=run_dir, manifest=manifest, issues=findings.table, pred_probs=pred_probs, record=record)
 
 
@@ -240,12 +243,13 @@ def dataset_hash(manifest: Manifest, content_hashes: list[str | None]) -> str:
     """Hash of every (path, labels, split, file content): equal hashes mean the same dataset."""
     digest = hashlib.sha256()
     for item, content in zip(manifest.items, content_hashes):
-        digest.update(f"{item.path}\t{'|'.join(item.labels)}\t{item.split}\t{content}\n".encode())
+        digest.update(f"{item.path}\t{'|'.join(item.labels)}\t{item.split}\t{content}\n".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()[:16]
 
 
 def _run_record(config, manifest, backbone: Backbone, features: Features, device, started, timer, table, folds) -> dict:
     return {
+        "run_id": uuid.uuid4().hex,  # this scan; the store holds the same (see labelfix.store.schema)
         "started_at": started.isoformat(timespec="seconds"),
         "config": config.model_dump(mode="json"),
         "reproducibility": (
@@ -291,22 +295,40 @@ def _json(data: dict) -> str:
     return json.dumps(data, indent=2, default=str) + "\n"
 
 
+def _run_bytes(images: int, classes: int) -> int:
+    """About the disk space a run folder needs while it is written (its files twice: staged and the log)."""
+    per_image = 600 + 10 * classes + 30 * NEIGHBORS_K
+    return 2 * images * per_image + 20 * 2**20
+
+
 def _write_outputs(run_dir: Path, config: ScanConfig, manifest: Manifest, pred_probs: np.ndarray,
-                   features: Features, record: dict, findings: _Findings) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_issues_csv(run_dir / "issues.csv", findings.table)
-    write_corrected_labels(run_dir / "corrected_labels.jsonl", findings.table, drop_flagged=config.output.drop_flagged)
-    write_run_store(run_dir / STORE_FILE, manifest, findings.table, pred_probs, features.content_hashes, record,
-                    findings.neighbors)
-    write_report(
-        run_dir / "report.html",
-        table=findings.table,
-        classes=list(manifest.classes),
-        noise_rates=findings.noise_rates,
-        noise_matrix=findings.noise_matrix,
-        run_record=record,
-        root=manifest.root,
-        images_per_pair=config.output.report_images_per_pair,
-        notes={name: result.note for name, result in findings.checks.items() if result.note},
-        neighbors=findings.neighbors,
-    )
+                   features: Features, record: dict, findings: _Findings) -> dict:
+    """The run's files, written as a whole (see `staged`); returns what became of earlier review decisions."""
+    with staged(run_dir) as staging:
+        write_issues_csv(staging / "issues.csv", findings.table)
+        write_corrected_labels(staging / "corrected_labels.jsonl", findings.table, drop_flagged=config.output.drop_flagged)
+        write_report(
+            staging / "report.html",
+            run_dir=run_dir,
+            table=findings.table,
+            classes=list(manifest.classes),
+            noise_rates=findings.noise_rates,
+            noise_matrix=findings.noise_matrix,
+            run_record=record,
+            root=manifest.root,
+            images_per_pair=config.output.report_images_per_pair,
+            notes={name: result.note for name, result in findings.checks.items() if result.note},
+            neighbors=findings.neighbors,
+        )
+        return write_run_store(run_dir / STORE_FILE, manifest, findings.table, pred_probs, features.content_hashes,
+                               record, findings.neighbors)
+
+
+def _warn_dropped_decisions(carried: dict, run_dir: Path) -> None:
+    if carried["images_moved"]:
+        log.info("review decisions of %d moved or renamed images followed them", carried["images_moved"])
+    for reason, what in (("changed", "whose image changed"), ("vanished", "whose image is gone")):
+        if carried[f"images_{reason}"]:
+            log.warning("review decisions of %d images %s were not carried over (e.g. %s); they are kept in %s, "
+                        "table dropped_decisions", carried[f"images_{reason}"], what,
+                        ", ".join(map(printable, carried[reason][:3])), run_dir / STORE_FILE)

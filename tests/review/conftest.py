@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
-from helpers import LOCAL, copy_run
+from helpers import copy_run, review_client
 from labelfix.review import create_app
 
 
@@ -17,5 +16,6 @@ def run_dir(scanned, tmp_path):
 
 @pytest.fixture
 def client(run_dir):
-    with TestClient(create_app(run_dir, reviewer="tester"), base_url=LOCAL) as test_client:
+    """A client that sends the run id with each change, as the page does."""
+    with review_client(create_app(run_dir, reviewer="tester")) as test_client:
         yield test_client

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import labelfix
-from helpers import LOCAL, label_flag, review_queue
+from helpers import LOCAL, label_flag, review_client, review_queue
 from labelfix import store
 from labelfix.review import create_app
 
@@ -93,7 +93,7 @@ def test_two_tabs_and_two_servers_keep_every_decision(run_dir):
     queue, _ = review_queue(run_dir)
     ids = queue["item_id"].tolist()
     first_app, second_app = create_app(run_dir, reviewer="a"), create_app(run_dir, reviewer="b")
-    with TestClient(first_app, base_url=LOCAL) as first, TestClient(second_app, base_url=LOCAL) as second:
+    with review_client(first_app) as first, review_client(second_app) as second:
         statuses = []
 
         def decide(client, action):
@@ -115,7 +115,7 @@ def test_two_tabs_and_two_servers_keep_every_decision(run_dir):
 def test_decisions_survive_a_restarted_server_and_a_rescan(client, run_dir):
     item = label_flag(run_dir, "blue/red_00.png")
     client.post("/api/decisions", json={"item_ids": [item], "action": "relabel", "label": "green"})
-    with TestClient(create_app(run_dir), base_url=LOCAL) as restarted:
+    with review_client(create_app(run_dir)) as restarted:
         assert restarted.get("/api/state", params={"ids": str(item)}).json()["decisions"][str(item)]["label"] == "green"
     root = labelfix.store.read_run_record(store.open_store(run_dir))["dataset"]["root"]
     labelfix.scan(root, out=run_dir, folds=3, workers=0)

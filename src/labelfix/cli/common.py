@@ -6,9 +6,11 @@ The `cli` package is the only code that prints. Commands import the library insi
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
+import sqlite3
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -90,15 +92,43 @@ def handles_errors(command: Callable) -> Callable:
             console.print("[yellow]interrupted[/]: nothing was half-written; run the same command again to resume")
             raise typer.Exit(130) from None
         except Exception as error:  # noqa: BLE001
-            log_file = default_cache_dir() / "logs" / f"crash-{datetime.now():%Y%m%d-%H%M%S}.log"
-            log_file.parent.mkdir(parents=True, exist_ok=True)
-            log_file.write_text(traceback.format_exc(), encoding="utf-8")
-            console.print(f"[bold red]unexpected error:[/] {type(error).__name__}: {error}\n"
-                          f"The full traceback is in {log_file}; please attach it to a bug report.", highlight=False,
-                          soft_wrap=True)
+            message = storage_failure(error)
+            if message:
+                console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+                raise typer.Exit(1) from None
+            console.print(f"[bold red]unexpected error:[/] {type(error).__name__}: {error}\n{_crash_log()}",
+                          highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def storage_failure(error: Exception) -> str | None:
+    """What to tell the user when a disk is full or a folder cannot be written; None for other errors."""
+    where = ""
+    if isinstance(error, OSError) and error.errno in STORAGE_ERRNOS:
+        reason, where = error.strerror, f" ({error.filename})" if error.filename else ""
+    elif isinstance(error, sqlite3.OperationalError) and any(
+            words in str(error) for words in ("disk is full", "readonly", "unable to open")):
+        reason = str(error)
+    else:
+        return None
+    return (f"{reason}{where}: free some space or choose another folder (--out, --cache-dir); what labelfix writes "
+            "is complete or absent, so earlier results are as they were and the same command resumes")
+
+
+def _crash_log() -> str:
+    """Save the traceback where a bug report can attach it; says where (or why it could not)."""
+    log_file = default_cache_dir() / "logs" / f"crash-{datetime.now():%Y%m%d-%H%M%S}.log"
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        log_file.write_text(traceback.format_exc(), encoding="utf-8")
+    except OSError as error:
+        return f"(the traceback could not be saved to {log_file}: {error.strerror})"
+    return f"The full traceback is in {log_file}; please attach it to a bug report."
 
 
 def is_main_process() -> bool:

@@ -14,12 +14,14 @@ import json
 import logging
 import os
 import sqlite3
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from labelfix.errors import ConfigError
+from labelfix.fileio import set_aside
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +71,14 @@ class EmbeddingCache:
     """One SQLite file under the cache folder."""
 
     def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / CACHE_FILE
         self.discarded = 0  # rows left out because their data did not match their checksum
-        self._db = self._repaired(self._connect)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._db = self._repaired(self._connect)
+        except (OSError, sqlite3.OperationalError) as error:
+            raise ConfigError(f"cannot use the embedding cache {self.path} ({getattr(error, 'strerror', None) or error}); "
+                              "choose another folder with --cache-dir (or LABELFIX_CACHE_DIR)") from None
 
     def get_many(self, key: str, hashes: Sequence[str]) -> dict[str, CachedImage]:
         found = {}
@@ -175,11 +181,7 @@ class EmbeddingCache:
         self._db = self._connect()
 
     def _set_aside(self, error: Exception) -> None:
-        broken = self.path.with_name(f"{self.path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
-        for suffix in ("", "-wal", "-shm"):
-            source = Path(f"{self.path}{suffix}")
-            if source.exists():
-                os.replace(source, f"{broken}{suffix}")
+        broken = set_aside(self.path)
         log.warning("the embedding cache %s could not be read (%s); it was moved to %s and a new one started "
                     "(its images are embedded again; delete the old file when you like)", self.path, error, broken)
 

@@ -224,4 +224,5 @@ def render_report(
 
 
 def write_report(path: Path, **kwargs) -> None:
-    write_text_atomic(path, render_report(**kwargs, run_dir=path.parent))
+    """The report at `path`; its commands name `run_dir` (default: the folder of `path`)."""
+    write_text_atomic(path, render_report(**{"run_dir": path.parent, **kwargs}))

@@ -5,19 +5,21 @@ from __future__ import annotations
 import getpass
 import threading
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Optional
 
 import jinja2
 import pandas as pd
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from labelfix import store
+from labelfix.fileio import printable
 from labelfix.review.guards import host_names, refusal
 from labelfix.review.queue import (
     STATUSES,
@@ -40,6 +42,8 @@ UNREADABLE_SVG = (
 
 ItemId = Annotated[int, Field(ge=0, lt=2**31)]
 MAX_IDS = 10_000
+RUN_HEADER = "X-Labelfix-Run"  # the scan a write was made on (see ReviewSession)
+RunId = Annotated[Optional[str], Header(alias=RUN_HEADER)]
 
 
 class DecisionRequest(BaseModel):
@@ -53,19 +57,46 @@ class UndoRequest(BaseModel):
 
 
 class ReviewSession:
-    """The run's store and the static review queue, shared by the request handlers (one lock for SQLite)."""
+    """The run's store and its review queue, shared by the request handlers (one lock for SQLite).
+
+    A re-scan rewrites the store in one transaction with a new run_id; `refresh` (on every request) then loads
+    the new queue. Writes name the run_id the page was made from, and one made from an earlier scan is refused
+    (409): item ids belong to one scan.
+    """
 
     def __init__(self, run_dir: Path, reviewer: str) -> None:
         self.run_dir = Path(run_dir)
         self.reviewer = reviewer
         self.lock = threading.Lock()
         self.db = store.open_store(run_dir)
-        self.record = store.read_run_record(self.db)
-        self.classes = store.read_classes(self.db)
-        self.queue = store.review_queue(self.db)
+        self._load()
+
+    def _load(self) -> None:
+        self.db.execute("BEGIN")  # one snapshot: a scan that commits meanwhile is seen whole, at the next refresh
+        try:
+            self.record = store.read_run_record(self.db)
+            self.classes = store.read_classes(self.db)
+            self.queue = store.review_queue(self.db)
+            self.item_ids = store.item_ids(self.db)
+        finally:
+            self.db.execute("COMMIT")
+        self.run_id = self.record.get("run_id")
         self.suggestions = dict(zip(self.queue["item_id"], self.queue["suggested_label"]))
-        self.item_ids = store.item_ids(self.db)
         self.thumbnails = ThumbnailCache(self.run_dir / "thumbnails", Path(self.record["dataset"]["root"]))
+
+    def refresh(self) -> None:
+        """Load the run again if a scan replaced it."""
+        with self.lock:
+            if store.current_run_id(self.db) != self.run_id:
+                self._load()
+
+    def same_run(self, run_id: str | None) -> None:
+        """Raise unless `run_id` (sent by the page) names the scan the store holds."""
+        if not run_id:
+            raise HTTPException(428, f"send the run id ({RUN_HEADER} header, from /api/state) with each change")
+        if run_id != self.run_id:
+            raise HTTPException(409, "the run was scanned again since this page was loaded; reload the page "
+                                     "(decisions made before the scan are carried over)")
 
     def table(self) -> pd.DataFrame:
         with self.lock:
@@ -79,7 +110,8 @@ class ReviewSession:
             raise HTTPException(404, f"no image {unknown[0]} in this run" + (f" (and {len(unknown) - 1} more)"
                                                                                if len(unknown) > 1 else ""))
 
-    def decide(self, request: DecisionRequest) -> None:
+    def decide(self, request: DecisionRequest, run_id: str | None) -> None:
+        self.same_run(run_id)
         self.known(request.item_ids)
         if request.action == "relabel" and request.label not in self.classes:
             raise HTTPException(400, f"unknown class {request.label!r}; one of {', '.join(self.classes)}")
@@ -91,14 +123,15 @@ class ReviewSession:
                 if not label:
                     raise HTTPException(400, f"image {item_id} has no suggested label to accept")
             rows.append((item_id, request.action, label))
-        with self.lock:
-            store.record_decisions(self.db, rows, self.reviewer)
+        with self.lock, _refused_after_rescan():
+            store.record_decisions(self.db, rows, self.reviewer, run_id=run_id)
 
-    def undo(self, item_ids: list[int]) -> None:
+    def undo(self, item_ids: list[int], run_id: str | None) -> None:
+        self.same_run(run_id)
         self.known(item_ids)
-        with self.lock:
+        with self.lock, _refused_after_rescan():
             for item_id in item_ids:
-                store.undo_decision(self.db, item_id)
+                store.undo_decision(self.db, item_id, run_id=run_id)
 
     def state(self, item_ids: list[int]) -> dict:
         """Current decisions of those `item_ids` that have one, and the progress, for the page to show."""
@@ -107,7 +140,7 @@ class ReviewSession:
         decisions = {
             int(row.item_id): {"action": row.action, "label": row.final_label} for row in shown.itertuples()
         }
-        return {"decisions": decisions, "progress": review_progress(table)}
+        return {"decisions": decisions, "progress": review_progress(table), "run_id": self.run_id}
 
     def image_file(self, item_id: int) -> tuple[str, str | None]:
         """(path, content hash) of an image of the run."""
@@ -116,6 +149,15 @@ class ReviewSession:
         if found is None:
             raise HTTPException(404, f"no image {item_id} in this run")
         return found
+
+
+@contextmanager
+def _refused_after_rescan():
+    """A scan that committed between the run id check and the write: 409, as for a stale page."""
+    try:
+        yield
+    except store.RunReplaced as error:
+        raise HTTPException(409, str(error)) from None
 
 
 def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: bool = True,
@@ -132,7 +174,12 @@ def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: b
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
-        return refusal(request, names) or await call_next(request)
+        refused = refusal(request, names)
+        if refused:
+            return refused
+        if not request.url.path.startswith("/static/"):
+            session.refresh()
+        return await call_next(request)
 
     if warm_thumbnails:
         app.state.warming = session.thumbnails.warm_in_background(zip(session.queue["content_hash"], session.queue["path"]))
@@ -161,7 +208,7 @@ def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: b
             "matching": len(filter_queue(table, replace(selection, status="all"))), "shown": len(shown),
             "issue_types": _issue_type_counts(session.queue), "pairs": label_pairs(session.queue),
             "given_counts": session.queue["given_label"].value_counts().sort_index().to_dict(),
-            "progress": review_progress(table), "reviewer": session.reviewer,
+            "progress": review_progress(table), "reviewer": session.reviewer, "run_id": session.run_id,
         })
 
     @app.get("/favicon.ico")
@@ -184,19 +231,22 @@ def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: b
             found = store.item_evidence(session.db, item_id)
         if found is None:
             raise HTTPException(404, f"no image {item_id} in this run")
+        found["path"] = printable(found["path"])
+        for neighbor in found["neighbors"]:
+            neighbor["path"] = printable(neighbor["path"])
         if found["probabilities"]:
             ranked = sorted(zip(session.classes, found["probabilities"]), key=lambda pair: -pair[1])
             found["top_classes"] = [{"class": name, "probability": p} for name, p in ranked[:5]]
         return {**found, **session.state([item_id])}
 
     @app.post("/api/decisions")
-    def decide(request: DecisionRequest):
-        session.decide(request)
+    def decide(request: DecisionRequest, run_id: RunId = None):
+        session.decide(request, run_id)
         return session.state(request.item_ids)
 
     @app.post("/api/undo")
-    def undo(request: UndoRequest):
-        session.undo(request.item_ids)
+    def undo(request: UndoRequest, run_id: RunId = None):
+        session.undo(request.item_ids, run_id)
         return session.state(request.item_ids)
 
     @app.get("/api/state")
@@ -219,8 +269,8 @@ def _cards(rows: pd.DataFrame) -> list[dict]:
     for row in rows.itertuples():
         cards.append({
             "item_id": int(row.item_id),
-            "path": row.path,
-            "name": row.path.rsplit("/", 1)[-1],
+            "path": printable(row.path),
+            "name": printable(row.path.rsplit("/", 1)[-1]),
             "split": row.split or "",
             "given": row.given_label,
             "suggested": row.suggested_label if isinstance(row.suggested_label, str) else None,

@@ -3,10 +3,18 @@
 This package is the only code that writes SQL for a run; the report, the review page and apply go through it.
 Review decisions are an append-only log (`decisions`): the current decision of an image is its latest row
 that was not undone, so two browser tabs never overwrite each other, and a re-scan into the same run folder
-keeps the decisions of the images it still has. `schema` holds the tables and the compatibility policy.
+keeps the decisions of the images it still has (matched by path and content, see `carry`). `schema` holds the
+tables and the compatibility policy.
 """
 
-from labelfix.store.decisions import ACTIONS, current_decisions, record_decisions, undo_decision
+from labelfix.store.decisions import (
+    ACTIONS,
+    RunReplaced,
+    current_decisions,
+    current_run_id,
+    record_decisions,
+    undo_decision,
+)
 from labelfix.store.queries import (
     item_evidence,
     item_file,
@@ -20,7 +28,7 @@ from labelfix.store.schema import STORE_FILE, STORE_VERSION, open_store
 from labelfix.store.write import write_run_store
 
 __all__ = [
-    "ACTIONS", "STORE_FILE", "STORE_VERSION", "current_decisions", "item_evidence", "item_file", "item_ids",
+    "ACTIONS", "STORE_FILE", "STORE_VERSION", "RunReplaced", "current_decisions", "current_run_id", "item_evidence", "item_file", "item_ids",
     "items_with_suggestions", "open_store", "read_classes", "read_run_record", "record_decisions", "review_queue",
     "undo_decision", "write_run_store",
 ]

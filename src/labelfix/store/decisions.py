@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime, timezone
 
@@ -16,10 +17,28 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def record_decisions(db: sqlite3.Connection, decisions: list[tuple[int, str, str | None]], reviewer: str) -> str:
+class RunReplaced(LabelfixError):
+    """The store holds another scan than the one the decision was made on (the run was scanned again)."""
+
+
+def current_run_id(db: sqlite3.Connection) -> str | None:
+    """The id of the scan the store holds (None for a store without one)."""
+    row = db.execute("SELECT value FROM run WHERE key = 'run_id'").fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def _same_run(db: sqlite3.Connection, run_id: str | None) -> None:
+    if run_id is not None and current_run_id(db) != run_id:
+        raise RunReplaced("the run was scanned again since these images were shown; reload to see the new scan "
+                          "(decisions made before it are carried over)")
+
+
+def record_decisions(db: sqlite3.Connection, decisions: list[tuple[int, str, str | None]], reviewer: str, *,
+                     run_id: str | None = None) -> str:
     """Append (item_id, action, label) decisions in one transaction; returns their timestamp.
 
-    `label` is the final label for accept and relabel, None for keep and remove.
+    `label` is the final label for accept and relabel, None for keep and remove. With `run_id`, nothing is
+    stored (RunReplaced) unless the store still holds that scan: item ids belong to one scan.
     """
     for item_id, action, label in decisions:
         if action not in ACTIONS:
@@ -29,6 +48,7 @@ def record_decisions(db: sqlite3.Connection, decisions: list[tuple[int, str, str
     at = _now()
     with db:
         db.execute("BEGIN IMMEDIATE")
+        _same_run(db, run_id)
         db.executemany(
             "INSERT INTO decisions (item_id, action, label, reviewer, decided_at) VALUES (?, ?, ?, ?, ?)",
             [(int(item_id), action, label if action in ("accept", "relabel") else None, reviewer, at)
@@ -37,10 +57,12 @@ def record_decisions(db: sqlite3.Connection, decisions: list[tuple[int, str, str
     return at
 
 
-def undo_decision(db: sqlite3.Connection, item_id: int) -> bool:
-    """Undo the current decision of an image (the one before it, if any, becomes current again)."""
+def undo_decision(db: sqlite3.Connection, item_id: int, *, run_id: str | None = None) -> bool:
+    """Undo the current decision of an image (the one before it, if any, becomes current again); `run_id` as
+    for `record_decisions`."""
     with db:
         db.execute("BEGIN IMMEDIATE")
+        _same_run(db, run_id)
         cursor = db.execute(
             "UPDATE decisions SET undone_at = ? WHERE decision_id = (SELECT MAX(decision_id) FROM decisions "
             "WHERE item_id = ? AND undone_at IS NULL)",

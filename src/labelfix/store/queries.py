@@ -7,6 +7,8 @@ import sqlite3
 
 import pandas as pd
 
+from labelfix.fileio import path_from_store
+
 
 def read_run_record(db: sqlite3.Connection) -> dict:
     """The run record (run.json) as stored with the run."""
@@ -32,6 +34,7 @@ def review_queue(db: sqlite3.Connection) -> pd.DataFrame:
     (list), suggested_label (the classifier's top class), label_score, given/suggested_label_probability."""
     rows = [dict(row) for row in db.execute(REVIEW_QUEUE)]
     for row in rows:
+        row["path"] = path_from_store(row["path"])
         details = json.loads(row.pop("label_details") or "{}")
         row["given_label_probability"] = details.get("given_label_probability")
         row["suggested_label_probability"] = details.get("suggested_label_probability")
@@ -59,10 +62,11 @@ def item_evidence(db: sqlite3.Connection, item_id: int) -> dict | None:
     )
     return {
         **dict(item),
+        "path": path_from_store(item["path"]),
         "labels": [label for (label,) in db.execute("SELECT label FROM labels WHERE item_id = ?", (item_id,))],
         "probabilities": json.loads(probabilities[0]) if probabilities else None,
         "issues": [{**dict(row), "details": json.loads(row["details"] or "null")} for row in issues],
-        "neighbors": [dict(row) for row in neighbors],
+        "neighbors": [{**dict(row), "path": path_from_store(row["path"])} for row in neighbors],
     }
 
 
@@ -74,7 +78,7 @@ def item_ids(db: sqlite3.Connection) -> frozenset[int]:
 def item_file(db: sqlite3.Connection, item_id: int) -> tuple[str, str | None] | None:
     """(path, content hash) of an image, or None when the run has no such item."""
     row = db.execute("SELECT path, content_hash FROM items WHERE item_id = ?", (int(item_id),)).fetchone()
-    return (row[0], row[1]) if row else None
+    return (path_from_store(row[0]), row[1]) if row else None
 
 
 ITEMS_WITH_SUGGESTIONS = """
@@ -95,6 +99,7 @@ def items_with_suggestions(db: sqlite3.Connection) -> pd.DataFrame:
     rows = []
     for row in db.execute(ITEMS_WITH_SUGGESTIONS).fetchall():
         record = dict(row)
+        record["path"] = path_from_store(record["path"])
         details = json.loads(record.pop("details") or "{}")
         flagged = bool(record["is_label_issue"])
         record.update(

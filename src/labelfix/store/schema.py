@@ -2,19 +2,25 @@
 
 Every store records STORE_VERSION in SQLite's `user_version`. A store of another version is refused with a
 message that says what to do: an older one is re-scanned into the same folder (embeddings come from the cache;
-review decisions are carried over by image path), a newer one needs a newer labelfix. Any change to the tables
-bumps STORE_VERSION. The decisions table only ever gains columns, so a re-scan can always carry decisions over.
+review decisions are carried over by image path and content), a newer one needs a newer labelfix. Any change to
+the tables bumps STORE_VERSION. The decisions table only ever gains columns, so a re-scan can always carry
+decisions over.
+
+A scan rewrites the store in one transaction (see `write`), so a review server open on it sees the old run or
+the new one, never a mix; every scan has its own `run_id` (in the `run` table and run.json), which the review
+page sends with each write and the server compares.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
 from labelfix.errors import LabelfixError
 
 STORE_FILE = "labelfix.db"
-STORE_VERSION = 1  # stores written before versioning have user_version 0 and, from version 1 on, items.review_rank
+STORE_VERSION = 2  # 0: before versioning; 1: items.review_rank; 2: run_id, dropped_decisions, raw paths as BLOB
 
 SCHEMA = """
 CREATE TABLE run (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -62,7 +68,22 @@ CREATE TABLE IF NOT EXISTS decisions (
     undone_at TEXT
 );
 CREATE INDEX IF NOT EXISTS decisions_by_item ON decisions (item_id, decision_id);
+CREATE TABLE IF NOT EXISTS dropped_decisions (  -- decisions of earlier scans whose image changed or vanished
+    path TEXT NOT NULL,
+    content_hash TEXT,
+    reason TEXT NOT NULL CHECK (reason IN ('changed', 'vanished')),
+    action TEXT NOT NULL,
+    label TEXT,
+    reviewer TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    undone_at TEXT
+);
 """
+
+
+def statements(script: str) -> list[str]:
+    """The statements of a schema script, to run one by one inside a transaction (`executescript` commits first)."""
+    return [statement.strip() for statement in script.split(";") if statement.strip()]
 
 
 def open_store(run_dir: Path) -> sqlite3.Connection:
@@ -80,10 +101,29 @@ def open_store(run_dir: Path) -> sqlite3.Connection:
                                 f"{STORE_VERSION}); upgrade labelfix (pip install -U labelfix)")
         raise LabelfixError(f"{path} was written by an older labelfix; run the same `labelfix scan` again into "
                             f"{run_dir} (embeddings come from the cache; review decisions are kept)")
+    try:
+        _check_complete(Path(run_dir), db)
+    except LabelfixError:
+        db.close()
+        raise
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA busy_timeout = 30000")
     db.executescript(DECISIONS_SCHEMA)
     return db
+
+
+def _check_complete(run_dir: Path, db: sqlite3.Connection) -> None:
+    """A scan writes run.json last, with its run_id: a run folder whose run.json is missing or names another scan
+    than the store is one a scan stopped writing."""
+    stored = db.execute("SELECT value FROM run WHERE key = 'run_id'").fetchone()
+    try:
+        written = json.loads((run_dir / "run.json").read_text(encoding="utf-8")).get("run_id")
+    except (OSError, ValueError):
+        written = None
+    if stored is None or json.loads(stored[0]) != written:
+        raise LabelfixError(f"{run_dir}: the run folder is incomplete (a scan into it stopped before it finished "
+                            "writing); run the same `labelfix scan` again (embeddings come from the cache; review "
+                            "decisions are kept)")
 
 
 def stored_version(db: sqlite3.Connection) -> int:

@@ -1,10 +1,15 @@
-"""Writing a run's store: items, labels, out-of-fold probabilities, issues and neighbours, atomically."""
+"""Writing a run's store: items, labels, out-of-fold probabilities, issues and neighbours, in one transaction.
+
+The store is rewritten in place, inside one SQLite transaction that also carries the earlier review decisions
+over (see `carry`): a review server with the store open sees the old run or the new one, never a mix, and a
+decision it records while the scan writes waits for the transaction and then finds the new `run_id`.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
-from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +17,12 @@ import pandas as pd
 
 from labelfix.dataset.manifest import Manifest
 from labelfix.features.neighbors import Neighbors
-from labelfix.fileio import atomic_path
+from labelfix.fileio import path_from_store, set_aside, stored_path
 from labelfix.issues.table import issue_types
-from labelfix.store.schema import DECISIONS_SCHEMA, SCHEMA, STORE_VERSION
+from labelfix.store.carry import carry_decisions
+from labelfix.store.schema import DECISIONS_SCHEMA, SCHEMA, STORE_VERSION, statements
+
+log = logging.getLogger(__name__)
 
 
 def write_run_store(
@@ -25,45 +33,103 @@ def write_run_store(
     content_hashes: list[str | None],
     run_record: dict,
     neighbors: Neighbors | None = None,
-) -> None:
-    """Write a complete store atomically. `table` is the issue table indexed by item; `pred_probs` (N, K), NaN
-    rows unreadable; `neighbors` rows are the readable items in order, their indices item ids."""
-    earlier_decisions = _decisions_by_path(path)
-    with atomic_path(path) as temporary:
-        temporary.unlink()
-        with closing(sqlite3.connect(temporary)) as db, db:
-            db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")  # a temporary file: renamed when whole
-            db.executescript(SCHEMA + DECISIONS_SCHEMA)
-            db.execute(f"PRAGMA user_version = {STORE_VERSION}")
-            db.executemany("INSERT INTO run VALUES (?, ?)", [(k, json.dumps(v, default=str)) for k, v in run_record.items()])
-            db.executemany("INSERT INTO classes VALUES (?, ?)", list(enumerate(manifest.classes)))
-            by_item = table.assign(review_rank=np.arange(len(table))).sort_index()
-            db.executemany(
-                "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (i, item.path, item.split, content_hashes[i], None if pd.isna(row.fold) else int(row.fold),
-                     int(row.needs_review), int(row.review_rank), None if pd.isna(row.review_score) else float(row.review_score))
-                    for (i, item), row in zip(enumerate(manifest.items), by_item.itertuples())
-                ],
-            )
-            db.executemany(
-                "INSERT INTO labels VALUES (?, ?)",
-                [(i, label) for i, item in enumerate(manifest.items) for label in item.labels],
-            )
-            db.executemany(
-                "INSERT INTO probabilities VALUES (?, ?)",
-                [(i, json.dumps(np.round(row, 6).tolist())) for i, row in enumerate(pred_probs) if not np.isnan(row).any()],
-            )
-            db.executemany("INSERT INTO issues VALUES (?, ?, ?, ?, ?, ?)", _issue_rows(by_item))
-            readable_items = by_item.index.to_numpy()[~by_item["is_unreadable_issue"].to_numpy(bool)]
-            db.executemany("INSERT INTO neighbors VALUES (?, ?, ?, ?)", _neighbor_rows(neighbors, readable_items))
-            item_ids = {item.path: i for i, item in enumerate(manifest.items)}
-            db.executemany(
-                "INSERT INTO decisions (item_id, action, label, reviewer, decided_at, undone_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [(item_ids[row[0]], *row[1:]) for row in earlier_decisions if row[0] in item_ids],
-            )
-    for stale in (f"{path}-wal", f"{path}-shm"):  # the replaced store's write-ahead log must not touch the new one
-        Path(stale).unlink(missing_ok=True)
+) -> dict:
+    """Write the run into the store at `path` (created, or rewritten with the decisions carried over); returns
+    what happened to the earlier decisions (`Carried.summary`), which is also stored as the run record's
+    `decisions_carried_over`. `table` is the issue table indexed by item; `pred_probs` (N, K), NaN rows
+    unreadable; `neighbors` rows are the readable items in order, their indices item ids."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arguments = (manifest, table, pred_probs, content_hashes, run_record, neighbors)
+    try:
+        return _rewrite(path, *arguments)
+    except sqlite3.OperationalError:
+        raise  # locked, read-only, disk full: not the store's fault
+    except sqlite3.DatabaseError as error:  # malformed, not a database
+        _set_aside(path, error)
+        return _rewrite(path, *arguments)
+
+
+def _rewrite(path: Path, manifest: Manifest, table: pd.DataFrame, pred_probs: np.ndarray,
+             content_hashes: list[str | None], run_record: dict, neighbors: Neighbors | None) -> dict:
+    db = sqlite3.connect(path, timeout=60, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("BEGIN IMMEDIATE")  # a review server's writes wait for this transaction, then see the new run_id
+        earlier, dropped_before, old_paths = _earlier_decisions(db)
+        carried = carry_decisions(earlier, old_paths, [item.path for item in manifest.items], content_hashes)
+        for name in _tables(db):
+            db.execute(f'DROP TABLE "{name}"')
+        for statement in statements(SCHEMA + DECISIONS_SCHEMA):
+            db.execute(statement)
+        db.execute(f"PRAGMA user_version = {STORE_VERSION}")
+        record = {**run_record, "decisions_carried_over": carried.summary()}
+        db.executemany("INSERT INTO run VALUES (?, ?)", [(k, json.dumps(v, default=str)) for k, v in record.items()])
+        db.executemany("INSERT INTO classes VALUES (?, ?)", list(enumerate(manifest.classes)))
+        by_item = table.assign(review_rank=np.arange(len(table))).sort_index()
+        db.executemany(
+            "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (i, stored_path(item.path), item.split, content_hashes[i], None if pd.isna(row.fold) else int(row.fold),
+                 int(row.needs_review), int(row.review_rank), None if pd.isna(row.review_score) else float(row.review_score))
+                for (i, item), row in zip(enumerate(manifest.items), by_item.itertuples())
+            ],
+        )
+        db.executemany(
+            "INSERT INTO labels VALUES (?, ?)",
+            [(i, label) for i, item in enumerate(manifest.items) for label in item.labels],
+        )
+        db.executemany(
+            "INSERT INTO probabilities VALUES (?, ?)",
+            [(i, json.dumps(np.round(row, 6).tolist())) for i, row in enumerate(pred_probs) if not np.isnan(row).any()],
+        )
+        db.executemany("INSERT INTO issues VALUES (?, ?, ?, ?, ?, ?)", _issue_rows(by_item))
+        readable_items = by_item.index.to_numpy()[~by_item["is_unreadable_issue"].to_numpy(bool)]
+        db.executemany("INSERT INTO neighbors VALUES (?, ?, ?, ?)", _neighbor_rows(neighbors, readable_items))
+        db.executemany(
+            "INSERT INTO decisions (item_id, action, label, reviewer, decided_at, undone_at) VALUES (?, ?, ?, ?, ?, ?)",
+            carried.rows,
+        )
+        db.executemany("INSERT INTO dropped_decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       dropped_before + [(stored_path(row[0]), *row[1:]) for row in carried.dropped])
+        db.execute("COMMIT")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # best effort: a reader may keep part of the log a while
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    finally:
+        db.close()
+    return record["decisions_carried_over"]
+
+
+def _set_aside(path: Path, error: Exception) -> None:
+    broken = set_aside(path)
+    log.warning("the run store %s could not be read (%s); it was moved to %s and a new one written "
+                "(review decisions in it are not carried over)", path, error, broken)
+
+
+def _tables(db: sqlite3.Connection) -> list[str]:
+    return [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+
+
+def _earlier_decisions(db: sqlite3.Connection) -> tuple[list[tuple], list[tuple], set[str]]:
+    """The store's decisions as (path, content_hash, action, label, reviewer, decided_at, undone_at), oldest
+    first; its dropped decisions as stored; and the paths of all its images. Empty for a new store."""
+    tables = set(_tables(db))
+    if not {"decisions", "items"} <= tables:
+        return [], [], set()
+    columns = {row[1] for row in db.execute("PRAGMA table_info(items)")}
+    content_hash = "i.content_hash" if "content_hash" in columns else "NULL"
+    earlier = [
+        (path_from_store(path), *rest) for path, *rest in db.execute(
+            f"SELECT i.path, {content_hash}, d.action, d.label, d.reviewer, d.decided_at, d.undone_at "
+            "FROM decisions d JOIN items i USING (item_id) ORDER BY d.decision_id")
+    ]
+    dropped = list(db.execute("SELECT * FROM dropped_decisions")) if "dropped_decisions" in tables else []
+    old_paths = {path_from_store(path) for (path,) in db.execute("SELECT path FROM items")}
+    return earlier, dropped, old_paths
 
 
 # Extra columns stored as an issue's details (JSON), by issue type.
@@ -106,17 +172,3 @@ def _neighbor_rows(neighbors: Neighbors | None, items: np.ndarray) -> list[tuple
     n, k = neighbors.indices.shape
     return list(zip(np.repeat(items, k).tolist(), np.tile(np.arange(k), n).tolist(),
                     neighbors.indices.ravel().tolist(), neighbors.distances.ravel().astype(float).tolist()))
-
-
-def _decisions_by_path(path: Path) -> list[tuple]:
-    """Decisions of an existing store, keyed by image path (so a re-scan can keep them)."""
-    if not Path(path).exists():
-        return []
-    with closing(sqlite3.connect(path)) as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'decisions'").fetchone():
-            return []
-        return db.execute(
-            "SELECT path, action, label, reviewer, decided_at, undone_at FROM decisions JOIN items USING (item_id) "
-            "ORDER BY decision_id"
-        ).fetchall()

@@ -25,10 +25,11 @@ function toast(message) {
   toast.timer = setTimeout(() => element.classList.remove("show"), 2200);
 }
 
+// Changes name the scan this page shows: after a re-scan the server refuses them (409) instead of storing them
+// against the images that now have these ids.
 async function call(method, url, body) {
-  const response = await fetch(url, {
-    method, headers: body ? { "Content-Type": "application/json" } : {}, body: body ? JSON.stringify(body) : undefined,
-  });
+  const headers = body ? { "Content-Type": "application/json", "X-Labelfix-Run": page.run_id } : {};
+  const response = await fetch(url, { method, headers, body: body ? JSON.stringify(body) : undefined });
   const data = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(typeof data.detail === "string" ? data.detail : `${response.status} ${response.statusText}`);
   return data;
@@ -69,6 +70,10 @@ function showProgress(progress) {
 
 // `state.decisions` holds the decided images among those asked about (`ids`): the others are undecided.
 function applyState(state, ids) {
+  if (state.run_id !== page.run_id) {  // these ids now name other images: show nothing of them
+    toast("the run was scanned again since this page was loaded: reload the page");
+    return;
+  }
   const asked = new Set(ids.map(String));
   for (const card of cards) {
     const id = card.dataset.item;
@@ -170,6 +175,7 @@ async function showEvidence(card) {
   const panel = document.getElementById("evidence");
   try {
     const item = await call("GET", `/api/items/${id}`);
+    if (item.run_id !== page.run_id) throw new Error("the run was scanned again: reload the page");
     document.getElementById("evidence-image").src = `/thumbs/1024/${id}.jpg`;
     document.getElementById("evidence-name").textContent = item.path;
     const facts = document.getElementById("evidence-facts");
