@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
@@ -53,7 +54,22 @@ def path_from_store(value: str | bytes) -> str:
 
 def printable(text: str) -> str:
     """`text` with the bytes of a non-UTF-8 file name shown as \\xNN escapes (for pages, CSV and messages)."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def json_line(record: dict) -> str:
+    """`record` as one line of JSON, readable UTF-8; a non-UTF-8 file name in it is written as \\udcNN escapes,
+    which JSON readers turn back into the same name (lossless, unlike `printable`)."""
+    line = json.dumps(record, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(record)
+    return line + "\n"
 
 
 def set_aside(path: Path) -> Path:

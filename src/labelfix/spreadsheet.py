@@ -12,12 +12,18 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from labelfix.fileio import printable
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value: object) -> object:
-    """`value`, or `'value` for text a spreadsheet would run as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _is_number(value):
+    """`value`, or `'value` for text a spreadsheet would run as a formula (the bytes of a non-UTF-8 file name
+    shown as \\xNN)."""
+    if not isinstance(value, str):
+        return value
+    value = printable(value)
+    if value.startswith(FORMULA_STARTS) and not _is_number(value):
         return "'" + value
     return value
 

@@ -11,6 +11,7 @@ from labelfix.apply.rules import CleanedDataset, KeptImage
 from labelfix.apply.source import RunSource, rescan_hint
 from labelfix.dataset.readers import PathsUnder, read_label_text
 from labelfix.errors import DatasetError
+from labelfix.fileio import json_line, printable
 from labelfix.spreadsheet import safe_table
 
 
@@ -22,7 +23,7 @@ def jsonl_text(run: RunSource, kept: tuple[KeptImage, ...]) -> str:
         record = {**originals.get(image.path, {}), "image": image.path, "label": image.label}
         if image.split is not None:
             record.setdefault("split", image.split)
-        lines.append(json.dumps(record, ensure_ascii=False) + "\n")
+        lines.append(json_line(record))
     return "".join(lines)
 
 
@@ -48,6 +49,10 @@ def csv_text(run: RunSource, kept: tuple[KeptImage, ...]) -> str:
     else:
         columns = ["image", "label", *(["split"] if any(k.split for k in kept) else [])]
         rows = [{"image": k.path, "label": k.label, "split": k.split or ""} for k in kept]
+    for image in kept:
+        if printable(image.path) != image.path:
+            raise DatasetError(f"the file name {printable(image.path)} is not UTF-8, and a CSV label file cannot hold "
+                               "it; write the cleaned dataset with --format jsonl or folders, or rename the file")
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from labelfix.cli.common import VerboseOption, console, handles_errors, setup_logging
+from labelfix.cli.common import VerboseOption, console, handles_errors, setup_logging, shown
 from labelfix.errors import LabelfixError
 
 
@@ -37,8 +37,8 @@ def apply(
         result = apply_in_place(run_dir, confirmed=confirmed, accept_suggestions_above=accept_suggestions_above,
                                 keep_unreadable=keep_unreadable)
         _print_counts(result.counts)
-        console.print(f"Changed the original dataset ({result.moved} files moved). Backup manifest: [bold]{result.backup}[/]\n"
-                      f"To undo: {result.undo}. Changes: {result.changes_file}. "
+        console.print(f"Changed the original dataset ({result.moved} files moved). Backup manifest: [bold]{shown(result.backup)}[/]\n"
+                      f"To undo: {shown(result.undo)}. Changes: {shown(result.changes_file)}. "
                       "Scan the dataset again before reviewing more.", highlight=False, soft_wrap=True)
         return
     result = apply_run(run_dir, to, output_format=output_format, images=images,
@@ -46,9 +46,9 @@ def apply(
                        overwrite=overwrite)
     _print_counts(result.counts)
     for note in result.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
-    console.print(f"Cleaned dataset ({result.output_format}): [bold]{result.out}[/]\n"
-                  f"Read it with: {result.scan_command}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]note:[/] {shown(note)}", highlight=False, soft_wrap=True)
+    console.print(f"Cleaned dataset ({result.output_format}): [bold]{shown(result.out)}[/]\n"
+                  f"Read it with: {shown(result.scan_command)}", highlight=False, soft_wrap=True)
 
 
 def _print_counts(counts: dict[str, int]) -> None:

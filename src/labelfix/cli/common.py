@@ -21,10 +21,12 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from labelfix.errors import LabelfixError
 from labelfix.features.cache import default_cache_dir
+from labelfix.fileio import printable
 
 console = Console(stderr=True)
 
@@ -69,13 +71,23 @@ def progress_bars(enabled: bool) -> Iterator[dict]:
         yield {"progress": RichProgress(progress)}
 
 
+def shown(value: object) -> str:
+    """User data (a path, a label, a message naming them) as console text: not read as rich markup (a file named
+    `[/].png`), and a non-UTF-8 file name with \\xNN escapes."""
+    return escape(printable(str(value)))
+
+
+class _PrintableRecords(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = printable(record.getMessage()), None
+        return True
+
+
 def setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(message)s",
-        handlers=[RichHandler(console=console, show_time=False, show_path=False)],
-        force=True,
-    )
+    handler = RichHandler(console=console, show_time=False, show_path=False)  # markup off: messages stay as written
+    handler.addFilter(_PrintableRecords())
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s", handlers=[handler],
+                        force=True)
 
 
 def handles_errors(command: Callable) -> Callable:
@@ -86,7 +98,7 @@ def handles_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except LabelfixError as error:
-            console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            console.print(f"[bold red]error:[/] {shown(error)}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]: nothing was half-written; run the same command again to resume")
@@ -94,9 +106,9 @@ def handles_errors(command: Callable) -> Callable:
         except Exception as error:  # noqa: BLE001
             message = storage_failure(error)
             if message:
-                console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+                console.print(f"[bold red]error:[/] {shown(message)}", highlight=False, soft_wrap=True)
                 raise typer.Exit(1) from None
-            console.print(f"[bold red]unexpected error:[/] {type(error).__name__}: {error}\n{_crash_log()}",
+            console.print(f"[bold red]unexpected error:[/] {type(error).__name__}: {shown(error)}\n{_crash_log()}",
                           highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 

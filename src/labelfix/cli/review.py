@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from labelfix.cli.common import console, handles_errors, setup_logging
+from labelfix.cli.common import console, handles_errors, setup_logging, shown
 
 
 @handles_errors
@@ -36,7 +36,7 @@ def review(
         console.print(f"[bold yellow]warning:[/] --host {host} serves the review page to other machines, and it has no "
                       "login: anyone who can reach this address can see the images and change the decisions",
                       highlight=False, soft_wrap=True)
-    console.print(f"Reviewing [bold]{len(session.queue)}[/] images of {run_dir} at [bold]{url}[/] "
+    console.print(f"Reviewing [bold]{len(session.queue)}[/] images of {shown(run_dir)} at [bold]{url}[/] "
                   "(decisions are saved as you make them; Ctrl-C stops the server)", highlight=False)
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()

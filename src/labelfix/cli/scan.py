@@ -23,6 +23,7 @@ from labelfix.cli.common import (
     handles_errors,
     progress_bars,
     setup_logging,
+    shown,
 )
 from labelfix.features.cache import default_cache_dir
 
@@ -82,6 +83,6 @@ def _print_summary(result) -> None:
     table.add_row("time", f"{sum(result.record['timings_seconds'].values()):.1f} s")
     console.print(table)
     for row in result.flagged.head(5).itertuples():
-        console.print(f"  {row.path}: {row.given_label} → {row.suggested_label} "
+        console.print(f"  {shown(row.path)}: {shown(row.given_label)} → {shown(row.suggested_label)} "
                       f"(p={row.suggested_label_probability:.2f})", highlight=False)
-    console.print(f"Report: [bold]{result.report_path}[/]", highlight=False)
+    console.print(f"Report: [bold]{shown(result.report_path)}[/]", highlight=False)

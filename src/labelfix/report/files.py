@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
-from labelfix.fileio import atomic_path, write_text_atomic
+from labelfix.fileio import atomic_path, json_line, write_text_atomic
 from labelfix.spreadsheet import safe_table
 
 
@@ -38,5 +37,5 @@ def corrected_records(table: pd.DataFrame, *, drop_flagged: bool = False) -> lis
 
 def write_corrected_labels(path: Path, table: pd.DataFrame, *, drop_flagged: bool = False) -> int:
     records = corrected_records(table, drop_flagged=drop_flagged)
-    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    write_text_atomic(path, "".join(map(json_line, records)))
     return len(records)

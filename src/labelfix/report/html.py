@@ -11,7 +11,7 @@ import pandas as pd
 
 from labelfix import plots
 from labelfix.features.neighbors import Neighbors
-from labelfix.fileio import write_text_atomic
+from labelfix.fileio import printable, write_text_atomic
 from labelfix.images.io import thumbnail_data_uri
 from labelfix.issues.table import issue_types
 
@@ -224,5 +224,6 @@ def render_report(
 
 
 def write_report(path: Path, **kwargs) -> None:
-    """The report at `path`; its commands name `run_dir` (default: the folder of `path`)."""
-    write_text_atomic(path, render_report(**{"run_dir": path.parent, **kwargs}))
+    """The report at `path`; its commands name `run_dir` (default: the folder of `path`). Non-UTF-8 file names
+    are shown with \\xNN escapes."""
+    write_text_atomic(path, printable(render_report(**{"run_dir": path.parent, **kwargs})))
