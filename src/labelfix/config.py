@@ -42,6 +42,10 @@ class EmbeddingConfig(_Section):
 
 class CrossValidationConfig(_Section):
     folds: int = Field(5, ge=2)
+    pred_probs: Path | None = Field(
+        None, description="out-of-fold probabilities you made (a .npy (N, K) in dataset order, or a CSV with an "
+        "image column and one column per class): used instead of labelfix's cross-validation"
+    )
     method: Literal["embedding", "last_stages", "finetune", "ensemble"] = Field(
         "embedding", description="embedding: a head on frozen embeddings; last_stages: the backbone's last stages "
         "fine-tuned per fold on cached activations; finetune: the whole network fine-tuned per fold; ensemble: the "
@@ -222,17 +226,22 @@ def flatten(data: dict, prefix: str = "") -> dict:
     return flat
 
 
-def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> ScanConfig:
-    """Config from a YAML file (optional) with `overrides` {"section.key": value} applied; None values skipped."""
-    return _load(ScanConfig, path, overrides)
+def load_config(path: Path | None, overrides: dict[str, Any] | None = None,
+                flags: dict[str, str] | None = None) -> ScanConfig:
+    """Config from a YAML file (optional) with `overrides` {"section.key": value} applied; None values skipped.
+    An invalid value is named by its command-line flag where `flags` {"section.key": "--flag"} gives one."""
+    return _load(ScanConfig, path, overrides, flags)
 
 
-def load_train_config(path: Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Training config from a YAML file (optional) with `overrides` {"section.key": value}; None values skipped."""
-    return _load(TrainConfig, path, overrides)
+def load_train_config(path: Path | None, overrides: dict[str, Any] | None = None,
+                      flags: dict[str, str] | None = None) -> TrainConfig:
+    """Training config from a YAML file (optional) with `overrides` {"section.key": value}; None values skipped;
+    `flags` as for `load_config`."""
+    return _load(TrainConfig, path, overrides, flags)
 
 
-def _load(model: type[BaseModel], path: Path | None, overrides: dict[str, Any] | None) -> Any:
+def _load(model: type[BaseModel], path: Path | None, overrides: dict[str, Any] | None,
+          flags: dict[str, str] | None = None) -> Any:
     data: dict[str, Any] = {}
     if path is not None:
         try:
@@ -255,5 +264,7 @@ def _load(model: type[BaseModel], path: Path | None, overrides: dict[str, Any] |
         return model.model_validate(data)
     except ValidationError as error:
         where = f"{path}: " if path else ""
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        named = flags or {}
+        problems = "; ".join(f"{named.get('.'.join(map(str, e['loc'])), '.'.join(map(str, e['loc'])))}: {e['msg']}"
+                             for e in error.errors())
         raise ConfigError(f"{where}invalid configuration ({problems})") from None

@@ -19,6 +19,7 @@ from labelfix.backbones import Backbone, load_backbone, plain_data_config, with_
 from labelfix.config import ScanConfig, flatten, load_config
 from labelfix.crossval.embedding import out_of_fold_probabilities
 from labelfix.crossval.folds import assign_folds, small_classes
+from labelfix.crossval.given import read_pred_probs
 from labelfix.crossval.neighbor_vote import neighbor_vote
 from labelfix.crossval.probabilities import agreement, blend, normalized
 from labelfix.dataset import Manifest, ReaderOptions, read_dataset
@@ -99,6 +100,7 @@ def scan(
         raise DatasetError(f"{path}: multi-label datasets are read, but label-issue detection for them is not available yet")
     run_dir = run_folder(config.output.out, manifest, manifest.name)
     check_writable(run_dir, _run_bytes(len(manifest), len(manifest.classes)))
+    given = read_pred_probs(config.crossval.pred_probs, manifest) if config.crossval.pred_probs else None
     seed_everything(config.seed)
     with timer.stage("load_model"):
         backbone = _as_configured(load_backbone(config.embedding.model, config.embedding.weights), config, manifest)
@@ -116,8 +118,11 @@ def scan(
     with timer.stage("crossval"):
         folds = assign_folds(labels, config.crossval.folds, config.seed)
         _warn_small_classes(labels, folds, manifest.classes)
-        probabilities = _out_of_fold(manifest, features, readable, labels, folds, backbone, config, device, progress)
-        if config.crossval.neighbor_weight:
+        if given is not None:
+            probabilities = given[readable]  # the user's own out-of-fold probabilities, as they are
+        else:
+            probabilities = _out_of_fold(manifest, features, readable, labels, folds, backbone, config, device, progress)
+        if config.crossval.neighbor_weight and given is None:
             vote = neighbor_vote(neighbors, labels, len(manifest.classes))
             probabilities = normalized(blend(probabilities, vote, config.crossval.neighbor_weight))
     with timer.stage("find_issues"):

@@ -21,7 +21,7 @@ def test_folders_with_links(decided_runs, tmp_path):
     result = apply_run(decided_runs.runs["folders"], out)
     decided_runs.assert_untouched("folders")
     assert result.counts == {"kept": 38, "relabelled_by_review": 2, "relabelled_by_suggestion": 0,
-                             "removed_by_review": 1, "unreadable_dropped": 1}
+                             "removed_by_review": 1, "unreadable_dropped": 1, "flags_left_undecided": 1}
     expected = {class_folder_path(path, label, source_format="folders", split="yes")
                 for path, label in decided_runs.expected_labels("").items()}
     assert set(decided_runs.hashes_of(out)) == expected | {"changes.csv", "apply.json"}

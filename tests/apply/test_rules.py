@@ -45,6 +45,11 @@ def test_unreviewed_suggestions_above_a_probability(threshold, relabelled):
     assert [c for c in cleaned.changes if c.source == "suggestion"] == [
         Change(path, "accept", given[path], label, "suggestion") for path, label in relabelled.items()
     ]
+    assert cleaned.counts()["flags_left_undecided"] == 2 - len(relabelled)  # flagged, undecided, kept as given
+    note = cleaned.undecided_note("runs/x")
+    assert (note is None) == (len(relabelled) == 2)
+    if note and threshold is None:
+        assert note.startswith("2 flagged images were not reviewed") and "(1 of them)" in note
 
 
 def test_every_action():
@@ -67,7 +72,7 @@ def test_every_action():
         Change("dog/4.jpg", "remove", "dog", None, "review", "ann", at),
     )
     assert cleaned.counts() == {"kept": 4, "relabelled_by_review": 2, "relabelled_by_suggestion": 0,
-                                "removed_by_review": 1, "unreadable_dropped": 0}
+                                "removed_by_review": 1, "unreadable_dropped": 0, "flags_left_undecided": 0}
 
 
 def test_relabel_to_the_given_label_is_no_change():

@@ -16,3 +16,13 @@ def test_cli_apply_and_refusal(decided_runs, tmp_path):
     result = runner.invoke(app, ["apply", str(run)])
     assert result.exit_code == 1 and "either --to" in result.output
     decided_runs.assert_untouched("folders")
+
+
+def test_apply_before_any_review_says_what_was_left_undecided(scanned, tmp_path):
+    from helpers import copy_run
+
+    run = copy_run(scanned.run_dir, tmp_path / "run")
+    result = CliRunner().invoke(app, ["apply", str(run), "--to", str(tmp_path / "clean")])
+    assert result.exit_code == 0, result.output
+    assert f"{len(scanned.planted)} flagged images were not reviewed" in result.output
+    assert "--accept-suggestions-above 0.9" in result.output and "labelfix review" in result.output

@@ -31,6 +31,18 @@ def test_predict_writes_csv_and_json_with_top_k(trained, tmp_path):
     assert len(record["top_k"]) == 3 and sum(p["probability"] for p in record["top_k"]) == pytest.approx(1, abs=1e-4)
 
 
-def test_unknown_checkpoint_exits_1(tmp_path):
+def test_a_missing_checkpoint_is_named_before_anything_loads(tmp_path):
     result, output = run_cli("predict", tmp_path / "missing.pt", tmp_path)
-    assert result.exit_code == 1 and "checkpoint not found" in output
+    assert result.exit_code == 2 and "missing.pt" in output and "does not exist" in output
+
+
+def test_predictions_go_to_stdout_whole_when_piped_and_as_json(trained, tmp_path):
+    folder, _ = trained
+    deep = tmp_path / ("a-long-folder-name-" * 6) / "of-images"
+    deep.mkdir(parents=True)
+    color_image((40, 170, 60), 5).save(deep / "green-one.png")
+    result, _ = run_cli("predict", folder / "run" / "checkpoint.pt", deep, "--workers", 0, "--no-progress")
+    assert result.exit_code == 0 and str(deep / "green-one.png") in result.stdout  # not cut to a terminal's width
+    result, _ = run_cli("predict", folder / "run" / "checkpoint.pt", deep, "--workers", 0, "--no-progress", "--json")
+    rows = json.loads(result.stdout)
+    assert rows[0]["path"] == str(deep / "green-one.png") and rows[0]["class"] == "green"

@@ -29,3 +29,14 @@ def test_serving_other_machines_warns_that_there_is_no_login(scanned, tmp_path, 
     assert result.exit_code == 0, output
     assert "warning" in output and "no login" in output
     assert "warning" not in run_cli("review", tmp_path / "run")[1]
+
+
+def test_a_port_in_use_is_named_with_the_flag_to_change_it(scanned, tmp_path):
+    import socket
+
+    copy_run(scanned.run_dir, tmp_path / "run")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result, output = run_cli("review", tmp_path / "run", "--port", busy.getsockname()[1])
+    assert result.exit_code == 1 and "--port" in output and "Traceback" not in output

@@ -13,7 +13,8 @@ def test_scan_prints_summary_and_report_path(scanned, tmp_path):
     config.write_text("crossval:\n  folds: 3\nembedding:\n  workers: 0\n")
     result, output = run_cli("scan", root, "--out", tmp_path / "run", "--config", config, "--seed", 2, "--no-progress")
     assert result.exit_code == 0, output
-    assert "likely label errors" in output and "report.html" in output
+    assert "likely label errors" in result.stdout and "report.html" in result.stdout  # results: stdout
+    assert "report.html" not in result.stderr
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["config"]["seed"] == 2 and record["config"]["crossval"]["folds"] == 3
 
@@ -42,3 +43,28 @@ def test_unexpected_error_writes_a_crash_log(scanned, tmp_path, monkeypatch, fre
     assert result.exit_code == 1 and "boom" in output
     logs = list((fresh_cache / "logs").glob("crash-*.log"))
     assert logs and "RuntimeError: boom" in logs[0].read_text()
+
+
+def test_json_results_are_all_that_goes_to_stdout(scanned, tmp_path):
+    result, _ = run_cli("scan", scanned.root, "--out", tmp_path / "run", "--folds", 3, "--workers", 0, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)  # nothing else on stdout
+    assert summary["run_dir"] == str(tmp_path / "run") and summary["counts"]["images"] == len(scanned.result.manifest)
+    assert {row["path"] for row in summary["label_issues"]} == set(scanned.planted)
+
+
+def test_a_path_that_does_not_exist_is_named_before_anything_loads(tmp_path):
+    result, output = run_cli("scan", tmp_path / "typo")
+    assert result.exit_code == 2 and "does not exist" in output
+
+
+def test_any_config_value_from_the_command_line_and_errors_that_name_the_flag(scanned, tmp_path):
+    result, output = run_cli("scan", scanned.root, "--out", tmp_path / "run", "--workers", 0, "--no-progress",
+                             "--set", "crossval.folds=2", "--set", "checks.near_duplicate.threshold=0.2")
+    assert result.exit_code == 0, output
+    config = json.loads((tmp_path / "run" / "run.json").read_text())["config"]
+    assert config["crossval"]["folds"] == 2 and config["checks"]["near_duplicate"]["threshold"] == 0.2
+    for args, named in ((["--format", "xml"], "--format:"), (["--set", "crossval.fold=2"], "--set crossval.fold:"),
+                        (["--set", "crossval.folds"], "write section.key=value")):
+        result, output = run_cli("scan", scanned.root, "--out", tmp_path / "bad", *args)
+        assert result.exit_code == 1 and named in output and "Traceback" not in output, output

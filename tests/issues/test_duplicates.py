@@ -39,11 +39,14 @@ def test_near_groups_and_conflicts_and_leakage():
     assert np.flatnonzero(close_pairs_that_differ(neighbors, 0.05, splits)[0]).tolist() == [1, 31]
 
 
-def test_a_chain_of_similar_images_is_not_one_conflict():
-    """a0 - a1 - b2 - b3 on a line, each close to the next: only the a1/b2 pair disagrees."""
+def test_a_chain_of_similar_images_is_neither_one_group_nor_one_conflict():
+    """a0 - a1 - b2 - b3 on a line, each close to the next only: groups of mutually close images, and only the
+    a1/b2 pair disagrees."""
     points = np.array([[0.0, 1.0], [0.1, 1.0], [0.2, 1.0], [0.3, 1.0], [5.0, -3.0], [-5.0, -3.0]])
     neighbors = nearest_neighbors(points, k=2)
-    groups = near_duplicate_groups(neighbors, threshold=0.01)
-    assert groups[0] == groups[1] == groups[2] == groups[3] >= 0
+    threshold = float(np.sort(neighbors.distances[:4, 0]).max()) * 1.01  # neighbours close, two steps not
+    groups = near_duplicate_groups(neighbors, threshold=threshold)
+    assert groups[0] == groups[1] >= 0 and groups[2] == groups[3] >= 0 and groups[1] != groups[2]
+    assert (groups[4:] == -1).all()
     conflicting, _ = close_pairs_that_differ(neighbors, 0.01, ["a", "a", "b", "b", "c", "d"])
     assert np.flatnonzero(conflicting).tolist() == [1, 2]

@@ -48,7 +48,9 @@ def test_rows_hold_the_labels_suggestions_and_readability_of_each_image():
     assert health_issue_types(table) == ["outlier", "invalid"]
 
 
-def test_review_order_breaks_ties_by_dataset_order():
-    table = pd.DataFrame({"review_score": [0.5, 0.5, 0.2], "needs_review": [True, True, False],
-                          "is_unreadable_issue": [False, False, False]})
-    assert review_order(table).tolist() == [0, 1, 2]
+def test_review_order_puts_label_suspects_before_looks_and_breaks_ties_by_dataset_order():
+    """An unflagged image with a low label score (0.2) comes before flagged ones with higher scores; one flagged
+    only for how it looks (0.9, say grayscale) ranks at 0.5, tied with 0.5 and after it by dataset order."""
+    table = pd.DataFrame({"review_score": [0.5, 0.5, 0.2, 0.9, 0.7], "needs_review": [True, True, False, True, False],
+                          "is_unreadable_issue": [False] * 5})
+    assert review_order(table).tolist() == [2, 0, 1, 3, 4]

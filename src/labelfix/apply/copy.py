@@ -63,7 +63,7 @@ def apply_run(
     layout, notes = _output_layout(output_format, run.source_format)
     with _new_folder(out) as staging:
         label_name, more_notes = _write_cleaned(run, cleaned.kept, staging, layout, images)
-        notes = [*notes, *more_notes]
+        notes = [*notes, *more_notes, *filter(None, [cleaned.undecided_note(run.run_dir)])]
         (staging / CHANGES_FILE).write_text(changes_csv(cleaned), encoding="utf-8")
         record = _apply_record(run, cleaned, layout, label_name, images, notes,
                                {"accept_suggestions_above": accept_suggestions_above, "keep_unreadable": keep_unreadable})

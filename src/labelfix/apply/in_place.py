@@ -32,6 +32,7 @@ class InPlaceResult:
     label_file_backup: Path | None
     changes_file: Path
     undo: str
+    notes: tuple[str, ...] = ()
 
 
 def apply_in_place(
@@ -70,7 +71,8 @@ def apply_in_place(
         write_text_atomic(run.label_file, text)
     changes_file = run.run_dir / f"apply-changes-{stamp}.csv"
     write_text_atomic(changes_file, changes_csv(cleaned))
-    return InPlaceResult(cleaned.counts(), len(moves), backup, label_backup, changes_file, undo)
+    return InPlaceResult(cleaned.counts(), len(moves), backup, label_backup, changes_file, undo,
+                         tuple(filter(None, [cleaned.undecided_note(run.run_dir)])))
 
 
 def _in_place_moves(run: RunSource, cleaned: CleanedDataset) -> list[tuple[str, str]]:

@@ -70,6 +70,7 @@ class Change:
 class CleanedDataset:
     kept: tuple[KeptImage, ...]
     changes: tuple[Change, ...]
+    undecided: tuple[RunItem, ...] = ()  # flagged label issues nobody decided on that kept their given label
 
     def counts(self) -> dict[str, int]:
         relabels = [c for c in self.changes if c.final_label is not None]
@@ -80,7 +81,17 @@ class CleanedDataset:
             "relabelled_by_suggestion": sum(c.source == "suggestion" for c in relabels),
             "removed_by_review": sum(c.source == "review" for c in removals),
             "unreadable_dropped": sum(c.source == "unreadable" for c in removals),
+            "flags_left_undecided": len(self.undecided),
         }
+
+    def undecided_note(self, run_dir: object, probability: float = 0.9) -> str | None:
+        """What to say when flags were left undecided (None when there are none)."""
+        if not self.undecided:
+            return None
+        confident = sum(_takes_suggestion(item, probability) for item in self.undecided)
+        return (f"{len(self.undecided)} flagged images were not reviewed and keep their given labels: review them "
+                f"(labelfix review {run_dir}), or take the suggestions of the confident ones with "
+                f"--accept-suggestions-above {probability} ({confident} of them)")
 
     def changes_table(self) -> pd.DataFrame:
         return pd.DataFrame([asdict(c) for c in self.changes], columns=list(CHANGE_COLUMNS))
@@ -94,14 +105,17 @@ def clean_dataset(
     keep_unreadable: bool = False,
 ) -> CleanedDataset:
     """The kept images (in item order) with final labels, and every relabel and removal."""
-    kept, changes = [], []
+    kept, changes, undecided = [], [], []
     for item in items:
-        label, change = _outcome(item, decisions.get(item.item_id), accept_suggestions_above, keep_unreadable)
+        decision = decisions.get(item.item_id)
+        label, change = _outcome(item, decision, accept_suggestions_above, keep_unreadable)
         if label is not None:
             kept.append(KeptImage(item.item_id, item.path, label, item.split))
         if change is not None:
             changes.append(change)
-    return CleanedDataset(tuple(kept), tuple(changes))
+        elif decision is None and item.suggested_label is not None and label is not None:
+            undecided.append(item)
+    return CleanedDataset(tuple(kept), tuple(changes), tuple(undecided))
 
 
 def _outcome(item: RunItem, decision: Decision | None, threshold: float | None,

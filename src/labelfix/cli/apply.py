@@ -14,7 +14,7 @@ from labelfix.errors import LabelfixError
 
 @handles_errors
 def apply(
-    run_dir: Annotated[Path, typer.Argument(help="The run folder a scan wrote (holds labelfix.db with the decisions).")],
+    run_dir: Annotated[Path, typer.Argument(exists=True, help="The run folder a scan wrote (holds labelfix.db with the decisions).")],
     to: Annotated[Optional[Path], typer.Option("--to", help="New folder for the cleaned dataset (the original is only read).")] = None,
     output_format: Annotated[str, typer.Option("--format", help="same, jsonl, csv or folders [same: the original's layout; file-name labels become labels.jsonl].")] = "same",
     images: Annotated[str, typer.Option(help="link (hard links; copies where links cannot be made) or copy the kept images into --to.")] = "link",
@@ -40,19 +40,25 @@ def apply(
         console.print(f"Changed the original dataset ({result.moved} files moved). Backup manifest: [bold]{shown(result.backup)}[/]\n"
                       f"To undo: {shown(result.undo)}. Changes: {shown(result.changes_file)}. "
                       "Scan the dataset again before reviewing more.", highlight=False, soft_wrap=True)
+        _print_notes(result.notes)
         return
     result = apply_run(run_dir, to, output_format=output_format, images=images,
                        accept_suggestions_above=accept_suggestions_above, keep_unreadable=keep_unreadable,
                        overwrite=overwrite)
     _print_counts(result.counts)
-    for note in result.notes:
-        console.print(f"[yellow]note:[/] {shown(note)}", highlight=False, soft_wrap=True)
+    _print_notes(result.notes)
     console.print(f"Cleaned dataset ({result.output_format}): [bold]{shown(result.out)}[/]\n"
                   f"Read it with: {shown(result.scan_command)}", highlight=False, soft_wrap=True)
 
 
 def _print_counts(counts: dict[str, int]) -> None:
     table = Table(show_header=False, box=None, pad_edge=False)
-    for key in ("kept", "relabelled_by_review", "relabelled_by_suggestion", "removed_by_review", "unreadable_dropped"):
+    for key in ("kept", "relabelled_by_review", "relabelled_by_suggestion", "removed_by_review", "unreadable_dropped",
+                "flags_left_undecided"):
         table.add_row(key.replace("_", " "), str(counts[key]))
     console.print(table)
+
+
+def _print_notes(notes) -> None:
+    for note in notes:
+        console.print(f"[yellow]note:[/] {shown(note)}", highlight=False, soft_wrap=True)

@@ -24,11 +24,48 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from labelfix.errors import LabelfixError
+from labelfix.errors import ConfigError, LabelfixError
 from labelfix.features.cache import default_cache_dir
 from labelfix.fileio import printable
 
-console = Console(stderr=True)
+console = Console(stderr=True)  # progress, logs, errors and messages: stderr, so results can be piped
+
+
+def results_console() -> Console:
+    """Where a command's results go: stdout; piped, never cut to the width of a terminal there is not."""
+    import sys
+
+    return Console() if sys.stdout.isatty() else Console(width=100_000, soft_wrap=True)
+
+
+def with_settings(overrides: dict, settings: list[str] | None, renamed: dict[str, str] | None = None
+                  ) -> tuple[dict, dict[str, str]]:
+    """Config overrides from the command line: the flags' values with the `--set` ones added, and the flag that
+    gave each key (`--batch-size` for embedding.batch_size, or as `renamed`), for error messages to name."""
+    import yaml
+
+    flags = {key: (renamed or {}).get(key, "--" + key.rsplit(".", 1)[-1].replace("_", "-"))
+             for key, value in overrides.items() if value is not None}
+    merged = dict(overrides)
+    for setting in settings or []:
+        key, equals, text = setting.partition("=")
+        if not equals or not key.strip():
+            raise ConfigError(f"--set {setting}: write section.key=value (e.g. --set crossval.head=mlp)")
+        try:
+            merged[key.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {setting}: the value is not valid YAML") from None
+        flags[key.strip()] = f"--set {key.strip()}"
+    return merged, flags
+
+
+def print_json(data: object) -> None:
+    """`data` as JSON on stdout (`--json`)."""
+    import json
+    import sys
+
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
 
 # options shared by several commands: one name, one meaning, one default
 ConfigOption = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML config; flags override it.")]
@@ -43,6 +80,8 @@ FormatOption = Annotated[Optional[str], typer.Option("--format", help="Dataset l
 TtaOption = Annotated[bool, typer.Option("--tta", help="Average predictions over flips and zoomed crops.")]
 ProgressOption = Annotated[bool, typer.Option(help="Show progress bars.")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log what each stage does.")]
+SetOption = Annotated[Optional[list[str]], typer.Option("--set", metavar="SECTION.KEY=VALUE", help="Any config value (a YAML value; repeatable), e.g. --set checks.near_duplicate.threshold=0.2; see the README's Configuration.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout (messages stay on stderr).")]
 
 
 class RichProgress:

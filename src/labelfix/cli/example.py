@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from labelfix.cli.common import console, handles_errors
+from labelfix.cli.common import console, handles_errors, results_console
 
 
 @handles_errors
@@ -25,14 +25,14 @@ def digits(
 
 @handles_errors
 def check(
-    folder: Annotated[Path, typer.Argument(help="The example dataset folder.")],
-    run_dir: Annotated[Path, typer.Argument(help="The run folder of its scan.")],
+    folder: Annotated[Path, typer.Argument(exists=True, help="The example dataset folder.")],
+    run_dir: Annotated[Path, typer.Argument(exists=True, help="The run folder of its scan.")],
 ) -> None:
     """Compare a scan's flags with the example's planted errors."""
     from labelfix.example import score_against_truth
 
     score = score_against_truth(folder, run_dir / "issues.csv")
-    console.print(
+    results_console().print(
         f"Found [bold]{score['found']}[/] of {score['planted']} planted errors "
         f"(recall {score['recall']:.0%}); {score['flagged']} images flagged "
         f"(precision {score['precision']:.0%}). Report: {run_dir / 'report.html'}",

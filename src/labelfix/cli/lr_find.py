@@ -18,16 +18,17 @@ from labelfix.cli.common import (
     VerboseOption,
     WeightsOption,
     WorkersOption,
-    console,
     handles_errors,
+    results_console,
     setup_logging,
+    shown,
 )
 
 
 @handles_errors
 def lr_find(
-    path: Annotated[Path, typer.Argument(help="Dataset folder or label file.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="PNG of loss against learning rate.")] = Path("lr_find.png"),
+    path: Annotated[Path, typer.Argument(exists=True, help="Dataset folder or label file.")],
+    output: Annotated[Path, typer.Option("--output", help="PNG file of the loss against the learning rate.")] = Path("lr_find.png"),
     config: ConfigOption = None,
     seed: SeedOption = None,
     model: ModelOption = None,
@@ -47,5 +48,5 @@ def lr_find(
     setup_logging(verbose)
     overrides = {"seed": seed, "model.name": model, "model.weights": weights, "model.image_size": image_size,
                  "data.batch_size": batch_size, "data.workers": workers, "device": device, "dataset.format": dataset_format}
-    sweep = run_lr_find(path, load_train_config(config, overrides), out, steps=steps)
-    console.print(f"Suggested learning rate: [bold]{sweep.suggestion:.2e}[/] (plot: {out})", highlight=False)
+    sweep = run_lr_find(path, load_train_config(config, overrides), output, steps=steps)
+    results_console().print(f"Suggested learning rate: [bold]{sweep.suggestion:.2e}[/] (plot: {shown(output)})", highlight=False)

@@ -11,29 +11,35 @@ from rich.table import Table
 from labelfix.cli.common import (
     BatchSizeOption,
     DeviceOption,
+    JsonOption,
     ProgressOption,
     TtaOption,
     WorkersOption,
     console,
     handles_errors,
+    print_json,
     progress_bars,
+    results_console,
+    shown,
 )
 from labelfix.errors import ConfigError
 
 
 @handles_errors
 def predict(
-    checkpoint: Annotated[Path, typer.Argument(help="checkpoint.pt of a training run.")],
-    images: Annotated[list[Path], typer.Argument(help="Image files and/or folders (searched recursively).")],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write predictions to this .csv or .json file.")] = None,
+    checkpoint: Annotated[Path, typer.Argument(exists=True, help="checkpoint.pt of a training run.")],
+    images: Annotated[list[Path], typer.Argument(exists=True, help="Image files and/or folders (searched recursively).")],
+    output: Annotated[Optional[Path], typer.Option("--output", help="Write predictions to this .csv or .json file.")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="Most probable classes listed per image.")] = 5,
     tta: TtaOption = False,
     batch_size: BatchSizeOption = None,
     workers: WorkersOption = None,
     device: DeviceOption = None,
     progress: ProgressOption = True,
+    as_json: JsonOption = False,
 ) -> None:
-    """Class and top-k probabilities for each image; a table, or CSV / JSON with --output."""
+    """Class and top-k probabilities for each image: a table on stdout (JSON with --json), or a CSV / JSON file
+    with --output."""
     from labelfix.devices import default_workers, resolve_device
     from labelfix.fileio import write_text_atomic
     from labelfix.training.checkpoint import load_checkpoint
@@ -43,16 +49,19 @@ def predict(
         raise ConfigError(f"--output {output}: use a .csv or .json file name")
     device_used = resolve_device(device or "auto")
     model = load_checkpoint(checkpoint, device_used)
-    with progress_bars(progress) as shown:
+    with progress_bars(progress) as bars:
         rows = predict_files(model, image_files(images), k=top_k, tta=tta, batch_size=batch_size or 32,
-                             workers=default_workers() if workers is None else workers, device=device_used, **shown)
+                             workers=default_workers() if workers is None else workers, device=device_used, **bars)
     if output is not None:
         write_text_atomic(output, predictions_json(rows) if output.suffix.lower() == ".json" else predictions_csv(rows))
         console.print(f"Wrote {len(rows)} predictions to {output}", highlight=False)
         return
+    if as_json:
+        print_json(rows)
+        return
     table = Table("image", "class", "probability", f"top {top_k}", box=None, pad_edge=False)
     for row in rows:
-        ranked = ", ".join(f"{name} {p:.2f}" for name, p in row["top_k"])
-        table.add_row(row["path"], row["class"] or f"[red]{row['error']}[/]",
+        ranked = ", ".join(f"{shown(name)} {p:.2f}" for name, p in row["top_k"])
+        table.add_row(shown(row["path"]), shown(row["class"]) if row["class"] else f"[red]{shown(row['error'])}[/]",
                       "" if row["probability"] is None else f"{row['probability']:.3f}", ranked)
-    console.print(table)
+    results_console().print(table)

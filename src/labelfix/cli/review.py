@@ -12,7 +12,7 @@ from labelfix.cli.common import console, handles_errors, setup_logging, shown
 
 @handles_errors
 def review(
-    run_dir: Annotated[Path, typer.Argument(help="A run folder written by `labelfix scan`.")],
+    run_dir: Annotated[Path, typer.Argument(exists=True, help="A run folder written by `labelfix scan`.")],
     host: Annotated[str, typer.Option(help="Address to bind; the default serves this machine only.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8765,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page in a web browser.")] = False,
@@ -29,6 +29,7 @@ def review(
     from labelfix.review.guards import is_loopback
 
     setup_logging(False)
+    _check_port(host, port)
     review_app = create_app(run_dir, reviewer, allow_hosts=allow_host or ())
     url = f"http://{host}:{port}/"
     session = review_app.state.session
@@ -41,3 +42,23 @@ def review(
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     uvicorn.run(review_app, host=host, port=port, log_level="warning")
+
+
+def _check_port(host: str, port: int) -> None:
+    """A clear error, before anything is served, when the address cannot be bound."""
+    import socket
+
+    from labelfix.errors import LabelfixError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise LabelfixError(f"--host {host}: not an address of this machine ({error.strerror})") from None
+    family, kind, _, _, address = infos[0]
+    with socket.socket(family, kind) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise LabelfixError(f"cannot serve on {host}:{port} ({error.strerror}): another program (another "
+                                "labelfix review?) uses it; choose another with --port") from None

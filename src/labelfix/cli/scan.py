@@ -13,28 +13,33 @@ from labelfix.cli.common import (
     ConfigOption,
     DeviceOption,
     FormatOption,
+    JsonOption,
     ModelOption,
     ProgressOption,
     SeedOption,
+    SetOption,
     VerboseOption,
     WeightsOption,
     WorkersOption,
-    console,
     handles_errors,
+    print_json,
     progress_bars,
+    results_console,
     setup_logging,
     shown,
+    with_settings,
 )
 from labelfix.features.cache import default_cache_dir
 
 
 @handles_errors
 def scan(
-    path: Annotated[Path, typer.Argument(help="Dataset folder (class folders, labels.jsonl, a CSV) or a label file.")],
+    path: Annotated[Path, typer.Argument(exists=True, help="Dataset folder (class folders, labels.jsonl, a CSV) or a label file.")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder [default: ./labelfix-runs/<dataset>].")] = None,
     config: ConfigOption = None,
     folds: Annotated[Optional[int], typer.Option(help="Cross-validation folds [default: 5].")] = None,
-    method: Annotated[Optional[str], typer.Option(help="Out-of-fold probabilities from: embedding (a head on frozen embeddings), finetune (a network fine-tuned per fold) or ensemble (both averaged) [default: embedding].")] = None,
+    method: Annotated[Optional[str], typer.Option(help="Out-of-fold probabilities from: embedding (a head on frozen embeddings), last_stages (the backbone's last stages fine-tuned per fold), finetune (a network fine-tuned per fold) or ensemble (embedding and finetune averaged) [default: embedding].")] = None,
+    pred_probs: Annotated[Optional[Path], typer.Option("--pred-probs", exists=True, help="Your own out-of-fold probabilities instead of labelfix's cross-validation: a .npy (N, K) in dataset order, or a CSV with an image column and one column per class.")] = None,
     seed: SeedOption = None,
     model: ModelOption = None,
     weights: WeightsOption = None,
@@ -49,7 +54,9 @@ def scan(
     cache_dir: Annotated[Optional[Path], typer.Option(help=f"Embedding cache [default: {default_cache_dir()}].")] = None,
     drop_flagged: Annotated[Optional[bool], typer.Option("--drop-flagged", help="corrected_labels.jsonl leaves flagged images out instead of relabelling them.")] = None,
     progress: ProgressOption = True,
+    settings: SetOption = None,
     verbose: VerboseOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Find likely label errors and unreadable images; write issues.csv, corrected_labels.jsonl, report.html."""
     from labelfix.config import load_config
@@ -57,16 +64,34 @@ def scan(
 
     setup_logging(verbose)
     overrides = {
-        "seed": seed, "crossval.folds": folds, "crossval.method": method, "embedding.model": model, "embedding.weights": weights,
+        "seed": seed, "crossval.folds": folds, "crossval.method": method, "crossval.pred_probs": pred_probs,
+        "embedding.model": model, "embedding.weights": weights,
         "embedding.batch_size": batch_size, "embedding.workers": workers, "embedding.device": device,
         "embedding.cache_dir": cache_dir, "dataset.format": dataset_format, "dataset.path_column": path_column,
         "dataset.label_column": label_column, "dataset.split_column": split_column,
         "dataset.label_regex": label_regex, "output.out": out, "output.drop_flagged": drop_flagged,
     }
-    scan_config = load_config(config, overrides)
-    with progress_bars(progress) as shown:
-        result = run_scan(path, scan_config, **shown)
-    _print_summary(result)
+    scan_config = load_config(config, *with_settings(overrides, settings))
+    with progress_bars(progress) as bars:
+        result = run_scan(path, scan_config, **bars)
+    if as_json:
+        print_json(_summary(result))
+    else:
+        _print_summary(result)
+
+
+def _summary(result) -> dict:
+    """What the scan's --json prints: the counts, where the files are, the label flags worst first."""
+    flagged = result.flagged
+    return {
+        "run_dir": str(result.run_dir), "report": str(result.report_path), "run_id": result.record["run_id"],
+        "counts": result.record["counts"],
+        "label_issues": [
+            {"path": path, "given_label": given, "suggested_label": suggested, "suggested_label_probability": p}
+            for path, given, suggested, p in zip(flagged["path"], flagged["given_label"], flagged["suggested_label"],
+                                                 flagged["suggested_label_probability"].astype(float))
+        ],
+    }
 
 
 def _print_summary(result) -> None:
@@ -81,8 +106,9 @@ def _print_summary(result) -> None:
             table.add_row(f"  {name.replace('_', ' ')}", str(count))
     table.add_row("embedded / from cache", f"{counts['embedded']} / {counts['from_cache']}")
     table.add_row("time", f"{sum(result.record['timings_seconds'].values()):.1f} s")
-    console.print(table)
+    results = results_console()
+    results.print(table)
     for row in result.flagged.head(5).itertuples():
-        console.print(f"  {shown(row.path)}: {shown(row.given_label)} → {shown(row.suggested_label)} "
+        results.print(f"  {shown(row.path)}: {shown(row.given_label)} → {shown(row.suggested_label)} "
                       f"(p={row.suggested_label_probability:.2f})", highlight=False)
-    console.print(f"Report: [bold]{shown(result.report_path)}[/]", highlight=False)
+    results.print(f"Report: [bold]{shown(result.report_path)}[/]", highlight=False)

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from labelfix.cli.common import (
     BatchSizeOption,
@@ -17,6 +16,7 @@ from labelfix.cli.common import (
     ModelOption,
     ProgressOption,
     SeedOption,
+    SetOption,
     VerboseOption,
     WeightsOption,
     WorkersOption,
@@ -24,13 +24,16 @@ from labelfix.cli.common import (
     handles_errors,
     is_main_process,
     progress_bars,
+    results_console,
     setup_logging,
+    shown,
+    with_settings,
 )
 
 
 @handles_errors
 def train(
-    path: Annotated[Path, typer.Argument(help="Dataset folder or label file (any layout scan reads).")],
+    path: Annotated[Path, typer.Argument(exists=True, help="Dataset folder or label file (any layout scan reads).")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder [default: ./labelfix-runs/train-<dataset>].")] = None,
     config: ConfigOption = None,
     seed: SeedOption = None,
@@ -60,6 +63,7 @@ def train(
     device: DeviceOption = None,
     dataset_format: FormatOption = None,
     progress: ProgressOption = True,
+    settings: SetOption = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Fine-tune a classifier; write checkpoint.pt, metrics.csv, curves.png and evaluation.json into the run folder."""
@@ -77,17 +81,23 @@ def train(
         "regularization.ema_decay": ema_decay, "evaluation.tta": tta, "precision": precision,
         "tensorboard": tensorboard, "deterministic": deterministic, "device": device, "dataset.format": dataset_format,
     }
-    train_config = load_train_config(config, overrides)
-    with progress_bars(progress and is_main_process()) as shown:
-        result = run_training(path, train_config, **shown)
+    train_config = load_train_config(config, *with_settings(overrides, settings, {"model.name": "--model"}))
+    with progress_bars(progress and is_main_process()) as bars:
+        result = run_training(path, train_config, on_epoch=_print_epoch, **bars)
     if not is_main_process():
         return
-    table = Table("epoch", "phase", "train loss", "val loss", "val acc", "lr", box=None, pad_edge=False)
-    for row in result.metrics:
-        table.add_row(str(row["epoch"]), row["phase"], *(f"{row[k]:.4g}" if isinstance(row.get(k), float) else ""
-                                                        for k in ("train_loss", "val_loss", "val_accuracy", "lr")))
-    console.print(table)
+    results = results_console()
     if result.evaluation:
-        console.print(f"Best epoch {result.evaluation['checkpoint_epoch']}: accuracy "
+        results.print(f"Best epoch {result.evaluation['checkpoint_epoch']}: accuracy "
                       f"[bold]{result.evaluation['accuracy']:.2%}[/] on {result.evaluation['images']} validation images")
-    console.print(f"Run folder: [bold]{result.run_dir}[/]", highlight=False)
+    results.print(f"Run folder: [bold]{shown(result.run_dir)}[/] (metrics.csv, curves.png, checkpoint.pt)", highlight=False)
+
+
+def _print_epoch(row: dict) -> None:
+    """One line per epoch as it ends (stderr, beside the progress bars; metrics.csv has them all)."""
+    def number(key: str, form: str) -> str:
+        return format(row[key], form) if isinstance(row.get(key), float) else "–"
+
+    console.print(f"epoch {row['epoch']}/{row['epochs']} {row['phase']:<8} train loss {number('train_loss', '.4f')}  "
+                  f"val loss {number('val_loss', '.4f')}  val acc {number('val_accuracy', '.2%')}  "
+                  f"peak lr {number('peak_lr', '.2e')}  {row['seconds']:.1f} s", highlight=False)

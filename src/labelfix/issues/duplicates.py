@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from labelfix.features.neighbors import Neighbors
 
@@ -23,12 +22,32 @@ def exact_duplicate_groups(pixel_hashes: Sequence[str]) -> np.ndarray:
 
 
 def near_duplicate_groups(neighbors: Neighbors, threshold: float) -> np.ndarray:
-    """Group id (N,): connected components of the graph of pairs closer than `threshold`; -1 when alone."""
-    n = len(neighbors.indices)
-    close = neighbors.distances < threshold
-    rows = np.repeat(np.arange(n), neighbors.indices.shape[1])[close.ravel()]
-    graph = coo_matrix((np.ones(len(rows)), (rows, neighbors.indices.ravel()[close.ravel()])), shape=(n, n))
-    _, group = connected_components(graph, directed=False)
+    """Group id (N,) of images that are all closer than `threshold` to each other, -1 when alone.
+
+    Complete linkage over the close pairs, closest first: two groups join only when every pair across them is
+    close, so a chain of similar images (a 0 like a 6 like a 6 ...) does not become one group of hundreds.
+    """
+    n, k = neighbors.indices.shape
+    close = (neighbors.distances < threshold).ravel()
+    rows, columns = np.repeat(np.arange(n), k)[close], neighbors.indices.ravel()[close]
+    distances = neighbors.distances.ravel()[close]
+    other = rows != columns
+    first, second, distances = np.minimum(rows, columns)[other], np.maximum(rows, columns)[other], distances[other]
+    close_to: dict[int, set[int]] = defaultdict(set)
+    for a, b in zip(first.tolist(), second.tolist()):
+        close_to[a].add(b)
+        close_to[b].add(a)
+    group = np.arange(n)
+    members: dict[int, list[int]] = {}
+    for i in np.argsort(distances, kind="stable"):
+        joining, joined = group[first[i]], group[second[i]]
+        if joining == joined:
+            continue
+        left, right = members.get(joining, [joining]), members.get(joined, [joined])
+        if all(b in close_to[a] for a in left for b in right):
+            group[right] = joining
+            members[joining] = left + right
+            members.pop(joined, None)
     return _singletons_to_minus_one(group)
 
 

@@ -14,6 +14,9 @@ REVIEW_TYPES = ("label", "conflicting_duplicate", "outlier", "leakage", "invalid
                 "low_information", "grayscale", "odd_size", "odd_aspect_ratio")
 # Issue types whose score is evidence that the label or the image is wrong: the review order uses their minimum.
 EVIDENCE_TYPES = ("label", "conflicting_duplicate", "outlier")
+# Where an image flagged only for how it looks (dark, grayscale, an odd size...) goes in the review order: with the
+# images whose evidence score is this, after the likely label errors (scores below it).
+LOOKS_ONLY_SCORE = 0.5
 
 
 def issue_table(
@@ -59,12 +62,15 @@ def issue_table(
 
 
 def review_order(table: pd.DataFrame) -> np.ndarray:
-    """Unreadable, then invalid files, then images needing review, each group by review score (lowest first)."""
+    """Unreadable, then invalid files, then every other image by its review score, lowest first: the likeliest
+    problems of any type first. An image flagged only for how it looks ranks at LOOKS_ONLY_SCORE, so it never
+    buries a label suspect, flagged or not (ranked by label score alone, the same suspects come first)."""
     invalid = table["is_invalid_issue"].to_numpy(bool) if "is_invalid_issue" in table else np.zeros(len(table), bool)
+    score = table["review_score"].fillna(0.0).to_numpy(float)
+    looks = table["needs_review"].to_numpy(bool) & (score > LOOKS_ONLY_SCORE)
     return np.lexsort((
         np.arange(len(table)),
-        table["review_score"].fillna(0.0).to_numpy(),
-        ~table["needs_review"].to_numpy(bool),
+        np.where(looks, LOOKS_ONLY_SCORE, score),
         ~invalid,
         ~table["is_unreadable_issue"].to_numpy(bool),
     ))

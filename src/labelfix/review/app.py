@@ -22,6 +22,8 @@ from labelfix import store
 from labelfix.fileio import printable
 from labelfix.review.guards import host_names, refusal
 from labelfix.review.queue import (
+    SCOPES,
+    SORTS,
     STATUSES,
     QueueFilter,
     filter_queue,
@@ -76,12 +78,13 @@ class ReviewSession:
         try:
             self.record = store.read_run_record(self.db)
             self.classes = store.read_classes(self.db)
-            self.queue = store.review_queue(self.db)
+            self.items = store.review_queue(self.db, everything=True)  # every image may be looked at and decided on
             self.item_ids = store.item_ids(self.db)
         finally:
             self.db.execute("COMMIT")
         self.run_id = self.record.get("run_id")
-        self.suggestions = dict(zip(self.queue["item_id"], self.queue["suggested_label"]))
+        self.queue = self.items[self.items["needs_review"].to_numpy(bool)]  # what the page shows first
+        self.suggestions = dict(zip(self.items["item_id"], self.items["suggested_label"]))
         self.thumbnails = ThumbnailCache(self.run_dir / "thumbnails", Path(self.record["dataset"]["root"]))
 
     def refresh(self) -> None:
@@ -101,7 +104,7 @@ class ReviewSession:
     def table(self) -> pd.DataFrame:
         with self.lock:
             decisions = store.current_decisions(self.db)
-        return with_decisions(self.queue, decisions)
+        return with_decisions(self.items, decisions)
 
     def known(self, item_ids: list[int]) -> None:
         """Raise 404 unless every id is an image of this run (nothing is stored for a request that names another)."""
@@ -194,10 +197,17 @@ def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: b
         given: str = "",
         pair: str = "",
         status: Literal["undecided", "decided", "all"] = "undecided",
+        scope: Literal["review", "all"] = "review",
+        split: str = "",
+        sort: Literal["review", "label_score"] = "review",
+        min_score: str = "",
+        max_score: str = "",
         page: int = Query(1, ge=1),
         page_size: int = Query(48, ge=1, le=500),
     ):
-        selection = QueueFilter(issue_type=issue_type, given=given, pair=pair, status=status)
+        selection = QueueFilter(issue_type=issue_type, given=given, pair=pair, status=status, scope=scope, split=split,
+                                sort=sort, min_score=_bound(min_score, "min_score"), max_score=_bound(max_score, "max_score"))
+        base = session.items if scope == "all" else session.queue
         table = session.table()
         shown = filter_queue(table, selection)
         rows, pages = page_of(shown, page, page_size)
@@ -206,8 +216,9 @@ def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: b
             "cards": _cards(rows), "selection": selection, "page": min(page, pages), "pages": pages,
             "page_size": page_size, "page_sizes": PAGE_SIZES, "statuses": STATUSES,
             "matching": len(filter_queue(table, replace(selection, status="all"))), "shown": len(shown),
-            "issue_types": _issue_type_counts(session.queue), "pairs": label_pairs(session.queue),
-            "given_counts": session.queue["given_label"].value_counts().sort_index().to_dict(),
+            "issue_types": _issue_type_counts(base), "pairs": label_pairs(base),
+            "given_counts": base["given_label"].value_counts().sort_index().to_dict(),
+            "splits": sorted(set(session.items["split"].dropna()) - {""}), "scopes": SCOPES, "sorts": SORTS,
             "progress": review_progress(table), "reviewer": session.reviewer, "run_id": session.run_id,
         })
 
@@ -277,10 +288,21 @@ def _cards(rows: pd.DataFrame) -> list[dict]:
             "given_p": _number(row.given_label_probability),
             "suggested_p": _number(row.suggested_label_probability),
             "issue_types": row.issue_types,
+            "label_score": _number(row.label_score),
             "action": row.action,
             "final_label": row.final_label,
         })
     return cards
+
+
+def _bound(text: str, name: str) -> float | None:
+    """A label-score bound from the filter form ("" for none)."""
+    if not text.strip():
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise HTTPException(422, f"{name} must be a number") from None
 
 
 def _number(value) -> float | None:

@@ -10,16 +10,24 @@ import pandas as pd
 # A label flag whose decision is one of these was a real problem; `keep` means the flag was wrong.
 CONFIRMING_ACTIONS = ("accept", "relabel", "remove")
 STATUSES = ("undecided", "decided", "all")
+SCOPES = {"review": "images needing review", "all": "every image"}
+SORTS = {"review": "review order", "label_score": "label score, lowest first"}
 
 
 @dataclass(frozen=True)
 class QueueFilter:
-    """What the page shows: an issue type, a given class, a (given, suggested) pair, a decision status."""
+    """What the page shows: which images (those needing review, or all), an issue type, a given class, a split,
+    a (given, suggested) pair, a decision status, a label-score range, and the order."""
 
     issue_type: str = ""
     given: str = ""
     pair: str = ""  # "given→suggested"
     status: str = "undecided"
+    scope: str = "review"
+    split: str = ""
+    sort: str = "review"
+    min_score: float | None = None  # label score range (images without one are left out when a bound is set)
+    max_score: float | None = None
 
     def query(self) -> dict[str, str]:
         """The non-default fields, for links that keep the filter."""
@@ -55,8 +63,17 @@ def label_pairs(queue: pd.DataFrame) -> list[tuple[str, int]]:
 
 
 def filter_queue(table: pd.DataFrame, selection: QueueFilter) -> pd.DataFrame:
-    """Rows of `table` (the queue with decisions) that the filter shows, in review order."""
+    """Rows of `table` (the images with decisions, in review order) that the filter shows, in its order."""
     keep = np.ones(len(table), bool)
+    if selection.scope != "all":
+        keep &= table["needs_review"].to_numpy(bool)
+    if selection.split:
+        keep &= (table["split"].fillna("") == selection.split).to_numpy()
+    scores = table["label_score"].to_numpy(float)
+    if selection.min_score is not None:
+        keep &= scores >= selection.min_score
+    if selection.max_score is not None:
+        keep &= scores <= selection.max_score
     if selection.issue_type:
         keep &= _has_issue(table, selection.issue_type)
     if selection.given:
@@ -66,6 +83,8 @@ def filter_queue(table: pd.DataFrame, selection: QueueFilter) -> pd.DataFrame:
     if selection.status != "all":
         decided = table["action"].notna().to_numpy()
         keep &= decided if selection.status == "decided" else ~decided
+    if selection.sort == "label_score":
+        return table[keep].sort_values("label_score", kind="stable", na_position="last")
     return table[keep]
 
 
@@ -77,7 +96,10 @@ def page_of(rows: pd.DataFrame, page: int, page_size: int) -> tuple[pd.DataFrame
 
 
 def review_progress(table: pd.DataFrame) -> dict:
-    """Reviewed / left overall, and per given class the share of decided label flags that were real errors."""
+    """Reviewed / left of the images needing review, and per given class the share of decided label flags that
+    were real errors."""
+    if "needs_review" in table:
+        table = table[table["needs_review"].to_numpy(bool)]
     decided = table["action"].notna()
     label_flags = pd.Series(_has_issue(table, "label"), index=table.index)
     confirmed = table["action"].isin(CONFIRMING_ACTIONS)

@@ -20,26 +20,28 @@ def read_classes(db: sqlite3.Connection) -> list[str]:
 
 
 REVIEW_QUEUE = """
-SELECT i.item_id, i.path, i.content_hash, i.split, i.fold, i.review_rank, i.review_score,
+SELECT i.item_id, i.path, i.content_hash, i.split, i.fold, i.needs_review, i.review_rank, i.review_score,
        (SELECT GROUP_CONCAT(label, '|') FROM labels l WHERE l.item_id = i.item_id) AS given_label,
        (SELECT GROUP_CONCAT(issue_type, ',') FROM issues s WHERE s.item_id = i.item_id AND s.is_issue) AS issue_types,
        li.suggested_label, li.score AS label_score, li.details AS label_details
 FROM items i LEFT JOIN issues li ON li.item_id = i.item_id AND li.issue_type = 'label'
-WHERE i.needs_review ORDER BY i.review_rank
+WHERE i.needs_review OR ? ORDER BY i.review_rank
 """
 
 
-def review_queue(db: sqlite3.Connection) -> pd.DataFrame:
-    """Every image that needs review, in review order: item_id, path, content_hash, split, fold, given_label, issue_types
-    (list), suggested_label (the classifier's top class), label_score, given/suggested_label_probability."""
-    rows = [dict(row) for row in db.execute(REVIEW_QUEUE)]
+def review_queue(db: sqlite3.Connection, *, everything: bool = False) -> pd.DataFrame:
+    """Every image that needs review (with `everything`, every image), in review order: item_id, path, content_hash,
+    split, fold, needs_review, given_label, issue_types (list), suggested_label (the classifier's top class),
+    label_score, given/suggested_label_probability."""
+    rows = [dict(row) for row in db.execute(REVIEW_QUEUE, (int(everything),))]
     for row in rows:
         row["path"] = path_from_store(row["path"])
         details = json.loads(row.pop("label_details") or "{}")
         row["given_label_probability"] = details.get("given_label_probability")
         row["suggested_label_probability"] = details.get("suggested_label_probability")
         row["issue_types"] = sorted((row["issue_types"] or "").split(",")) if row["issue_types"] else []
-    columns = ["item_id", "path", "content_hash", "split", "fold", "review_rank", "review_score", "given_label", "issue_types",
+        row["needs_review"] = bool(row["needs_review"])
+    columns = ["item_id", "path", "content_hash", "split", "fold", "needs_review", "review_rank", "review_score", "given_label", "issue_types",
                "suggested_label", "label_score", "given_label_probability", "suggested_label_probability"]
     return pd.DataFrame(rows, columns=columns)
 

@@ -1,8 +1,9 @@
-"""Writing a run's store: items, labels, out-of-fold probabilities, issues and neighbours, in one transaction.
+"""Writing a run's store: items, labels, out-of-fold probabilities, issues and neighbours, all or nothing.
 
-The store is rewritten in place, inside one SQLite transaction that also carries the earlier review decisions
-over (see `carry`): a review server with the store open sees the old run or the new one, never a mix, and a
-decision it records while the scan writes waits for the transaction and then finds the new `run_id`.
+A first store is written to a temporary file and renamed into place. An existing one is rewritten in place, in
+one SQLite transaction that also carries the earlier review decisions over (see `carry`): a review server with
+the store open sees the old run or the new one, never a mix, and a decision it records while the scan writes
+waits for the transaction and then finds the new `run_id`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import pandas as pd
 
 from labelfix.dataset.manifest import Manifest
 from labelfix.features.neighbors import Neighbors
-from labelfix.fileio import path_from_store, set_aside, stored_path
+from labelfix.fileio import atomic_path, path_from_store, set_aside, stored_path
 from labelfix.issues.table import issue_types
-from labelfix.store.carry import carry_decisions
+from labelfix.store.carry import Carried, carry_decisions
 from labelfix.store.schema import DECISIONS_SCHEMA, SCHEMA, STORE_VERSION, statements
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ def write_run_store(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arguments = (manifest, table, pred_probs, content_hashes, run_record, neighbors)
+    if not path.exists():
+        return _write_new(path, *arguments)
     try:
         return _rewrite(path, *arguments)
     except sqlite3.OperationalError:
@@ -50,8 +53,26 @@ def write_run_store(
         return _rewrite(path, *arguments)
 
 
+def _write_new(path: Path, *arguments) -> dict:
+    """A first store: nothing can have it open yet, so a temporary file without a journal, renamed when whole."""
+    with atomic_path(path) as temporary:
+        temporary.unlink()
+        db = sqlite3.connect(temporary, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode = OFF")
+            db.execute("PRAGMA synchronous = OFF")
+            db.execute("BEGIN")
+            summary = _fill(db, *arguments, carry_decisions([], set(), [], []), [])
+            db.execute("COMMIT")
+            db.execute("PRAGMA journal_mode = WAL")  # as every reader opens it (set now, the file never changes on open)
+        finally:
+            db.close()
+    return summary
+
+
 def _rewrite(path: Path, manifest: Manifest, table: pd.DataFrame, pred_probs: np.ndarray,
              content_hashes: list[str | None], run_record: dict, neighbors: Neighbors | None) -> dict:
+    """An existing store, rewritten in place in one transaction (a review server may have it open)."""
     db = sqlite3.connect(path, timeout=60, isolation_level=None)
     try:
         db.execute("PRAGMA journal_mode = WAL")
@@ -61,38 +82,7 @@ def _rewrite(path: Path, manifest: Manifest, table: pd.DataFrame, pred_probs: np
         carried = carry_decisions(earlier, old_paths, [item.path for item in manifest.items], content_hashes)
         for name in _tables(db):
             db.execute(f'DROP TABLE "{name}"')
-        for statement in statements(SCHEMA + DECISIONS_SCHEMA):
-            db.execute(statement)
-        db.execute(f"PRAGMA user_version = {STORE_VERSION}")
-        record = {**run_record, "decisions_carried_over": carried.summary()}
-        db.executemany("INSERT INTO run VALUES (?, ?)", [(k, json.dumps(v, default=str)) for k, v in record.items()])
-        db.executemany("INSERT INTO classes VALUES (?, ?)", list(enumerate(manifest.classes)))
-        by_item = table.assign(review_rank=np.arange(len(table))).sort_index()
-        db.executemany(
-            "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (i, stored_path(item.path), item.split, content_hashes[i], None if pd.isna(row.fold) else int(row.fold),
-                 int(row.needs_review), int(row.review_rank), None if pd.isna(row.review_score) else float(row.review_score))
-                for (i, item), row in zip(enumerate(manifest.items), by_item.itertuples())
-            ],
-        )
-        db.executemany(
-            "INSERT INTO labels VALUES (?, ?)",
-            [(i, label) for i, item in enumerate(manifest.items) for label in item.labels],
-        )
-        db.executemany(
-            "INSERT INTO probabilities VALUES (?, ?)",
-            [(i, json.dumps(np.round(row, 6).tolist())) for i, row in enumerate(pred_probs) if not np.isnan(row).any()],
-        )
-        db.executemany("INSERT INTO issues VALUES (?, ?, ?, ?, ?, ?)", _issue_rows(by_item))
-        readable_items = by_item.index.to_numpy()[~by_item["is_unreadable_issue"].to_numpy(bool)]
-        db.executemany("INSERT INTO neighbors VALUES (?, ?, ?, ?)", _neighbor_rows(neighbors, readable_items))
-        db.executemany(
-            "INSERT INTO decisions (item_id, action, label, reviewer, decided_at, undone_at) VALUES (?, ?, ?, ?, ?, ?)",
-            carried.rows,
-        )
-        db.executemany("INSERT INTO dropped_decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       dropped_before + [(stored_path(row[0]), *row[1:]) for row in carried.dropped])
+        summary = _fill(db, manifest, table, pred_probs, content_hashes, run_record, neighbors, carried, dropped_before)
         db.execute("COMMIT")
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # best effort: a reader may keep part of the log a while
     except BaseException:
@@ -101,6 +91,45 @@ def _rewrite(path: Path, manifest: Manifest, table: pd.DataFrame, pred_probs: np
         raise
     finally:
         db.close()
+    return summary
+
+
+def _fill(db: sqlite3.Connection, manifest: Manifest, table: pd.DataFrame, pred_probs: np.ndarray,
+          content_hashes: list[str | None], run_record: dict, neighbors: Neighbors | None, carried: Carried,
+          dropped_before: list[tuple]) -> dict:
+    """Create the tables and insert the run, inside the caller's transaction; returns the carried-over summary."""
+    for statement in statements(SCHEMA + DECISIONS_SCHEMA):
+        db.execute(statement)
+    db.execute(f"PRAGMA user_version = {STORE_VERSION}")
+    record = {**run_record, "decisions_carried_over": carried.summary()}
+    db.executemany("INSERT INTO run VALUES (?, ?)", [(k, json.dumps(v, default=str)) for k, v in record.items()])
+    db.executemany("INSERT INTO classes VALUES (?, ?)", list(enumerate(manifest.classes)))
+    by_item = table.assign(review_rank=np.arange(len(table))).sort_index()
+    db.executemany(
+        "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (i, stored_path(item.path), item.split, content_hashes[i], None if pd.isna(row.fold) else int(row.fold),
+             int(row.needs_review), int(row.review_rank), None if pd.isna(row.review_score) else float(row.review_score))
+            for (i, item), row in zip(enumerate(manifest.items), by_item.itertuples())
+        ],
+    )
+    db.executemany(
+        "INSERT INTO labels VALUES (?, ?)",
+        [(i, label) for i, item in enumerate(manifest.items) for label in item.labels],
+    )
+    db.executemany(
+        "INSERT INTO probabilities VALUES (?, ?)",
+        [(i, json.dumps(np.round(row, 6).tolist())) for i, row in enumerate(pred_probs) if not np.isnan(row).any()],
+    )
+    db.executemany("INSERT INTO issues VALUES (?, ?, ?, ?, ?, ?)", _issue_rows(by_item))
+    readable_items = by_item.index.to_numpy()[~by_item["is_unreadable_issue"].to_numpy(bool)]
+    db.executemany("INSERT INTO neighbors VALUES (?, ?, ?, ?)", _neighbor_rows(neighbors, readable_items))
+    db.executemany(
+        "INSERT INTO decisions (item_id, action, label, reviewer, decided_at, undone_at) VALUES (?, ?, ?, ?, ?, ?)",
+        carried.rows,
+    )
+    db.executemany("INSERT INTO dropped_decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   dropped_before + [(stored_path(row[0]), *row[1:]) for row in carried.dropped])
     return record["decisions_carried_over"]
 
 

@@ -6,6 +6,7 @@ import csv
 import io
 import logging
 import math
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -41,6 +42,19 @@ def metrics_csv(rows: list[dict]) -> str:
     for row in rows:
         writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
     return buffer.getvalue()
+
+
+class EpochReport(Callback):
+    """Hands each epoch's metrics to `report` as the epoch ends (the command line prints a row), with the
+    epoch count, its seconds and the highest learning rate it used (the last one of a one-cycle epoch is tiny)."""
+
+    def __init__(self, report: Callable[[dict], None]) -> None:
+        self.report = report
+
+    def after_epoch(self, trainer: Trainer) -> None:
+        steps = len(trainer.train_batches)
+        self.report({**{key: trainer.metrics.get(key) for key in METRIC_COLUMNS}, "epochs": trainer.config.schedule.epochs,
+                     "seconds": trainer.metrics["seconds"], "peak_lr": max(trainer.lr_history[-steps:], default=None)})
 
 
 class ProgressBars(Callback):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +23,7 @@ from labelfix.seeding import seed_everything
 from labelfix.training import distributed
 from labelfix.training.callbacks import (
     BestCheckpoint,
+    EpochReport,
     MetricsFile,
     ProgressBars,
     TensorBoard,
@@ -58,17 +60,20 @@ class TrainResult:
     record: dict = field(default_factory=dict)
 
 
-def train(path: str | Path, config: TrainConfig | None = None, *, progress: Progress = NoProgress()) -> TrainResult:
-    """Fine-tune a classifier on the dataset at `path` and write the run folder (on the main process)."""
+def train(path: str | Path, config: TrainConfig | None = None, *, progress: Progress = NoProgress(),
+          on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
+    """Fine-tune a classifier on the dataset at `path` and write the run folder (on the main process);
+    `on_epoch` gets each epoch's metrics as it ends (see `EpochReport`)."""
     config = config or TrainConfig()
     context = distributed.start(config.device)
     try:
-        return _train(path, config, context, progress)
+        return _train(path, config, context, progress, on_epoch)
     finally:
         distributed.stop(context)
 
 
-def _train(path: str | Path, config: TrainConfig, context: Context, progress: Progress) -> TrainResult:
+def _train(path: str | Path, config: TrainConfig, context: Context, progress: Progress,
+           on_epoch: Callable[[dict], None] | None) -> TrainResult:
     started = datetime.now(timezone.utc)
     seed_everything(config.seed)
     if config.deterministic:
@@ -96,7 +101,7 @@ def _train(path: str | Path, config: TrainConfig, context: Context, progress: Pr
             plots.save_png(plots.lr_sweep(sweep.lrs, sweep.losses, sweep.suggestion), run_dir / "lr_find.png")
         best = BestCheckpoint(run_dir / "checkpoint.pt", architecture=network.architecture, classes=classes,
                               data_config=network.data_config, config=config_dump)
-        callbacks += [ProgressBars(progress), metrics_file, best]
+        callbacks += [ProgressBars(progress), metrics_file, best, *([EpochReport(on_epoch)] if on_epoch else [])]
         callbacks += _tensorboard(config, run_dir)
     trainer = Trainer(network.module, train_batches, val_batches, resolved, lr, context=context, callbacks=callbacks)
     trainer.fit()
