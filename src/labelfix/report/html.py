@@ -105,21 +105,22 @@ def _pair_groups(table: pd.DataFrame, thumbnails: Thumbnails, per_pair: int) -> 
 
 
 def _duplicate_groups(table: pd.DataFrame, thumbnails: Thumbnails, limit: int = 40) -> list[dict]:
-    """Near-duplicate groups (exact ones included), conflicting and leaking groups first."""
+    """The first `limit` near-duplicate groups (exact ones included), conflicting and leaking groups first, then
+    the largest; thumbnails are made for those only."""
     if "near_duplicate_group" not in table:
         return []
     members = table[table["near_duplicate_group"] >= 0]
     groups = []
     for group_id, rows in members.groupby("near_duplicate_group"):
-        conflicting = rows["given_label"].nunique() > 1
-        leaking = rows["split"].nunique() > 1
         exact_groups = rows["exact_duplicate_group"] if "exact_duplicate_group" in rows else pd.Series([-1])
-        exact = exact_groups.nunique() == 1 and exact_groups.iloc[0] >= 0  # every member has the same pixels
         groups.append({
-            "id": int(group_id), "conflicting": conflicting, "leaking": leaking, "exact": bool(exact), "size": len(rows),
-            "images": [_image_card(row, thumbnails) for row in rows.head(8).itertuples()],
+            "id": int(group_id), "conflicting": rows["given_label"].nunique() > 1, "leaking": rows["split"].nunique() > 1,
+            "exact": bool(exact_groups.nunique() == 1 and exact_groups.iloc[0] >= 0),  # every member the same pixels
+            "size": len(rows), "rows": rows,
         })
     groups.sort(key=lambda g: (not g["conflicting"], not g["leaking"], -g["size"], g["id"]))
+    for group in groups[:limit]:
+        group["images"] = [_image_card(row, thumbnails) for row in group.pop("rows").head(8).itertuples()]
     return groups[:limit]
 
 
