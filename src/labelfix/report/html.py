@@ -110,18 +110,19 @@ def _duplicate_groups(table: pd.DataFrame, thumbnails: Thumbnails, limit: int = 
     if "near_duplicate_group" not in table:
         return []
     members = table[table["near_duplicate_group"] >= 0]
-    groups = []
-    for group_id, rows in members.groupby("near_duplicate_group"):
-        exact_groups = rows["exact_duplicate_group"] if "exact_duplicate_group" in rows else pd.Series([-1])
-        groups.append({
-            "id": int(group_id), "conflicting": rows["given_label"].nunique() > 1, "leaking": rows["split"].nunique() > 1,
-            "exact": bool(exact_groups.nunique() == 1 and exact_groups.iloc[0] >= 0),  # every member the same pixels
-            "size": len(rows), "rows": rows,
-        })
-    groups.sort(key=lambda g: (not g["conflicting"], not g["leaking"], -g["size"], g["id"]))
-    for group in groups[:limit]:
-        group["images"] = [_image_card(row, thumbnails) for row in group.pop("rows").head(8).itertuples()]
-    return groups[:limit]
+    exact_column = members["exact_duplicate_group"] if "exact_duplicate_group" in members else pd.Series(-1, members.index)
+    summary = members.assign(exact_group=exact_column).groupby("near_duplicate_group").agg(
+        labels=("given_label", "nunique"), splits=("split", "nunique"), size=("path", "size"),
+        exact_groups=("exact_group", "nunique"), exact_group=("exact_group", "first"))
+    summary["conflicting"], summary["leaking"] = summary["labels"] > 1, summary["splits"] > 1
+    summary = summary.assign(group_id=summary.index).sort_values(
+        ["conflicting", "leaking", "size", "group_id"], ascending=[False, False, False, True]).head(limit)
+    shown = members[members["near_duplicate_group"].isin(summary.index)].groupby("near_duplicate_group")
+    return [{
+        "id": int(row.Index), "conflicting": bool(row.conflicting), "leaking": bool(row.leaking), "size": int(row.size),
+        "exact": bool(row.exact_groups == 1 and row.exact_group >= 0),  # every member has the same pixels
+        "images": [_image_card(image, thumbnails) for image in shown.get_group(row.Index).head(8).itertuples()],
+    } for row in summary.itertuples()]
 
 
 def _neighbor_cards(item: int, table: pd.DataFrame, neighbors: Neighbors | None, readable_items: np.ndarray,
