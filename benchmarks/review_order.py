@@ -49,12 +49,14 @@ def plant_label_errors(root: Path, count: int, seed: int, avoid: set[str]) -> se
 
 
 def orders(table: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Row positions of `table` (issues.csv: the review order) in each order compared."""
-    flagged_first = np.lexsort((np.arange(len(table)), table["review_score"].fillna(0.0).to_numpy(),
+    """Row positions of `table` (issues.csv: the review order) in each order compared. The order before issue 19:
+    images needing review first, each by the lowest of its label, conflicting-duplicate and outlier scores."""
+    evidence = [f"{name}_score" for name in ("label", "conflicting_duplicate", "outlier") if f"{name}_score" in table]
+    flagged_first = np.lexsort((np.arange(len(table)), table[evidence].min(axis=1, skipna=True).fillna(0.0).to_numpy(),
                                 ~table["needs_review"].to_numpy(bool), ~table["is_unreadable_issue"].to_numpy(bool)))
     return {
         "review order": np.arange(len(table)),
-        "label score alone": np.argsort(table["label_score"].fillna(np.inf).to_numpy(), kind="stable"),
+        "label score alone": np.argsort(table["label_score"].fillna(-np.inf).to_numpy(), kind="stable"),
         "before: flagged first": flagged_first,
     }
 

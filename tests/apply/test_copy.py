@@ -26,6 +26,7 @@ def test_folders_with_links(decided_runs, tmp_path):
                 for path, label in decided_runs.expected_labels("").items()}
     assert set(decided_runs.hashes_of(out)) == expected | {"changes.csv", "apply.json"}
     assert (out / "train/green/green_00.png").stat().st_ino == (decided_runs.roots["folders"] / "train/red/green_00.png").stat().st_ino
+    assert out.stat().st_mode & 0o777 == (out / "train").stat().st_mode & 0o777  # the output's own folder, too
     manifest = labelfix.read_dataset(out)
     assert {item.split for item in manifest.items} == {"train", "val"} and len(manifest) == 38
     changes = pd.read_csv(out / "changes.csv", keep_default_na=False)

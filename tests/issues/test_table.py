@@ -8,7 +8,7 @@ import pandas as pd
 from labelfix.dataset import Item, Manifest
 from labelfix.issues import CheckResult
 from labelfix.issues.label import LabelIssues
-from labelfix.issues.table import health_issue_types, issue_table, review_order
+from labelfix.issues.table import health_issue_types, issue_table, review_order, review_scores
 
 
 def _table():
@@ -35,9 +35,9 @@ def _table():
 
 def test_rows_come_unreadable_first_then_invalid_then_by_review_score():
     table = _table()
-    assert table.index.tolist() == [1, 4, 2, 3, 5, 0]
+    assert table.index.tolist() == [1, 4, 2, 5, 3, 0]
     assert table["needs_review"].tolist() == [True, True, True, True, True, False]
-    assert table.loc[3, "review_score"] == 0.3  # the lowest of its label and outlier scores
+    assert table.loc[3, "review_score"] == 0.5  # an outlier with label score 0.8: after the label suspects
 
 
 def test_rows_hold_the_labels_suggestions_and_readability_of_each_image():
@@ -48,9 +48,11 @@ def test_rows_hold_the_labels_suggestions_and_readability_of_each_image():
     assert health_issue_types(table) == ["outlier", "invalid"]
 
 
-def test_review_order_puts_label_suspects_before_looks_and_breaks_ties_by_dataset_order():
-    """An unflagged image with a low label score (0.2) comes before flagged ones with higher scores; one flagged
-    only for how it looks (0.9, say grayscale) ranks at 0.5, tied with 0.5 and after it by dataset order."""
-    table = pd.DataFrame({"review_score": [0.5, 0.5, 0.2, 0.9, 0.7], "needs_review": [True, True, False, True, False],
-                          "is_unreadable_issue": [False] * 5})
-    assert review_order(table).tolist() == [2, 0, 1, 3, 4]
+def test_label_suspects_come_in_label_score_order_and_other_problems_after_the_likely_ones():
+    """An unflagged image with a low label score (0.2) comes before a flagged one (0.5); an image flagged for
+    something else (an outlier, say) ranks at its label score or 0.5, whichever is lower; ties in dataset order."""
+    table = pd.DataFrame({"label_score": [0.5, 0.3, 0.2, 0.9, 0.7], "is_label_issue": [True, False, False, False, False],
+                          "needs_review": [True, True, False, True, False], "is_unreadable_issue": [False] * 5})
+    table["review_score"] = review_scores(table)
+    assert table["review_score"].tolist() == [0.5, 0.3, 0.2, 0.5, 0.7]
+    assert review_order(table).tolist() == [2, 1, 0, 3, 4]

@@ -121,6 +121,9 @@ def _new_folder(out: Path) -> Iterator[Path]:
     """A staging folder beside `out` that replaces it at the end; removed on error."""
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".applying", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp's 0700 would become the output's mode; its subfolders get the usual
     try:
         yield staging
         if out.exists():

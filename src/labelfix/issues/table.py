@@ -12,11 +12,9 @@ from labelfix.issues.label import LabelIssues
 # Issue types whose flag puts an image in the review queue (plain duplicates with equal labels do not).
 REVIEW_TYPES = ("label", "conflicting_duplicate", "outlier", "leakage", "invalid", "dark", "light", "blurry",
                 "low_information", "grayscale", "odd_size", "odd_aspect_ratio")
-# Issue types whose score is evidence that the label or the image is wrong: the review order uses their minimum.
-EVIDENCE_TYPES = ("label", "conflicting_duplicate", "outlier")
-# Where an image flagged only for how it looks (dark, grayscale, an odd size...) goes in the review order: with the
-# images whose evidence score is this, after the likely label errors (scores below it).
-LOOKS_ONLY_SCORE = 0.5
+# The review score of an image flagged for anything but its label (an outlier, a conflicting duplicate, dark,
+# grayscale...) whose label score is higher: it is reviewed after the label suspects scoring below this.
+OTHER_PROBLEM_SCORE = 0.5
 
 
 def issue_table(
@@ -56,21 +54,25 @@ def issue_table(
             table[column] = values
     flagged = [f"is_{name}_issue" for name in REVIEW_TYPES if f"is_{name}_issue" in table]
     table["needs_review"] = table[flagged + ["is_unreadable_issue"]].any(axis=1)
-    evidence = [f"{name}_score" for name in EVIDENCE_TYPES if f"{name}_score" in table]
-    table["review_score"] = table[evidence].min(axis=1, skipna=True)
+    table["review_score"] = review_scores(table)
     return table.iloc[review_order(table)]
 
 
+def review_scores(table: pd.DataFrame) -> np.ndarray:
+    """(N,) the label score, lowered to OTHER_PROBLEM_SCORE for an image needing review for another reason: label
+    suspects come in the order of their label score, flagged or not, and other problems after the likely ones."""
+    label = table["label_score"].to_numpy(float)
+    other = table["needs_review"].to_numpy(bool) & ~table["is_label_issue"].to_numpy(bool)
+    return np.where(other, np.fmin(label, OTHER_PROBLEM_SCORE), label)
+
+
 def review_order(table: pd.DataFrame) -> np.ndarray:
-    """Unreadable, then invalid files, then every other image by its review score, lowest first: the likeliest
-    problems of any type first. An image flagged only for how it looks ranks at LOOKS_ONLY_SCORE, so it never
-    buries a label suspect, flagged or not (ranked by label score alone, the same suspects come first)."""
+    """Unreadable, then invalid files, then every other image by its review score (`review_scores`), lowest
+    first; ties in dataset order."""
     invalid = table["is_invalid_issue"].to_numpy(bool) if "is_invalid_issue" in table else np.zeros(len(table), bool)
-    score = table["review_score"].fillna(0.0).to_numpy(float)
-    looks = table["needs_review"].to_numpy(bool) & (score > LOOKS_ONLY_SCORE)
     return np.lexsort((
         np.arange(len(table)),
-        np.where(looks, LOOKS_ONLY_SCORE, score),
+        table["review_score"].fillna(0.0).to_numpy(float),
         ~invalid,
         ~table["is_unreadable_issue"].to_numpy(bool),
     ))
