@@ -152,8 +152,21 @@ def load_backbone(name: str = "lite0", weights: Path | None = None) -> Backbone:
         _load_embedded_weights(model, name)
     else:
         model = _create_pretrained_from_hub(name, architecture)
-    model.eval()
-    data_config = timm.data.resolve_data_config({}, model=model)
+    return _measured(name, architecture, model.eval(), timm.data.resolve_data_config({}, model=model))
+
+
+def backbone_from_checkpoint(path: Path) -> Backbone:
+    """The network a `labelfix train` run fine-tuned (its checkpoint.pt) as the backbone of a scan: its features
+    embed, its own head gives the uncertainty (train → clean → scan again with what was learned)."""
+    from labelfix.training.checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(Path(path))
+    return _measured(f"checkpoint:{Path(path).resolve()}", checkpoint.architecture, checkpoint.network,
+                     dict(checkpoint.data_config))
+
+
+def _measured(name: str, architecture: str, model: nn.Module, data_config: dict) -> Backbone:
+    """The Backbone over `model` (in eval mode), its embedding size measured on a probe image."""
     backbone = Backbone(
         name=name,
         architecture=architecture,

@@ -27,6 +27,7 @@ class DatasetConfig(_Section):
 class EmbeddingConfig(_Section):
     model: str = "lite0"
     weights: Path | None = None
+    checkpoint: Path | None = Field(None, description="a checkpoint.pt of `labelfix train` as the backbone (instead of model)")
     image_size: int | Literal["auto"] = Field(
         "auto", description="input side in pixels; auto: about 5x the images' typical short side, up to the model's default"
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from labelfix.backbones import Backbone, load_backbone, plain_data_config, with_input_size
+from labelfix.backbones import Backbone, backbone_from_checkpoint, load_backbone, plain_data_config, with_input_size
 from labelfix.config import ScanConfig, flatten, load_config
 from labelfix.crossval.embedding import out_of_fold_probabilities
 from labelfix.crossval.folds import assign_folds, small_classes
@@ -103,7 +103,7 @@ def scan(
     given = read_pred_probs(config.crossval.pred_probs, manifest) if config.crossval.pred_probs else None
     seed_everything(config.seed)
     with timer.stage("load_model"):
-        backbone = _as_configured(load_backbone(config.embedding.model, config.embedding.weights), config, manifest)
+        backbone = _as_configured(_backbone(config), config, manifest)
     device = resolve_device(config.embedding.device)
     with timer.stage("embed"), EmbeddingCache(config.embedding.cache_dir or default_cache_dir()) as cache:
         features = compute_features(
@@ -213,6 +213,12 @@ def _find_issues(manifest, features, readable, labels, folds, probabilities, nei
     )
 
 
+def _backbone(config: ScanConfig) -> Backbone:
+    if config.embedding.checkpoint is not None:
+        return backbone_from_checkpoint(config.embedding.checkpoint)
+    return load_backbone(config.embedding.model, config.embedding.weights)
+
+
 def _as_configured(backbone: Backbone, config: ScanConfig, manifest: Manifest) -> Backbone:
     """The backbone at the configured (or automatic) input size, with or without flip averaging (method
     last_stages always embeds the mirror image too: it trains on both views)."""
@@ -272,7 +278,8 @@ def _run_record(config, manifest, backbone: Backbone, features: Features, device
         "model": {
             "name": backbone.name,
             "architecture": backbone.architecture,
-            "weights": str(config.embedding.weights) if config.embedding.weights else ("embedded" if backbone.name == "lite0" else "hub"),
+            "weights": str(config.embedding.checkpoint or config.embedding.weights or "")
+                       or ("embedded" if backbone.name == "lite0" else "hub"),
             "weights_hash": backbone.weights_hash,
             "feature_dim": backbone.feature_dim,
             "stages_pooled": backbone.stages_pooled,

@@ -68,3 +68,14 @@ def test_any_config_value_from_the_command_line_and_errors_that_name_the_flag(sc
                         (["--set", "crossval.folds"], "write section.key=value")):
         result, output = run_cli("scan", scanned.root, "--out", tmp_path / "bad", *args)
         assert result.exit_code == 1 and named in output and "Traceback" not in output, output
+
+
+def test_a_trained_checkpoint_is_the_backbone_of_the_next_scan(trained, tmp_path):
+    """train → clean → scan again with what was learned: the checkpoint's features embed the images."""
+    folder, _ = trained
+    result, output = run_cli("scan", folder / "colors", "--checkpoint", folder / "run" / "checkpoint.pt", "--out",
+                             tmp_path / "run", "--folds", 3, "--workers", 0, "--no-progress", "--json")
+    assert result.exit_code == 0, output
+    model = json.loads((tmp_path / "run" / "run.json").read_text())["model"]
+    assert model["architecture"] == "test_efficientnet" and model["name"].startswith("checkpoint:")
+    assert model["weights"].endswith("checkpoint.pt") and json.loads(result.stdout)["counts"]["images"] == 24

@@ -43,6 +43,7 @@ def scan(
     seed: SeedOption = None,
     model: ModelOption = None,
     weights: WeightsOption = None,
+    checkpoint: Annotated[Optional[Path], typer.Option(exists=True, help="A checkpoint.pt of `labelfix train` as the backbone instead of --model: scan again with what a first round of training learned.")] = None,
     dataset_format: FormatOption = None,
     path_column: Annotated[Optional[str], typer.Option(help="CSV column with image paths [default: image].")] = None,
     label_column: Annotated[Optional[str], typer.Option(help="CSV column with labels [default: label].")] = None,
@@ -65,7 +66,7 @@ def scan(
     setup_logging(verbose)
     overrides = {
         "seed": seed, "crossval.folds": folds, "crossval.method": method, "crossval.pred_probs": pred_probs,
-        "embedding.model": model, "embedding.weights": weights,
+        "embedding.model": model, "embedding.weights": weights, "embedding.checkpoint": checkpoint,
         "embedding.batch_size": batch_size, "embedding.workers": workers, "embedding.device": device,
         "embedding.cache_dir": cache_dir, "dataset.format": dataset_format, "dataset.path_column": path_column,
         "dataset.label_column": label_column, "dataset.split_column": split_column,
