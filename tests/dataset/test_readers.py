@@ -56,6 +56,18 @@ def test_jsonl_given_as_file(tmp_path):
     assert [i.label for i in read_dataset(label_file).items] == ["1", "2"]
 
 
+def test_jsonl_keys_of_other_names(tmp_path):
+    _image(tmp_path / "a.png")
+    _image(tmp_path / "b.png")
+    label_file = write_jsonl(tmp_path / "mine.jsonl", [{"file": "a.png", "class": "cat", "subset": "val"},
+                                                      {"file": "b.png", "class": "dog", "subset": "train"}])
+    options = ReaderOptions(path_column="file", label_column="class", split_column="subset")
+    assert [(i.path, i.label, i.split) for i in read_dataset(label_file, options).items] == [
+        ("a.png", "cat", "val"), ("b.png", "dog", "train")]
+    with pytest.raises(DatasetError, match='keys "image" and "label" .*--path-column'):
+        read_dataset(label_file)
+
+
 @pytest.mark.parametrize(
     "line, message",
     [

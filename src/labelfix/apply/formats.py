@@ -18,11 +18,13 @@ from labelfix.spreadsheet import safe_table
 def jsonl_text(run: RunSource, kept: tuple[KeptImage, ...]) -> str:
     """One line per kept image; a JSONL original's lines keep their other keys."""
     originals = _original_lines(run) if run.source_format == "jsonl" else {}
+    keys = run.reader_options if run.source_format == "jsonl" else {}
+    image_key, label_key = keys.get("path_column") or "image", keys.get("label_column") or "label"
     lines = []
     for image in kept:
-        record = {**originals.get(image.path, {}), "image": image.path, "label": image.label}
+        record = {**originals.get(image.path, {}), image_key: image.path, label_key: image.label}
         if image.split is not None:
-            record.setdefault("split", image.split)
+            record.setdefault(keys.get("split_column") or "split", image.split)
         lines.append(json_line(record))
     return "".join(lines)
 
@@ -32,7 +34,7 @@ def _original_lines(run: RunSource) -> dict[str, dict]:
     for line in read_label_text(run.label_file).splitlines():
         if line.strip():
             record = json.loads(line)
-            lines[paths.relative(record["image"], str(run.label_file))] = record
+            lines[paths.relative(record[run.reader_options.get("path_column") or "image"], str(run.label_file))] = record
     return lines
 
 

@@ -47,7 +47,7 @@ def read_dataset(path: str | Path, options: ReaderOptions = ReaderOptions()) -> 
         manifest = read_class_folders(path)
     else:
         label_file = path if path.is_file() else _find_label_file(path, layout)
-        manifest = read_jsonl(label_file) if layout == "jsonl" else read_csv(label_file, options)
+        manifest = read_jsonl(label_file, options) if layout == "jsonl" else read_csv(label_file, options)
     manifest = with_normalized_labels(manifest)
     _check_usable(manifest, path)
     return manifest
@@ -246,8 +246,10 @@ def _check_unique(items: list[Item], label_file: Path) -> None:
         seen[item.path] = item.source_line
 
 
-def read_jsonl(label_file: Path) -> Manifest:
-    """`{"image": "images/0.jpg", "label": "red"}` per line; paths relative to the file."""
+def read_jsonl(label_file: Path, options: ReaderOptions = ReaderOptions()) -> Manifest:
+    """`{"image": "images/0.jpg", "label": "red"}` per line; paths relative to the file; other key names with
+    `options` (path_column, label_column, split_column)."""
+    image_key, label_key, split_key = options.path_column, options.label_column, options.split_column or "split"
     label_file = label_file.resolve()
     root = label_file.parent
     paths = PathsUnder(root)
@@ -263,13 +265,14 @@ def read_jsonl(label_file: Path) -> Manifest:
                 f'{where}: not valid JSON ({error.msg}); each line must be an object like '
                 '{"image": "images/0.jpg", "label": "cat"}'
             ) from None
-        if not isinstance(record, dict) or "image" not in record or "label" not in record:
-            raise DatasetError(f'{where}: each line needs the keys "image" and "label", got {line.strip()[:80]}')
-        split = record.get("split")
+        if not isinstance(record, dict) or image_key not in record or label_key not in record:
+            raise DatasetError(f'{where}: each line needs the keys "{image_key}" and "{label_key}" (other names: '
+                               f'--path-column, --label-column), got {line.strip()[:80]}')
+        split = record.get(split_key)
         items.append(
             Item(
-                path=paths.relative(record["image"], where),
-                labels=_labels_from(record["label"], where),
+                path=paths.relative(record[image_key], where),
+                labels=_labels_from(record[label_key], where),
                 split=SPLIT_NAMES.get(str(split).lower(), str(split)) if split is not None else None,
                 source_line=number,
             )
