@@ -14,7 +14,7 @@ from labelfix.errors import LabelfixError
 
 @handles_errors
 def apply(
-    run_dir: Annotated[Path, typer.Argument(exists=True, help="The run folder a scan wrote (holds labelfix.db with the decisions).")],
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", exists=True, help="The run folder a scan wrote (holds labelfix.db with the decisions).")],
     to: Annotated[Optional[Path], typer.Option("--to", help="New folder for the cleaned dataset (the original is only read).")] = None,
     output_format: Annotated[str, typer.Option("--format", help="same, jsonl, csv or folders [same: the original's layout; file-name labels become labels.jsonl].")] = "same",
     images: Annotated[str, typer.Option(help="link (hard links; copies where links cannot be made) or copy the kept images into --to.")] = "link",

@@ -13,7 +13,7 @@ from labelfix.cli.common import console, handles_errors, results_console
 
 @handles_errors
 def compare(
-    runs: Annotated[list[Path], typer.Argument(exists=True, help="Training run folders.")],
+    runs: Annotated[list[Path], typer.Argument(metavar="RUNS", exists=True, help="Training run folders.")],
     output: Annotated[Optional[Path], typer.Option("--output", help="Also write the table to this CSV file.")] = None,
 ) -> None:
     """Tabulate training runs: the config keys that differ, and final / best validation metrics."""

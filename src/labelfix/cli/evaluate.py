@@ -26,8 +26,8 @@ from labelfix.cli.common import (
 
 @handles_errors
 def evaluate(
-    checkpoint: Annotated[Path, typer.Argument(exists=True, help="checkpoint.pt of a training run.")],
-    path: Annotated[Path, typer.Argument(exists=True, help="Labelled dataset (any layout scan reads).")],
+    checkpoint: Annotated[Path, typer.Argument(metavar="CHECKPOINT", exists=True, help="checkpoint.pt of a training run.")],
+    path: Annotated[Path, typer.Argument(metavar="PATH", exists=True, help="Labelled dataset (any layout scan reads).")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for evaluation.json and confusion_matrix.png.")] = None,
     split: Annotated[Optional[str], typer.Option(help="Evaluate only items of this split (train, val, test) of the dataset.")] = None,
     tta: TtaOption = False,

@@ -12,7 +12,7 @@ from labelfix.cli.common import console, handles_errors, results_console
 
 @handles_errors
 def digits(
-    folder: Annotated[Path, typer.Argument(help="Where to write the example dataset.")],
+    folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="Where to write the example dataset.")],
     noise: Annotated[float, typer.Option(help="Share of labels to flip.")] = 0.05,
     seed: Annotated[int, typer.Option(help="Seed for which labels are flipped.")] = 0,
 ) -> None:
@@ -25,8 +25,8 @@ def digits(
 
 @handles_errors
 def check(
-    folder: Annotated[Path, typer.Argument(exists=True, help="The example dataset folder.")],
-    run_dir: Annotated[Path, typer.Argument(exists=True, help="The run folder of its scan.")],
+    folder: Annotated[Path, typer.Argument(metavar="FOLDER", exists=True, help="The example dataset folder.")],
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", exists=True, help="The run folder of its scan.")],
 ) -> None:
     """Compare a scan's flags with the example's planted errors."""
     from labelfix.example import score_against_truth

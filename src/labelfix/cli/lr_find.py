@@ -27,7 +27,7 @@ from labelfix.cli.common import (
 
 @handles_errors
 def lr_find(
-    path: Annotated[Path, typer.Argument(exists=True, help="Dataset folder or label file.")],
+    path: Annotated[Path, typer.Argument(metavar="PATH", exists=True, help="Dataset folder or label file.")],
     output: Annotated[Path, typer.Option("--output", help="PNG file of the loss against the learning rate.")] = Path("lr_find.png"),
     config: ConfigOption = None,
     seed: SeedOption = None,

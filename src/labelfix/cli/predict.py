@@ -27,8 +27,8 @@ from labelfix.errors import ConfigError
 
 @handles_errors
 def predict(
-    checkpoint: Annotated[Path, typer.Argument(exists=True, help="checkpoint.pt of a training run.")],
-    images: Annotated[list[Path], typer.Argument(exists=True, help="Image files and/or folders (searched recursively).")],
+    checkpoint: Annotated[Path, typer.Argument(metavar="CHECKPOINT", exists=True, help="checkpoint.pt of a training run.")],
+    images: Annotated[list[Path], typer.Argument(metavar="IMAGES", exists=True, help="Image files and/or folders (searched recursively).")],
     output: Annotated[Optional[Path], typer.Option("--output", help="Write predictions to this .csv or .json file.")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="Most probable classes listed per image.")] = 5,
     tta: TtaOption = False,

@@ -12,7 +12,7 @@ from labelfix.cli.common import console, handles_errors, setup_logging, shown
 
 @handles_errors
 def review(
-    run_dir: Annotated[Path, typer.Argument(exists=True, help="A run folder written by `labelfix scan`.")],
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", exists=True, help="A run folder written by `labelfix scan`.")],
     host: Annotated[str, typer.Option(help="Address to bind; the default serves this machine only.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8765,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page in a web browser.")] = False,

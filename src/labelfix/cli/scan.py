@@ -34,7 +34,7 @@ from labelfix.features.cache import default_cache_dir
 
 @handles_errors
 def scan(
-    path: Annotated[Path, typer.Argument(exists=True, help="Dataset folder (class folders, labels.jsonl, a CSV) or a label file.")],
+    path: Annotated[Path, typer.Argument(metavar="PATH", exists=True, help="Dataset folder (class folders, labels.jsonl, a CSV) or a label file.")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder [default: ./labelfix-runs/<dataset>].")] = None,
     config: ConfigOption = None,
     folds: Annotated[Optional[int], typer.Option(help="Cross-validation folds [default: 5].")] = None,

@@ -33,7 +33,7 @@ from labelfix.cli.common import (
 
 @handles_errors
 def train(
-    path: Annotated[Path, typer.Argument(exists=True, help="Dataset folder or label file (any layout scan reads).")],
+    path: Annotated[Path, typer.Argument(metavar="PATH", exists=True, help="Dataset folder or label file (any layout scan reads).")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder [default: ./labelfix-runs/train-<dataset>].")] = None,
     config: ConfigOption = None,
     seed: SeedOption = None,
