@@ -46,7 +46,7 @@ def class_distribution(classes: list[str], counts: np.ndarray, flagged: np.ndarr
     axis.set_yticks(positions, labels=classes, fontsize=8 if len(classes) > 30 else 10)
     axis.invert_yaxis()
     axis.set_xlabel("images (given label)")
-    axis.legend(loc="lower right", fontsize=8)
+    axis.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=2, fontsize=8, frameon=False)  # above, off the bars
     axis.spines[["top", "right"]].set_visible(False)
     return figure
 

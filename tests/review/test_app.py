@@ -177,3 +177,16 @@ def test_a_run_with_nothing_to_review_shows_an_empty_page(run_dir):
         for url in ("/", "/?status=all&issue_type=label", "/api/state"):
             assert client.get(url).status_code == 200, url
         assert client.get("/").text.count('class="card"') == 0
+
+
+def test_every_image_sorted_by_any_issue_score(client, run_dir):
+    from contextlib import closing
+
+    with closing(store.open_store(run_dir)) as db:
+        items = store.review_queue(db, everything=True)
+    assert "outlier_score" in items and items["needs_review"].sum() < len(items)
+    text = client.get("/", params={"scope": "all", "status": "all", "sort": "outlier_score", "page_size": 500}).text
+    shown = [int(item) for item in re.findall(r'class="card" tabindex="0" data-item="(\d+)"', text)]
+    expected = items.sort_values("outlier_score", kind="stable", na_position="last")["item_id"].tolist()
+    assert shown == expected  # every image, by its outlier score
+    assert client.get("/", params={"sort": "shoe_size"}).status_code == 422

@@ -23,13 +23,13 @@ from labelfix.fileio import printable
 from labelfix.review.guards import host_names, refusal
 from labelfix.review.queue import (
     SCOPES,
-    SORTS,
     STATUSES,
     QueueFilter,
     filter_queue,
     label_pairs,
     page_of,
     review_progress,
+    sorts,
     with_decisions,
 )
 from labelfix.review.thumbnails import SIZES, ThumbnailCache
@@ -84,6 +84,7 @@ class ReviewSession:
             self.db.execute("COMMIT")
         self.run_id = self.record.get("run_id")
         self.queue = self.items[self.items["needs_review"].to_numpy(bool)]  # what the page shows first
+        self.sorts = sorts(self.items)
         self.suggestions = dict(zip(self.items["item_id"], self.items["suggested_label"]))
         self.thumbnails = ThumbnailCache(self.run_dir / "thumbnails", Path(self.record["dataset"]["root"]))
 
@@ -199,12 +200,14 @@ def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: b
         status: Literal["undecided", "decided", "all"] = "undecided",
         scope: Literal["review", "all"] = "review",
         split: str = "",
-        sort: Literal["review", "label_score"] = "review",
+        sort: str = "review",
         min_score: str = "",
         max_score: str = "",
         page: int = Query(1, ge=1),
         page_size: int = Query(48, ge=1, le=500),
     ):
+        if sort not in session.sorts:
+            raise HTTPException(422, f"sort must be one of {', '.join(session.sorts)}")
         selection = QueueFilter(issue_type=issue_type, given=given, pair=pair, status=status, scope=scope, split=split,
                                 sort=sort, min_score=_bound(min_score, "min_score"), max_score=_bound(max_score, "max_score"))
         base = session.items if scope == "all" else session.queue
@@ -218,7 +221,7 @@ def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: b
             "matching": len(filter_queue(table, replace(selection, status="all"))), "shown": len(shown),
             "issue_types": _issue_type_counts(base), "pairs": label_pairs(base),
             "given_counts": base["given_label"].value_counts().sort_index().to_dict(),
-            "splits": sorted(set(session.items["split"].dropna()) - {""}), "scopes": SCOPES, "sorts": SORTS,
+            "splits": sorted(set(session.items["split"].dropna()) - {""}), "scopes": SCOPES, "sorts": session.sorts,
             "progress": review_progress(table), "reviewer": session.reviewer, "run_id": session.run_id,
         })
 

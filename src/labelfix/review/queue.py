@@ -11,7 +11,7 @@ import pandas as pd
 CONFIRMING_ACTIONS = ("accept", "relabel", "remove")
 STATUSES = ("undecided", "decided", "all")
 SCOPES = {"review": "images needing review", "all": "every image"}
-SORTS = {"review": "review order", "label_score": "label score, lowest first"}
+SORTS = {"review": "review order", "label_score": "label score, lowest first"}  # and "<type>_score": see `sorts`
 
 
 @dataclass(frozen=True)
@@ -83,9 +83,16 @@ def filter_queue(table: pd.DataFrame, selection: QueueFilter) -> pd.DataFrame:
     if selection.status != "all":
         decided = table["action"].notna().to_numpy()
         keep &= decided if selection.status == "decided" else ~decided
-    if selection.sort == "label_score":
-        return table[keep].sort_values("label_score", kind="stable", na_position="last")
+    if selection.sort != "review":
+        return table[keep].sort_values(selection.sort, kind="stable", na_position="last")
     return table[keep]
+
+
+def sorts(table: pd.DataFrame) -> dict[str, str]:
+    """The orders the page offers: review order, label score, and each other issue type's score in `table`."""
+    by_type = {column: f"{column[:-6].replace('_', ' ')} score, lowest first" for column in table.columns
+               if column.endswith("_score") and column not in ("label_score", "review_score")}
+    return {**SORTS, **by_type}
 
 
 def page_of(rows: pd.DataFrame, page: int, page_size: int) -> tuple[pd.DataFrame, int]:

@@ -32,7 +32,7 @@ WHERE i.needs_review OR ? ORDER BY i.review_rank
 def review_queue(db: sqlite3.Connection, *, everything: bool = False) -> pd.DataFrame:
     """Every image that needs review (with `everything`, every image), in review order: item_id, path, content_hash,
     split, fold, needs_review, given_label, issue_types (list), suggested_label (the classifier's top class),
-    label_score, given/suggested_label_probability."""
+    label_score, given/suggested_label_probability, and `<type>_score` for every other issue type with scores."""
     rows = [dict(row) for row in db.execute(REVIEW_QUEUE, (int(everything),))]
     for row in rows:
         row["path"] = path_from_store(row["path"])
@@ -43,7 +43,13 @@ def review_queue(db: sqlite3.Connection, *, everything: bool = False) -> pd.Data
         row["needs_review"] = bool(row["needs_review"])
     columns = ["item_id", "path", "content_hash", "split", "fold", "needs_review", "review_rank", "review_score", "given_label", "issue_types",
                "suggested_label", "label_score", "given_label_probability", "suggested_label_probability"]
-    return pd.DataFrame(rows, columns=columns)
+    queue = pd.DataFrame(rows, columns=columns)
+    scores = pd.DataFrame(db.execute("SELECT item_id, issue_type, score FROM issues WHERE score IS NOT NULL").fetchall(),
+                          columns=["item_id", "issue_type", "score"])
+    by_type = scores[scores["issue_type"] != "label"].pivot(index="item_id", columns="issue_type", values="score")
+    for name in by_type.columns:  # every issue type's score, to sort by (label_score is there already)
+        queue[f"{name}_score"] = queue["item_id"].map(by_type[name])
+    return queue
 
 
 def item_evidence(db: sqlite3.Connection, item_id: int) -> dict | None:
