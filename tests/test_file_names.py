@@ -50,7 +50,6 @@ def test_a_non_utf8_name_is_scanned_reviewed_and_applied(odd_names, tmp_path):
         assert result.exit_code == 0, output
         copied = tmp_path / output_format / "red" / NAME
         assert copied.read_bytes() == (odd_names / "red" / NAME).read_bytes()
-    rescan = labelfix.scan(tmp_path / "jsonl" / "labels.jsonl", out=tmp_path / "again", folds=3, workers=0)
-    assert f"red/{NAME}" in [item.path for item in rescan.manifest.items]
+    assert f"red/{NAME}" in [item.path for item in labelfix.read_dataset(tmp_path / "jsonl" / "labels.jsonl").items]
     result, output = run_cli("apply", run_dir, "--to", tmp_path / "csv", "--format", "csv")
     assert result.exit_code == 1 and SHOWN in output and "--format jsonl" in output
