@@ -142,6 +142,8 @@ def handles_errors(command: Callable) -> Callable:
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]: nothing was half-written; run the same command again to resume")
             raise typer.Exit(130) from None
+        except typer.Exit:
+            raise  # a command's own exit code (verify: 1 when a file is bad)
         except Exception as error:  # noqa: BLE001
             message = storage_failure(error)
             if message:
