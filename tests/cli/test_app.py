@@ -6,7 +6,7 @@ from helpers import run_cli
 
 
 def test_help_for_every_command():
-    commands = ("scan", "review", "apply", "train", "lr-find", "evaluate", "predict", "compare", "example")
+    commands = ("scan", "download", "verify", "review", "apply", "train", "lr-find", "evaluate", "predict", "compare", "example")
     for command in ([], *([name] for name in commands), ["example", "digits"], ["example", "check"]):
         result, output = run_cli(*command, "--help")
         assert result.exit_code == 0, output

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from labelfix.cli import apply, compare, evaluate, example, lr_find, predict, review, scan, train, verify
+from labelfix.cli import apply, compare, download, evaluate, example, lr_find, predict, review, scan, train, verify
 
 app = typer.Typer(
     help="Find and fix bad labels and bad images in image-classification datasets.",
@@ -36,6 +36,7 @@ def main(
 
 
 app.command()(scan.scan)
+app.command()(download.download)
 app.command()(verify.verify)
 app.add_typer(example_app, name="example")
 example_app.command("digits")(example.digits)
