@@ -155,6 +155,8 @@ class TrainDataConfig(_Section):
     split_file: Path | None = Field(None, description="split.csv of an earlier run: its images keep their split")
     subset_fraction: float = Field(1.0, gt=0, le=1, description="train on a stratified, nested share of the training images")
     balance: bool = Field(False, description="weighted sampler: every class drawn equally often")
+    extra: list[Path] = Field([], description="more labelled images (label files or folders, e.g. pseudo-labels), "
+                              "for training only: never validation")
 
 
 class ScheduleConfig(_Section):

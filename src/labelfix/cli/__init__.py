@@ -6,7 +6,20 @@ from typing import Annotated
 
 import typer
 
-from labelfix.cli import apply, compare, download, evaluate, example, lr_find, predict, review, scan, train, verify
+from labelfix.cli import (
+    apply,
+    compare,
+    download,
+    evaluate,
+    example,
+    lr_find,
+    predict,
+    pseudo_label,
+    review,
+    scan,
+    train,
+    verify,
+)
 
 app = typer.Typer(
     help="Find and fix bad labels and bad images in image-classification datasets.",
@@ -47,4 +60,5 @@ app.command()(train.train)
 app.command("lr-find")(lr_find.lr_find)
 app.command()(evaluate.evaluate)
 app.command()(predict.predict)
+app.command("pseudo-label")(pseudo_label.pseudo_label)
 app.command()(compare.compare)

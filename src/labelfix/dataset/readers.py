@@ -34,8 +34,9 @@ class ReaderOptions:
     label_regex: str | None = None
 
 
-def read_dataset(path: str | Path, options: ReaderOptions = ReaderOptions()) -> Manifest:
-    """Read the dataset at `path` (a folder or a label file) into a Manifest."""
+def read_dataset(path: str | Path, options: ReaderOptions = ReaderOptions(), *, min_classes: int = 2) -> Manifest:
+    """Read the dataset at `path` (a folder or a label file) into a Manifest; fewer than `min_classes` classes
+    is an error (a dataset to clean or train on needs two; extra training images may have one)."""
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"{path}: no such file or folder; give the dataset folder or its label file")
@@ -49,7 +50,7 @@ def read_dataset(path: str | Path, options: ReaderOptions = ReaderOptions()) -> 
         label_file = path if path.is_file() else _find_label_file(path, layout)
         manifest = read_jsonl(label_file, options) if layout == "jsonl" else read_csv(label_file, options)
     manifest = with_normalized_labels(manifest)
-    _check_usable(manifest, path)
+    _check_usable(manifest, path, min_classes)
     return manifest
 
 
@@ -110,13 +111,13 @@ def _find_label_file(folder: Path, layout: str) -> Path:
     raise DatasetError(f"{folder}: several label files ({names}); give the one to use as the path")
 
 
-def _check_usable(manifest: Manifest, path: Path) -> None:
+def _check_usable(manifest: Manifest, path: Path, min_classes: int) -> None:
     if not manifest.items:
         raise DatasetError(
             f"{path}: no images found. Expected class folders (root/<class>/*.jpg), labels.jsonl, "
             f"a CSV, or --label-regex; image types: {', '.join(sorted(IMAGE_EXTENSIONS))}"
         )
-    if len(manifest.classes) < 2:
+    if len(manifest.classes) < min_classes:
         only = manifest.classes[0] if manifest.classes else "none"
         raise DatasetError(
             f"{path}: only one class ({only}) found; label issues need at least two classes. "

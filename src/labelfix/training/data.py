@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,14 +13,14 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from labelfix.config import TrainConfig
-from labelfix.dataset import Manifest, ReaderOptions, read_dataset
+from labelfix.dataset import Item, Manifest, ReaderOptions, read_dataset
 from labelfix.devices import default_workers
 from labelfix.errors import DatasetError
 from labelfix.images.io import UnreadableImage, load_rgb
 from labelfix.images.transforms import eval_transform, train_transform
 from labelfix.training.distributed import Context
 from labelfix.training.network import Network
-from labelfix.training.splits import VAL, assign_splits, read_split_file, training_mask
+from labelfix.training.splits import TRAIN, VAL, assign_splits, read_split_file, training_mask
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,25 @@ def read_training_set(path: str | Path, config: TrainConfig) -> TrainingSet:
     trained = training_mask(manifest, splits, config.data.subset_fraction, config.seed)
     if not trained.any():
         raise DatasetError(f"{path}: no training images after splitting; check the split folders or --split-file")
+    extra = _extra_items(config.data.extra, manifest.classes)
+    if extra:  # training only: after the split, so they never validate
+        manifest = replace(manifest, items=manifest.items + extra)
+        splits = np.concatenate([splits, np.full(len(extra), TRAIN, dtype=splits.dtype)])
+        trained = np.concatenate([trained, np.ones(len(extra), bool)])
     return TrainingSet(manifest=manifest, splits=splits, trained=trained)
+
+
+def _extra_items(label_files: list[Path], classes: tuple[str, ...]) -> tuple[Item, ...]:
+    """The items of `--extra` datasets, with absolute paths, checked to use the dataset's classes only."""
+    items: list[Item] = []
+    for label_file in label_files:
+        extra = read_dataset(label_file, min_classes=1)
+        unknown = sorted(set(extra.classes) - set(classes))
+        if unknown:
+            raise DatasetError(f"--extra {label_file}: classes {', '.join(unknown[:5])} are not in the dataset "
+                               f"({', '.join(classes)})")
+        items += [replace(item, path=path.as_posix(), split=TRAIN) for item, path in zip(extra.items, extra.paths)]
+    return tuple(items)
 
 
 def worker_count(config: TrainConfig) -> int:
