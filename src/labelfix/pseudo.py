@@ -29,9 +29,13 @@ SUMMARY_FILE = "summary.csv"
 PAGE_FILE = "pseudo.html"
 
 
+CONFIDENCE_Z = 1.645  # one-sided 95%: the precision a threshold promises is a lower bound, not a hope
+
+
 def precision_thresholds(probabilities: np.ndarray, labels: np.ndarray, target: float) -> tuple[np.ndarray, np.ndarray]:
     """Per class (K,): the lowest probability threshold at which the images predicted as that class (argmax,
-    probability ≥ threshold) are right at least `target` of the time, and that precision; NaN where no
+    probability ≥ threshold) are right at least `target` of the time, by the lower bound of a 95% Wilson interval
+    (so a handful of lucky validation images promises nothing), and the precision measured there; NaN where no
     threshold reaches it (or nothing is predicted as the class)."""
     predicted, confidence = probabilities.argmax(axis=1), probabilities.max(axis=1)
     n_classes = probabilities.shape[1]
@@ -39,12 +43,21 @@ def precision_thresholds(probabilities: np.ndarray, labels: np.ndarray, target: 
     for k in range(n_classes):
         mine = np.flatnonzero(predicted == k)
         order = mine[np.argsort(-confidence[mine], kind="stable")]
-        right = np.cumsum(labels[order] == k) / np.arange(1, len(order) + 1)  # precision of the top j, each j
-        reaching = np.flatnonzero(right >= target)
+        counts = np.arange(1, len(order) + 1)
+        right = np.cumsum(labels[order] == k) / counts  # precision of the top j, each j
+        reaching = np.flatnonzero(wilson_lower_bound(right, counts) >= target)
         if len(reaching):
             j = reaching[-1]  # the most images at the asked precision
             thresholds[k], precisions[k] = confidence[order[j]], right[j]
     return thresholds, precisions
+
+
+def wilson_lower_bound(share: np.ndarray, counts: np.ndarray, z: float = CONFIDENCE_Z) -> np.ndarray:
+    """The lower end of the Wilson score interval of a proportion `share` measured on `counts` trials."""
+    z2 = z * z
+    centre = share + z2 / (2 * counts)
+    spread = z * np.sqrt(share * (1 - share) / counts + z2 / (4 * counts * counts))
+    return (centre - spread) / (1 + z2 / counts)
 
 
 @dataclass(frozen=True)
@@ -115,9 +128,8 @@ def pseudo_label(checkpoints: list[Path], pool: list[Path], precision: float, *,
         pooled.append((probabilities, readable))
     readable = pooled[0][1]
     average = np.mean([probabilities for probabilities, _ in pooled], axis=0)
-    with np.errstate(all="ignore"):  # all-NaN classes stay NaN
-        threshold = np.where(np.isnan(thresholds).any(axis=0), np.nan, np.nanmax(thresholds, axis=0))
-        reached = np.where(np.isnan(threshold), np.nan, np.nanmin(precisions, axis=0))
+    threshold = np.max(thresholds, axis=0)  # NaN where any checkpoint cannot reach the precision
+    reached = np.min(precisions, axis=0)
     return PseudoLabels(classes, [pool[i] for i in readable], average, threshold, reached)
 
 

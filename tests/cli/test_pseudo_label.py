@@ -5,11 +5,15 @@ from __future__ import annotations
 import csv
 import json
 
-from helpers import COLORS, color_image, run_cli
+from helpers import COLORS, color_image, make_color_folders, run_cli
 
 
 def test_pseudo_labels_at_a_precision_then_train_with_them(trained, tmp_path):
     folder, _ = trained
+    make_color_folders(tmp_path / "colors", per_class=20)  # half of them validate: enough to promise a precision
+    result, output = run_cli("train", tmp_path / "colors", "--config", folder / "train.yaml", "--weights",
+                             folder / "tiny.pth", "--out", tmp_path / "first", "--val-fraction", 0.5, "--no-progress")
+    assert result.exit_code == 0, output
     pool = tmp_path / "pool"
     pool.mkdir()
     truth = {}
@@ -17,8 +21,8 @@ def test_pseudo_labels_at_a_precision_then_train_with_them(trained, tmp_path):
         for i in range(4):
             color_image(color, 500 + i).save(pool / f"{name}-{i}.png")
             truth[f"{name}-{i}.png"] = name
-    result, output = run_cli("pseudo-label", folder / "run" / "checkpoint.pt", pool, "--to", tmp_path / "pseudo",
-                             "--precision", 0.9, "--workers", 0, "--no-progress", "--json")
+    result, output = run_cli("pseudo-label", tmp_path / "first" / "checkpoint.pt", pool, "--to", tmp_path / "pseudo",
+                             "--precision", 0.7, "--workers", 0, "--no-progress", "--json")
     assert result.exit_code == 0, output
     summary = json.loads(result.stdout)
     assert summary["pool"] == 12 and {row["class"] for row in summary["classes"]} == set(COLORS)
@@ -27,9 +31,9 @@ def test_pseudo_labels_at_a_precision_then_train_with_them(trained, tmp_path):
     assert all(record["probability"] >= record["threshold"] for record in records)
     assert (tmp_path / "pseudo" / "pseudo.html").is_file() and (tmp_path / "pseudo" / "summary.csv").is_file()
 
-    result, output = run_cli("train", folder / "colors", "--config", folder / "train.yaml", "--weights",
+    result, output = run_cli("train", tmp_path / "colors", "--config", folder / "train.yaml", "--weights",
                              folder / "tiny.pth", "--out", tmp_path / "round2", "--epochs", 1, "--no-progress",
-                             "--extra", tmp_path / "pseudo" / "labels.jsonl")
+                             "--split-file", tmp_path / "first" / "split.csv", "--extra", tmp_path / "pseudo" / "labels.jsonl")
     assert result.exit_code == 0, output
     rows = list(csv.DictReader(open(tmp_path / "round2" / "split.csv")))
     extra = [row for row in rows if "pseudo" in row["path"]]
