@@ -57,6 +57,7 @@ def main() -> None:
         start = time.perf_counter()
         first = train(labelled, load_train_config(None, {**settings, "out": work / "first"}))
         report["first_model"] = {"val_accuracy": first.evaluation["accuracy"], "seconds": round(time.perf_counter() - start)}
+        print(f"first model: {report['first_model']}", flush=True)
         files = image_files([pool])
         report["precisions"] = {}
         for precision in args.precisions:
@@ -70,21 +71,27 @@ def main() -> None:
                 "classes_keeping_nothing": [row["class"] for row in rows if row["threshold"] is None],
                 "seconds": round(time.perf_counter() - start),
             }
-        chosen = args.precisions[len(args.precisions) // 2]
-        start = time.perf_counter()
-        second = train(labelled, load_train_config(None, {
-            **settings, "out": work / "second", "data.split_file": work / "first" / "split.csv",
-            "data.extra": [work / f"pseudo-{chosen}" / "labels.jsonl"]}))
-        report["with_pseudo_labels"] = {"precision": chosen, "val_accuracy": second.evaluation["accuracy"],
-                                        "seconds": round(time.perf_counter() - start)}
+            print(f"asked precision {precision}: {report['precisions'][precision]}", flush=True)
+        keeping = [precision for precision in args.precisions if report["precisions"][precision]["kept"]]
+        report["with_pseudo_labels"] = None  # when no asked precision keeps anything, there is nothing to add
+        if keeping:
+            chosen = max(keeping)  # the most precise level that keeps something
+            start = time.perf_counter()
+            second = train(labelled, load_train_config(None, {
+                **settings, "out": work / "second", "data.split_file": work / "first" / "split.csv",
+                "data.extra": [work / f"pseudo-{chosen}" / "labels.jsonl"]}))
+            report["with_pseudo_labels"] = {"precision": chosen, "val_accuracy": second.evaluation["accuracy"],
+                                            "seconds": round(time.perf_counter() - start)}
         labelled.unlink()
     print(f"\n{args.labelled} labelled + {args.pool} unlabelled CIFAR-10 images, lite0 at {args.image_size} px, "
           f"{args.epochs} epochs")
     print(f"{'asked precision':>16} {'kept':>7} {'measured precision':>19}")
     for precision, row in report["precisions"].items():
         print(f"{precision:>16} {row['kept']:>7} {row['measured_precision']!s:>19}")
-    print(f"val accuracy without pseudo-labels {report['first_model']['val_accuracy']:.4f}, with the "
-          f"{report['with_pseudo_labels']['precision']} ones {report['with_pseudo_labels']['val_accuracy']:.4f}")
+    with_them = report["with_pseudo_labels"]
+    print(f"val accuracy without pseudo-labels {report['first_model']['val_accuracy']:.4f}; " + (
+        f"with the {with_them['precision']} ones {with_them['val_accuracy']:.4f}" if with_them else
+        "no asked precision kept any pseudo-label"))
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"pseudo_label-{args.labelled}-{args.pool}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
