@@ -94,38 +94,23 @@ def validation_of(checkpoint_path: Path) -> tuple[list[Path], list[str]]:
 def pseudo_label(checkpoints: list[Path], pool: list[Path], precision: float, *, tta: bool = False,
                  batch_size: int = 32, workers: int = 0, device=None, progress: Progress = NoProgress()) -> PseudoLabels:
     """Average the checkpoints' probabilities over `pool` and choose the thresholds (see the module)."""
-    import torch
+    from labelfix.training.ensemble import load_members
+    from labelfix.training.predict import file_probabilities
 
-    from labelfix.images.transforms import eval_transform
-    from labelfix.training.checkpoint import load_checkpoint
-    from labelfix.training.data import LabeledImages, eval_loader
-    from labelfix.training.predict import predict_probabilities
-
-    device = device or torch.device("cpu")
-    pooled, thresholds, precisions, classes = [], [], [], None
-
-    def probabilities_of(model, files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
-        images = LabeledImages(files, np.arange(len(files)), eval_transform(model.data_config))
-        batches = eval_loader(images, batch_size=batch_size, workers=workers)
-        with progress.task("predict", len(batches)) as advance:
-            return predict_probabilities(model.network, batches, device, tta=tta, progress_advance=advance)
-
-    for path in checkpoints:
-        model = load_checkpoint(path, device)
-        if classes is not None and model.classes != classes:
-            raise DatasetError(f"{path}: its classes ({', '.join(model.classes)}) differ from the first checkpoint's")
-        classes = model.classes
+    options = {"tta": tta, "batch_size": batch_size, "workers": workers, "device": device, "progress": progress}
+    members = load_members(list(checkpoints), device or "cpu")
+    classes, pooled, thresholds, precisions = members[0].classes, [], [], []
+    for path, member in zip(checkpoints, members):
         val_files, val_labels = validation_of(path)
         unknown = sorted(set(val_labels) - set(classes))
         if unknown:
             raise DatasetError(f"{path}: validation labels {', '.join(unknown[:3])} are not classes of the checkpoint")
-        val_probabilities, seen = probabilities_of(model, val_files)
+        val_probabilities, seen = file_probabilities(member, val_files, **options)
         chosen, reached = precision_thresholds(val_probabilities, np.array([classes.index(v) for v in val_labels])[seen],
                                                precision)
         thresholds.append(chosen)
         precisions.append(reached)
-        probabilities, readable = probabilities_of(model, pool)
-        pooled.append((probabilities, readable))
+        pooled.append(file_probabilities(member, pool, **options))
     readable = pooled[0][1]
     average = np.mean([probabilities for probabilities, _ in pooled], axis=0)
     threshold = np.max(thresholds, axis=0)  # NaN where any checkpoint cannot reach the precision

@@ -59,6 +59,15 @@ def with_settings(overrides: dict, settings: list[str] | None, renamed: dict[str
     return merged, flags
 
 
+CHECKPOINT_SUFFIXES = (".pt", ".pth")
+
+
+def leading_checkpoints(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """The checkpoint files at the start of `paths` (an ensemble), and the rest."""
+    count = next((i for i, path in enumerate(paths) if path.suffix.lower() not in CHECKPOINT_SUFFIXES), len(paths))
+    return paths[:count], paths[count:]
+
+
 def print_json(data: object) -> None:
     """`data` as JSON on stdout (`--json`)."""
     import json
@@ -81,6 +90,7 @@ TtaOption = Annotated[bool, typer.Option("--tta", help="Average predictions over
 ProgressOption = Annotated[bool, typer.Option(help="Show progress bars.")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log what each stage does.")]
 SetOption = Annotated[Optional[list[str]], typer.Option("--set", metavar="SECTION.KEY=VALUE", help="Any config value (a YAML value; repeatable), e.g. --set checks.near_duplicate.threshold=0.2; see the README's Configuration.")]
+VoteOption = Annotated[str, typer.Option("--vote", help="How several checkpoints decide: soft (their probabilities averaged) or hard (majority of their top classes).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout (messages stay on stderr).")]
 
 

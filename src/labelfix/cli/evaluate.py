@@ -14,9 +14,11 @@ from labelfix.cli.common import (
     JsonOption,
     ProgressOption,
     TtaOption,
+    VoteOption,
     WorkersOption,
     console,
     handles_errors,
+    leading_checkpoints,
     print_json,
     progress_bars,
     results_console,
@@ -26,8 +28,7 @@ from labelfix.cli.common import (
 
 @handles_errors
 def evaluate(
-    checkpoint: Annotated[Path, typer.Argument(metavar="CHECKPOINT", exists=True, help="checkpoint.pt of a training run.")],
-    path: Annotated[Path, typer.Argument(metavar="PATH", exists=True, help="Labelled dataset (any layout scan reads).")],
+    inputs: Annotated[list[Path], typer.Argument(metavar="CHECKPOINTS... DATASET", exists=True, help="One or more checkpoint.pt of training runs (several vote, see --vote), then the labelled dataset (any layout scan reads).")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for evaluation.json and confusion_matrix.png.")] = None,
     split: Annotated[Optional[str], typer.Option(help="Evaluate only items of this split (train, val, test) of the dataset.")] = None,
     tta: TtaOption = False,
@@ -35,15 +36,24 @@ def evaluate(
     workers: WorkersOption = None,
     device: DeviceOption = None,
     dataset_format: FormatOption = None,
+    vote: VoteOption = "soft",
     progress: ProgressOption = True,
     as_json: JsonOption = False,
 ) -> None:
-    """Accuracy, per-class precision/recall and the confusion matrix of a checkpoint on a labelled dataset."""
+    """Accuracy, per-class precision/recall and the confusion matrix of a checkpoint, or of several voting (each
+    member's accuracy beside), on a labelled dataset."""
     from labelfix.devices import default_workers, resolve_device
+    from labelfix.errors import ConfigError
     from labelfix.training.evaluate import evaluate_dataset
 
+    checkpoints, rest = leading_checkpoints(inputs)
+    if not checkpoints or len(rest) != 1:
+        raise ConfigError("give one or more checkpoint.pt files, then one labelled dataset")
+    path = rest[0]
+
     with progress_bars(progress) as bars:
-        summary = evaluate_dataset(checkpoint, path, out, split=split, dataset_format=dataset_format or "auto", tta=tta,
+        summary = evaluate_dataset(checkpoints, path, out, split=split, dataset_format=dataset_format or "auto", tta=tta,
+                                   vote=vote,
                                    batch_size=batch_size or 32,
                                    workers=default_workers() if workers is None else workers,
                                    device=resolve_device(device or "auto"), **bars)
@@ -53,6 +63,8 @@ def evaluate(
         results = results_console()
         results.print(f"accuracy [bold]{summary['accuracy']:.2%}[/] on {summary['images']} images"
                       + (f", top-5 {summary['top5_accuracy']:.2%}" if "top5_accuracy" in summary else ""))
+        for member in summary.get("members", []):
+            results.print(f"  member {shown(member['checkpoint'])}: accuracy {member['accuracy']:.2%}", highlight=False)
         for pair in summary["most_confused"][:5]:
             results.print(f"  {shown(pair['true'])} → {shown(pair['predicted'])}: {pair['count']}", highlight=False)
     if out is not None:

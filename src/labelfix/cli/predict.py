@@ -14,9 +14,11 @@ from labelfix.cli.common import (
     JsonOption,
     ProgressOption,
     TtaOption,
+    VoteOption,
     WorkersOption,
     console,
     handles_errors,
+    leading_checkpoints,
     print_json,
     progress_bars,
     results_console,
@@ -27,14 +29,14 @@ from labelfix.errors import ConfigError
 
 @handles_errors
 def predict(
-    checkpoint: Annotated[Path, typer.Argument(metavar="CHECKPOINT", exists=True, help="checkpoint.pt of a training run.")],
-    images: Annotated[list[Path], typer.Argument(metavar="IMAGES", exists=True, help="Image files and/or folders (searched recursively).")],
+    inputs: Annotated[list[Path], typer.Argument(metavar="CHECKPOINTS... IMAGES...", exists=True, help="One or more checkpoint.pt of training runs (several vote, see --vote), then image files and/or folders (searched recursively).")],
     output: Annotated[Optional[Path], typer.Option("--output", help="Write predictions to this .csv or .json file.")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="Most probable classes listed per image.")] = 5,
     tta: TtaOption = False,
     batch_size: BatchSizeOption = None,
     workers: WorkersOption = None,
     device: DeviceOption = None,
+    vote: VoteOption = "soft",
     progress: ProgressOption = True,
     as_json: JsonOption = False,
 ) -> None:
@@ -42,15 +44,19 @@ def predict(
     with --output."""
     from labelfix.devices import default_workers, resolve_device
     from labelfix.fileio import write_text_atomic
-    from labelfix.training.checkpoint import load_checkpoint
+    from labelfix.training.ensemble import load_members
     from labelfix.training.predict import image_files, predict_files, predictions_csv, predictions_json
+
+    checkpoints, images = leading_checkpoints(inputs)
+    if not checkpoints or not images:
+        raise ConfigError("give one or more checkpoint.pt files, then the images (files or folders)")
 
     if output is not None and output.suffix.lower() not in (".csv", ".json"):
         raise ConfigError(f"--output {output}: use a .csv or .json file name")
     device_used = resolve_device(device or "auto")
-    model = load_checkpoint(checkpoint, device_used)
+    members = load_members(checkpoints, device_used)
     with progress_bars(progress) as bars:
-        rows = predict_files(model, image_files(images), k=top_k, tta=tta, batch_size=batch_size or 32,
+        rows = predict_files(members, image_files(images), k=top_k, vote=vote, tta=tta, batch_size=batch_size or 32,
                              workers=default_workers() if workers is None else workers, device=device_used, **bars)
     if output is not None:
         write_text_atomic(output, predictions_json(rows) if output.suffix.lower() == ".json" else predictions_csv(rows))

@@ -13,11 +13,9 @@ from labelfix import plots
 from labelfix.dataset import ReaderOptions, read_dataset
 from labelfix.errors import DatasetError
 from labelfix.fileio import write_text_atomic
-from labelfix.images.transforms import eval_transform
-from labelfix.progress import NoProgress, Progress
-from labelfix.training.checkpoint import Checkpoint, load_checkpoint
-from labelfix.training.data import LabeledImages, eval_loader
-from labelfix.training.predict import predict_probabilities
+from labelfix.training.checkpoint import Checkpoint
+from labelfix.training.ensemble import load_members
+from labelfix.training.predict import ensemble_probabilities
 
 
 def top_k_accuracy(labels: np.ndarray, probabilities: np.ndarray, k: int) -> float:
@@ -52,37 +50,56 @@ def evaluation_summary(labels: np.ndarray, probabilities: np.ndarray, classes: l
     return summary
 
 
-def evaluate_dataset(checkpoint_path: Path, path: str | Path, out_dir: Path | None, *, split: str | None = None,
-                     dataset_format: str = "auto", **options) -> dict:
-    """Evaluate a checkpoint on a labelled dataset (any layout scan reads), or on one of its splits."""
+def evaluate_dataset(checkpoint_paths: Path | list[Path], path: str | Path, out_dir: Path | None, *,
+                     split: str | None = None, dataset_format: str = "auto", vote: str = "soft", **options) -> dict:
+    """Evaluate a checkpoint, or an ensemble of them, on a labelled dataset (any layout scan reads), or on one of
+    its splits."""
     manifest = read_dataset(path, ReaderOptions(format=dataset_format))
     chosen = [i for i, item in enumerate(manifest.items) if split is None or item.split == split]
     if not chosen:
         raise DatasetError(f"{path}: no images in split '{split}'")
-    checkpoint = load_checkpoint(checkpoint_path, options.get("device") or "cpu")
-    unknown = sorted({manifest.items[i].label for i in chosen} - set(checkpoint.classes))
+    paths = [checkpoint_paths] if isinstance(checkpoint_paths, (str, Path)) else list(checkpoint_paths)
+    members = load_members([Path(p) for p in paths], options.get("device") or "cpu")
+    classes = members[0].classes
+    unknown = sorted({manifest.items[i].label for i in chosen} - set(classes))
     if unknown:
         raise DatasetError(f"{path}: labels the checkpoint does not know: {', '.join(unknown[:5])}; "
-                           f"it knows {', '.join(checkpoint.classes)}")
-    labels = np.array([checkpoint.classes.index(manifest.items[i].label) for i in chosen])
-    return evaluate_checkpoint(checkpoint, [manifest.paths[i] for i in chosen], labels, out_dir, **options)
-
-
-def evaluate_checkpoint(checkpoint: Checkpoint, paths: list[Path], labels: np.ndarray, out_dir: Path | None, *,
-                        tta: bool = False, batch_size: int = 32, workers: int = 0, device: torch.device | None = None,
-                        progress: Progress = NoProgress()) -> dict:
-    """Evaluate a checkpoint on labelled images; writes evaluation.json and confusion_matrix.png into `out_dir`."""
-    device = device or torch.device("cpu")
-    images = LabeledImages(paths, labels, eval_transform(checkpoint.data_config))
-    batches = eval_loader(images, batch_size=batch_size, workers=workers)
-    with progress.task("evaluate", len(batches)) as advance:
-        probabilities, seen = predict_probabilities(checkpoint.network, batches, device, tta=tta, progress_advance=advance)
-    summary = {"checkpoint_epoch": checkpoint.metrics.get("epoch"), "tta": tta,
-               **evaluation_summary(seen, probabilities, checkpoint.classes)}
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(out_dir / "evaluation.json", json.dumps(summary, indent=2) + "\n")
-        figure = plots.count_matrix(np.array(summary["confusion_matrix"]), checkpoint.classes, rows="true",
-                                    columns="predicted", shade_by_row=True, cmap="Blues")
-        plots.save_png(figure, out_dir / "confusion_matrix.png")
+                           f"it knows {', '.join(classes)}")
+    labels = np.array([classes.index(manifest.items[i].label) for i in chosen])
+    summary = evaluate_members(members, [manifest.paths[i] for i in chosen], labels, out_dir, vote=vote, **options)
+    if len(members) > 1:
+        summary["members"] = [dict(member, checkpoint=str(p)) for member, p in zip(summary["members"], paths)]
+        _write(summary, classes, out_dir)
     return summary
+
+
+def evaluate_checkpoint(checkpoint: Checkpoint, paths: list[Path], labels: np.ndarray, out_dir: Path | None,
+                        **options) -> dict:
+    """Evaluate a checkpoint on labelled images; writes evaluation.json and confusion_matrix.png into `out_dir`."""
+    return evaluate_members([checkpoint], paths, labels, out_dir, **options)
+
+
+def evaluate_members(members: list[Checkpoint], paths: list[Path], labels: np.ndarray, out_dir: Path | None, *,
+                     vote: str = "soft", tta: bool = False, device: torch.device | None = None, **options) -> dict:
+    """Evaluate one checkpoint or an ensemble (its vote, and each member's accuracy) on labelled images."""
+    probabilities, readable, own = ensemble_probabilities(members, paths, vote=vote, tta=tta,
+                                                          device=device or torch.device("cpu"), **options)
+    seen = labels[readable]
+    summary = {"checkpoint_epoch": members[0].metrics.get("epoch"), "tta": tta,
+               **evaluation_summary(seen, probabilities, members[0].classes)}
+    if len(members) > 1:
+        summary["vote"] = vote
+        summary["members"] = [{"accuracy": float((probabilities_of_member.argmax(axis=1) == seen).mean())}
+                              for probabilities_of_member in own]
+    _write(summary, members[0].classes, out_dir)
+    return summary
+
+
+def _write(summary: dict, classes: list[str], out_dir: Path | None) -> None:
+    if out_dir is None:
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out_dir / "evaluation.json", json.dumps(summary, indent=2) + "\n")
+    figure = plots.count_matrix(np.array(summary["confusion_matrix"]), classes, rows="true",
+                                columns="predicted", shade_by_row=True, cmap="Blues")
+    plots.save_png(figure, out_dir / "confusion_matrix.png")

@@ -20,6 +20,7 @@ from labelfix.progress import NoProgress, Progress
 from labelfix.spreadsheet import safe_row
 from labelfix.training.checkpoint import Checkpoint
 from labelfix.training.data import LabeledImages, eval_loader
+from labelfix.training.ensemble import combine
 
 
 def image_files(inputs: Sequence[Path]) -> list[Path]:
@@ -63,16 +64,35 @@ def top_k(probabilities: np.ndarray, classes: Sequence[str], k: int) -> list[lis
     return [[(classes[j], float(row[j])) for j in columns] for row, columns in zip(probabilities, order)]
 
 
-def predict_files(checkpoint: Checkpoint, files: Sequence[Path], *, k: int = 5, tta: bool = False, batch_size: int = 32,
-                  workers: int = 0, device: torch.device | None = None, progress: Progress = NoProgress()) -> list[dict]:
-    """One row per file: path, class, probability, top_k [(class, probability)]; unreadable files get an error."""
+def file_probabilities(checkpoint: Checkpoint, files: Sequence[Path], *, tta: bool = False, batch_size: int = 32,
+                       workers: int = 0, device: torch.device | None = None,
+                       progress: Progress = NoProgress()) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax probabilities (R, K) of the readable files, and their positions (R,) in `files`."""
     positions = np.arange(len(files))  # carried as the "label", so rows of unreadable files can be told apart
-    images = LabeledImages(files, positions, eval_transform(checkpoint.data_config))
-    batches = eval_loader(images, batch_size=batch_size, workers=workers)
+    batches = eval_loader(LabeledImages(files, positions, eval_transform(checkpoint.data_config)),
+                          batch_size=batch_size, workers=workers)
     with progress.task("predict", len(batches)) as advance:
-        probabilities, readable = predict_probabilities(checkpoint.network, batches, device or torch.device("cpu"),
-                                                        tta=tta, progress_advance=advance)
-    ranked = dict(zip(readable.tolist(), top_k(probabilities, checkpoint.classes, k)))
+        return predict_probabilities(checkpoint.network, batches, device or torch.device("cpu"), tta=tta,
+                                     progress_advance=advance)
+
+
+def ensemble_probabilities(members: Sequence[Checkpoint], files: Sequence[Path], *, vote: str = "soft",
+                           **options) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """The members' probabilities over `files` combined (`ensemble.combine`), the readable positions, and each
+    member's own probabilities."""
+    each = [file_probabilities(member, files, **options) for member in members]
+    readable = each[0][1]  # the same files decode the same way for every member
+    own = [probabilities for probabilities, _ in each]
+    return combine(own, vote), readable, own
+
+
+def predict_files(checkpoints: Checkpoint | Sequence[Checkpoint], files: Sequence[Path], *, k: int = 5,
+                  vote: str = "soft", **options) -> list[dict]:
+    """One row per file: path, class, probability, top_k [(class, probability)]; unreadable files get an error.
+    Several checkpoints vote (`vote`: soft or hard, see `ensemble.combine`)."""
+    members = [checkpoints] if isinstance(checkpoints, Checkpoint) else list(checkpoints)
+    probabilities, readable, _ = ensemble_probabilities(members, files, vote=vote, **options)
+    ranked = dict(zip(readable.tolist(), top_k(probabilities, members[0].classes, k)))
     rows = []
     for position, path in enumerate(files):
         best = ranked.get(position)
