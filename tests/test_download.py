@@ -147,3 +147,13 @@ def test_url_lists_in_three_formats_and_the_command(site, tmp_path):
 
     sizes = [Image.open(p).size for p in (tmp_path / "bears" / "teddys").iterdir()]
     assert max(max(size) for size in sizes) == 100  # the 400-px image shrunk on the way in
+
+
+def test_a_list_without_urls_or_with_a_label_that_is_no_folder_name_is_one_error_line(tmp_path):
+    (tmp_path / "urls_empty.txt").write_text("# nothing yet\n\n")
+    result, output = run_cli("download", tmp_path / "urls_empty.txt", "--to", tmp_path / "out")
+    assert result.exit_code == 1 and "urls_empty.txt: no URLs" in output and "Traceback" not in output
+    (tmp_path / "bad.csv").write_text("url,label\nhttp://127.0.0.1:9/a.jpg,../up\n")
+    result, output = run_cli("download", tmp_path / "bad.csv", "--to", tmp_path / "out")
+    assert result.exit_code == 1 and "'../up' cannot be a class folder" in output
+    assert not (tmp_path / "out").exists()  # nothing fetched, nothing made

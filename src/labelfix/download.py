@@ -67,28 +67,41 @@ class Limits:
 
 
 def read_sources(files: Iterable[Path]) -> list[Source]:
-    """URLs and labels from `urls_<label>.txt` files (one URL a line; # comments), CSV (url,label) or JSONL."""
+    """URLs and labels from `urls_<label>.txt` files (one URL a line; # comments), CSV (url,label) or JSONL.
+    A file without URLs, or a label that cannot be a folder name, is an error naming the file."""
     sources = []
     for path in map(Path, files):
-        suffix = path.suffix.lower()
-        if suffix == ".csv":
-            reader = csv.DictReader(io.StringIO("\n".join(read_label_text(path).splitlines())))
-            if not {"url", "label"} <= set(reader.fieldnames or []):
-                raise DatasetError(f"{path}: a URL CSV needs the columns url and label")
-            sources += [Source(row["url"].strip(), row["label"].strip()) for row in reader if row["url"].strip()]
-        elif suffix == ".jsonl":
-            for number, line in enumerate(read_label_text(path).splitlines(), start=1):
-                if line.strip():
-                    try:
-                        record = json.loads(line)
-                        sources.append(Source(str(record["url"]).strip(), str(record["label"]).strip()))
-                    except (ValueError, KeyError, TypeError):
-                        raise DatasetError(f'{path}:{number}: each line needs {{"url": ..., "label": ...}}') from None
-        else:
-            label = path.stem[len("urls_"):] if path.stem.startswith("urls_") else path.stem
-            sources += [Source(line.strip(), label) for line in read_label_text(path).splitlines()
-                        if line.strip() and not line.strip().startswith("#")]
+        found = _sources_in(path)
+        if not found:
+            raise DatasetError(f"{path}: no URLs in it (one URL a line in urls_<class>.txt, or url,label rows)")
+        for source in found:
+            if not safe_label(source.label):
+                raise DatasetError(f"{path}: the label {source.label!r} cannot be a class folder's name (no /, "
+                                   "not hidden, printable)")
+        sources += found
     return list(dict.fromkeys(sources))  # the same URL and label twice is one download
+
+
+def _sources_in(path: Path) -> list[Source]:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        reader = csv.DictReader(io.StringIO(read_label_text(path)))
+        if not {"url", "label"} <= set(reader.fieldnames or []):
+            raise DatasetError(f"{path}: a URL CSV needs the columns url and label")
+        return [Source(row["url"].strip(), (row["label"] or "").strip()) for row in reader if (row["url"] or "").strip()]
+    if suffix == ".jsonl":
+        sources = []
+        for number, line in enumerate(read_label_text(path).splitlines(), start=1):
+            if line.strip():
+                try:
+                    record = json.loads(line)
+                    sources.append(Source(str(record["url"]).strip(), str(record["label"]).strip()))
+                except (ValueError, KeyError, TypeError):
+                    raise DatasetError(f'{path}:{number}: each line needs {{"url": ..., "label": ...}}') from None
+        return sources
+    label = path.stem[len("urls_"):] if path.stem.startswith("urls_") else path.stem
+    return [Source(line.strip(), label) for line in read_label_text(path).splitlines()
+            if line.strip() and not line.strip().startswith("#")]
 
 
 def safe_label(label: str) -> bool:

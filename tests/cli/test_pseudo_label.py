@@ -38,3 +38,16 @@ def test_pseudo_labels_at_a_precision_then_train_with_them(trained, tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "round2" / "split.csv")))
     extra = [row for row in rows if "pseudo" in row["path"]]
     assert len(extra) == len(records) and {row["split"] for row in extra} == {"train"}  # never validation
+
+
+def test_an_unreadable_checkpoint_or_an_empty_pool_is_one_error_line(trained, tmp_path):
+    folder, _ = trained
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "pool").mkdir()
+    color_image(COLORS["red"], 1).save(tmp_path / "pool" / "a.png")
+    (tmp_path / "broken.pt").write_text("not a checkpoint")
+    for checkpoint, pool, message in ((tmp_path / "broken.pt", "pool", "not a labelfix checkpoint"),
+                                      (folder / "run" / "checkpoint.pt", "empty", "no image files")):
+        result, output = run_cli("pseudo-label", checkpoint, tmp_path / pool, "--to", tmp_path / "pseudo",
+                                 "--no-progress")
+        assert result.exit_code == 1 and message in output and "Traceback" not in output, output
