@@ -22,12 +22,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from PIL import Image
 
 from labelfix.dataset.readers import read_label_text
 from labelfix.errors import DatasetError
-from labelfix.fileio import atomic_path
-from labelfix.images.io import UnreadableImage, open_image
+from labelfix.fileio import write_bytes_atomic
+from labelfix.images.io import UnreadableImage, open_image, shrunk
 from labelfix.progress import NoProgress, Progress
 
 SOURCES_FILE = "sources.jsonl"
@@ -181,7 +180,7 @@ class _Fetcher:
             return outcome(failure.status, error=failure.reason)
         digest = hashlib.sha256(data).hexdigest()
         try:
-            image, facts = open_image(data)  # decodes every pixel: a truncated file fails here
+            _, facts = open_image(data)  # decodes every pixel: a truncated file fails here
         except UnreadableImage as error:
             return outcome("not an image", bytes=len(data), sha256=digest, error=str(error))
         extension = EXTENSIONS.get(facts["format"], ".img")
@@ -193,7 +192,7 @@ class _Fetcher:
                 return outcome("skipped", error="the class has --max-pics images")
             self.claimed.add(relative)
             self.kept[source.label] += 1
-        self._write(self.folder / relative, data, image, facts["format"])
+        self._write(self.folder / relative, data)
         return outcome("kept", file=relative, bytes=len(data), sha256=digest)
 
     def _full(self, label: str) -> bool:
@@ -232,15 +231,10 @@ class _Fetcher:
                 time.sleep(self.limits.backoff * 2**attempt)
         raise _Failed("error", "no answer after retries")
 
-    def _write(self, path: Path, data: bytes, image: Image.Image, image_format: str) -> None:
+    def _write(self, path: Path, data: bytes) -> None:
         """The file as downloaded, or shrunk to `max_side` in its own format; appears whole or not at all."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as temporary:
-            if self.limits.max_side and max(image.size) > self.limits.max_side and image_format in EXTENSIONS:
-                image.thumbnail((self.limits.max_side, self.limits.max_side), Image.Resampling.LANCZOS)
-                image.save(temporary, format=image_format, **({"quality": 95} if image_format == "JPEG" else {}))
-            else:
-                temporary.write_bytes(data)
+        write_bytes_atomic(path, (shrunk(data, self.limits.max_side) if self.limits.max_side else None) or data)
 
 
 class _Failed(Exception):

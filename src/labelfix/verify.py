@@ -9,7 +9,6 @@ Nothing is deleted: `move_bad_files` moves into a folder outside the dataset and
 from __future__ import annotations
 
 import csv
-import io
 import os
 import shutil
 from collections.abc import Callable, Iterable
@@ -17,13 +16,11 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
-
 from labelfix.config import InvalidCheck
 from labelfix.dataset.readers import image_files_under
 from labelfix.errors import ConfigError
-from labelfix.fileio import atomic_path, printable
-from labelfix.images.io import UnreadableImage, open_image, read_bytes
+from labelfix.fileio import printable, write_bytes_atomic
+from labelfix.images.io import UnreadableImage, open_image, read_bytes, shrunk
 from labelfix.issues.health import invalid_reasons
 from labelfix.progress import NoProgress, Progress
 
@@ -108,16 +105,11 @@ def shrink_in_place(checks: Iterable[FileCheck], max_side: int) -> int:
     """Resize, in place, the sound images with a side over `max_side` so that their longer side is `max_side`,
     keeping their format (written atomically). Returns how many were resized."""
     resized = 0
-    for check in checks:
-        if check.bad or max(check.width, check.height) <= max_side:
-            continue
-        with Image.open(io.BytesIO(check.path.read_bytes())) as image:
-            image_format = image.format
-            options = {"quality": 95, "exif": image.info.get("exif", b"")} if image_format in ("JPEG", "WEBP") else {}
-            image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-            with atomic_path(check.path) as temporary:
-                image.save(temporary, format=image_format, **options)
-        resized += 1
+    for check in oversize(checks, max_side):
+        data = shrunk(check.path.read_bytes(), max_side)
+        if data is not None:
+            write_bytes_atomic(check.path, data)
+            resized += 1
     return resized
 
 

@@ -98,3 +98,17 @@ def thumbnail_data_uri(path: Path, size: int = 160) -> str | None:
     """A small JPEG of the image as a data: URI, or None when it cannot be read."""
     data = thumbnail_jpeg(path, size)
     return None if data is None else "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
+
+
+def shrunk(data: bytes, max_side: int) -> bytes | None:
+    """The image re-encoded in its own format with its longer side `max_side` (JPEG/WebP keep their EXIF), or None
+    when it is no larger than that."""
+    with Image.open(io.BytesIO(data)) as image:
+        if max(image.size) <= max_side:
+            return None
+        image_format = image.format
+        options = {"quality": 95, "exif": image.info.get("exif", b"")} if image_format in ("JPEG", "WEBP") else {}
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        image.save(buffer, format=image_format, **options)
+        return buffer.getvalue()
