@@ -5,14 +5,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-import torch
+from typing import TYPE_CHECKING
 
 from labelfix.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 
 def resolve_device(name: str = "auto") -> torch.device:
     """'auto' picks CUDA when present, else the CPU; 'cuda', 'cuda:1', 'cpu' are taken as given."""
+    import torch  # here, not at import: default_workers serves code that never loads torch (verify)
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
@@ -31,6 +35,8 @@ def default_workers() -> int:
 @contextmanager
 def torch_threads(count: int) -> Iterator[None]:
     """Run torch's CPU operations on `count` threads inside the block; the previous count is restored."""
+    import torch
+
     previous = torch.get_num_threads()
     torch.set_num_threads(count)
     try:

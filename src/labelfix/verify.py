@@ -9,7 +9,6 @@ Nothing is deleted: `move_bad_files` moves into a folder outside the dataset and
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from labelfix.config import InvalidCheck
 from labelfix.dataset.readers import image_files_under
+from labelfix.devices import default_workers
 from labelfix.errors import ConfigError
 from labelfix.fileio import printable, write_bytes_atomic
 from labelfix.images.io import UnreadableImage, open_image, read_bytes, shrunk
@@ -61,7 +61,7 @@ def verify_folder(root: Path, settings: InvalidCheck = InvalidCheck(), *, worker
     processes (default: one per core, at most 8; 0: in this process)."""
     root = Path(root).resolve()
     files = image_files_under(root, inside=root)
-    workers = min(8, os.cpu_count() or 1) if workers is None else workers
+    workers = default_workers() if workers is None else workers
     with progress.task("verify", len(files)) as advance:
         if workers == 0 or len(files) < 64:
             checked: Iterable[FileCheck] = (check_file(path, root, settings) for path in files)

@@ -59,6 +59,14 @@ def with_settings(overrides: dict, settings: list[str] | None, renamed: dict[str
     return merged, flags
 
 
+def inference_options(batch_size: int | None, workers: int | None, device: str | None) -> dict:
+    """batch_size, workers and device for a command that runs checkpoints, their defaults filled in."""
+    from labelfix.devices import default_workers, resolve_device
+
+    return {"batch_size": batch_size or 32, "workers": default_workers() if workers is None else workers,
+            "device": resolve_device(device or "auto")}
+
+
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
 
 

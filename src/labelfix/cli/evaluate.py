@@ -18,6 +18,7 @@ from labelfix.cli.common import (
     WorkersOption,
     console,
     handles_errors,
+    inference_options,
     leading_checkpoints,
     print_json,
     progress_bars,
@@ -42,7 +43,6 @@ def evaluate(
 ) -> None:
     """Accuracy, per-class precision/recall and the confusion matrix of a checkpoint, or of several voting (each
     member's accuracy beside), on a labelled dataset."""
-    from labelfix.devices import default_workers, resolve_device
     from labelfix.errors import ConfigError
     from labelfix.training.evaluate import evaluate_dataset
 
@@ -53,10 +53,7 @@ def evaluate(
 
     with progress_bars(progress) as bars:
         summary = evaluate_dataset(checkpoints, path, out, split=split, dataset_format=dataset_format or "auto", tta=tta,
-                                   vote=vote,
-                                   batch_size=batch_size or 32,
-                                   workers=default_workers() if workers is None else workers,
-                                   device=resolve_device(device or "auto"), **bars)
+                                   vote=vote, **inference_options(batch_size, workers, device), **bars)
     if as_json:
         print_json(summary)
     else:

@@ -18,6 +18,7 @@ from labelfix.cli.common import (
     WorkersOption,
     console,
     handles_errors,
+    inference_options,
     leading_checkpoints,
     print_json,
     progress_bars,
@@ -42,7 +43,6 @@ def predict(
 ) -> None:
     """Class and top-k probabilities for each image: a table on stdout (JSON with --json), or a CSV / JSON file
     with --output."""
-    from labelfix.devices import default_workers, resolve_device
     from labelfix.fileio import write_text_atomic
     from labelfix.training.ensemble import load_members
     from labelfix.training.predict import image_files, predict_files, predictions_csv, predictions_json
@@ -53,11 +53,10 @@ def predict(
 
     if output is not None and output.suffix.lower() not in (".csv", ".json"):
         raise ConfigError(f"--output {output}: use a .csv or .json file name")
-    device_used = resolve_device(device or "auto")
-    members = load_members(checkpoints, device_used)
+    options = inference_options(batch_size, workers, device)
+    members = load_members(checkpoints, options["device"])
     with progress_bars(progress) as bars:
-        rows = predict_files(members, image_files(images), k=top_k, vote=vote, tta=tta, batch_size=batch_size or 32,
-                             workers=default_workers() if workers is None else workers, device=device_used, **bars)
+        rows = predict_files(members, image_files(images), k=top_k, vote=vote, tta=tta, **options, **bars)
     if output is not None:
         write_text_atomic(output, predictions_json(rows) if output.suffix.lower() == ".json" else predictions_csv(rows))
         console.print(f"Wrote {len(rows)} predictions to {output}", highlight=False)

@@ -17,6 +17,8 @@ from labelfix.cli.common import (
     WorkersOption,
     console,
     handles_errors,
+    inference_options,
+    leading_checkpoints,
     print_json,
     progress_bars,
     results_console,
@@ -38,18 +40,17 @@ def pseudo_label(
 ) -> None:
     """Label the images of POOL with the checkpoints (averaged) where a per-class threshold, chosen on each run's
     validation images, promises the asked precision; then `labelfix train DATA --extra TO/labels.jsonl`."""
-    from labelfix.devices import default_workers, resolve_device
     from labelfix.errors import ConfigError
     from labelfix.pseudo import pseudo_label as run
     from labelfix.pseudo import write_pseudo_labels
     from labelfix.training.predict import image_files
 
-    *checkpoints, pool = inputs
-    if not checkpoints or not pool.is_dir():
+    checkpoints, rest = leading_checkpoints(inputs)
+    if not checkpoints or len(rest) != 1 or not rest[0].is_dir():
         raise ConfigError("give one or more checkpoint.pt files, then the folder of unlabelled images")
+    pool = rest[0]
     with progress_bars(progress) as bars:
-        result = run(checkpoints, image_files([pool]), precision, tta=tta, batch_size=batch_size or 32,
-                     workers=default_workers() if workers is None else workers, device=resolve_device(device or "auto"),
+        result = run(checkpoints, image_files([pool]), precision, tta=tta, **inference_options(batch_size, workers, device),
                      **bars)
     rows = write_pseudo_labels(result, to)
     if as_json:
