@@ -79,10 +79,10 @@ class ReviewSession:
             self.record = store.read_run_record(self.db)
             self.classes = store.read_classes(self.db)
             self.items = store.review_queue(self.db, everything=True)  # every image may be looked at and decided on
-            self.item_ids = store.item_ids(self.db)
         finally:
             self.db.execute("COMMIT")
         self.run_id = self.record.get("run_id")
+        self.item_ids = frozenset(self.items["item_id"].tolist())
         self.queue = self.items[self.items["needs_review"].to_numpy(bool)]  # what the page shows first
         self.sorts = sorts(self.items)
         self.suggestions = dict(zip(self.items["item_id"], self.items["suggested_label"]))
@@ -102,10 +102,13 @@ class ReviewSession:
             raise HTTPException(409, "the run was scanned again since this page was loaded; reload the page "
                                      "(decisions made before the scan are carried over)")
 
-    def table(self) -> pd.DataFrame:
+    def decisions(self) -> pd.DataFrame:
         with self.lock:
-            decisions = store.current_decisions(self.db)
-        return with_decisions(self.items, decisions)
+            return store.current_decisions(self.db)
+
+    def table(self, *, everything: bool = False) -> pd.DataFrame:
+        """The images needing review (with `everything`, every image) with their current decisions."""
+        return with_decisions(self.items if everything else self.queue, self.decisions())
 
     def known(self, item_ids: list[int]) -> None:
         """Raise 404 unless every id is an image of this run (nothing is stored for a request that names another)."""
@@ -138,13 +141,12 @@ class ReviewSession:
                 store.undo_decision(self.db, item_id, run_id=run_id)
 
     def state(self, item_ids: list[int]) -> dict:
-        """Current decisions of those `item_ids` that have one, and the progress, for the page to show."""
-        table = self.table()
-        shown = table[table["item_id"].isin(item_ids) & table["action"].notna()]
-        decisions = {
-            int(row.item_id): {"action": row.action, "label": row.final_label} for row in shown.itertuples()
-        }
-        return {"decisions": decisions, "progress": review_progress(table), "run_id": self.run_id}
+        """Current decisions of those `item_ids` that have one, and the progress, for the page to show (polled
+        every few seconds: the decided images and the review queue only, not every image)."""
+        decisions = self.decisions()
+        shown = decisions[decisions["item_id"].isin(item_ids)]
+        return {"decisions": {int(row.item_id): {"action": row.action, "label": row.label} for row in shown.itertuples()},
+                "progress": review_progress(with_decisions(self.queue, decisions)), "run_id": self.run_id}
 
     def image_file(self, item_id: int) -> tuple[str, str | None]:
         """(path, content hash) of an image of the run."""
@@ -211,7 +213,7 @@ def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: b
         selection = QueueFilter(issue_type=issue_type, given=given, pair=pair, status=status, scope=scope, split=split,
                                 sort=sort, min_score=_bound(min_score, "min_score"), max_score=_bound(max_score, "max_score"))
         base = session.items if scope == "all" else session.queue
-        table = session.table()
+        table = session.table(everything=scope == "all")
         shown = filter_queue(table, selection)
         rows, pages = page_of(shown, page, page_size)
         return templates.TemplateResponse(request, "review.html.j2", {

@@ -11,14 +11,13 @@ from labelfix.store.decisions import (
     ACTIONS,
     RunReplaced,
     current_decisions,
-    current_run_id,
     record_decisions,
     undo_decision,
 )
 from labelfix.store.queries import (
+    current_run_id,
     item_evidence,
     item_file,
-    item_ids,
     items_with_suggestions,
     read_classes,
     read_run_record,
@@ -28,7 +27,7 @@ from labelfix.store.schema import STORE_FILE, STORE_VERSION, open_store
 from labelfix.store.write import write_run_store
 
 __all__ = [
-    "ACTIONS", "STORE_FILE", "STORE_VERSION", "RunReplaced", "current_decisions", "current_run_id", "item_evidence", "item_file", "item_ids",
+    "ACTIONS", "STORE_FILE", "STORE_VERSION", "RunReplaced", "current_decisions", "current_run_id", "item_evidence", "item_file",
     "items_with_suggestions", "open_store", "read_classes", "read_run_record", "record_decisions", "review_queue",
     "undo_decision", "write_run_store",
 ]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from datetime import datetime, timezone
 
 import pandas as pd
 
 from labelfix.errors import LabelfixError
+from labelfix.store.queries import current_run_id
 
 ACTIONS = ("accept", "keep", "relabel", "remove")  # accept: take the suggested label; keep: the given one
 
@@ -19,12 +19,6 @@ def _now() -> str:
 
 class RunReplaced(LabelfixError):
     """The store holds another scan than the one the decision was made on (the run was scanned again)."""
-
-
-def current_run_id(db: sqlite3.Connection) -> str | None:
-    """The id of the scan the store holds (None for a store without one)."""
-    row = db.execute("SELECT value FROM run WHERE key = 'run_id'").fetchone()
-    return json.loads(row[0]) if row else None
 
 
 def _same_run(db: sqlite3.Connection, run_id: str | None) -> None:

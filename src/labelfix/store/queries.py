@@ -15,6 +15,12 @@ def read_run_record(db: sqlite3.Connection) -> dict:
     return {key: json.loads(value) for key, value in db.execute("SELECT key, value FROM run")}
 
 
+def current_run_id(db: sqlite3.Connection) -> str | None:
+    """The id of the scan the store holds (None for a store without one)."""
+    row = db.execute("SELECT value FROM run WHERE key = 'run_id'").fetchone()
+    return json.loads(row[0]) if row else None
+
+
 def read_classes(db: sqlite3.Connection) -> list[str]:
     return [name for (name,) in db.execute("SELECT name FROM classes ORDER BY class_index")]
 
@@ -76,11 +82,6 @@ def item_evidence(db: sqlite3.Connection, item_id: int) -> dict | None:
         "issues": [{**dict(row), "details": json.loads(row["details"] or "null")} for row in issues],
         "neighbors": [{**dict(row), "path": path_from_store(row["path"])} for row in neighbors],
     }
-
-
-def item_ids(db: sqlite3.Connection) -> frozenset[int]:
-    """The ids of every image of the run."""
-    return frozenset(item_id for (item_id,) in db.execute("SELECT item_id FROM items"))
 
 
 def item_file(db: sqlite3.Connection, item_id: int) -> tuple[str, str | None] | None:

@@ -18,6 +18,7 @@ import sqlite3
 from pathlib import Path
 
 from labelfix.errors import LabelfixError
+from labelfix.store.queries import current_run_id
 
 STORE_FILE = "labelfix.db"
 STORE_VERSION = 2  # 0: before versioning; 1: items.review_rank; 2: run_id, dropped_decisions, raw paths as BLOB
@@ -115,12 +116,12 @@ def open_store(run_dir: Path) -> sqlite3.Connection:
 def _check_complete(run_dir: Path, db: sqlite3.Connection) -> None:
     """A scan writes run.json last, with its run_id: a run folder whose run.json is missing or names another scan
     than the store is one a scan stopped writing."""
-    stored = db.execute("SELECT value FROM run WHERE key = 'run_id'").fetchone()
+    stored = current_run_id(db)
     try:
         written = json.loads((run_dir / "run.json").read_text(encoding="utf-8")).get("run_id")
     except (OSError, ValueError):
         written = None
-    if stored is None or json.loads(stored[0]) != written:
+    if stored is None or stored != written:
         raise LabelfixError(f"{run_dir}: the run folder is incomplete (a scan into it stopped before it finished "
                             "writing); run the same `labelfix scan` again (embeddings come from the cache; review "
                             "decisions are kept)")
