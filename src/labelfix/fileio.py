@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -37,14 +38,19 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         temporary.write_bytes(data)
 
 
-def stored_path(path: str) -> str | bytes:
-    """A dataset path as the run store keeps it: text, or the file system's bytes for a name that is not UTF-8
-    (Python holds such names with surrogate escapes, which SQLite, CSV and HTML cannot take)."""
+def is_utf8(text: str) -> bool:
+    """False for text holding a non-UTF-8 file name (Python keeps its bytes as surrogate escapes, which SQLite,
+    CSV and HTML cannot take)."""
     try:
-        path.encode("utf-8")
-        return path
+        text.encode("utf-8")
     except UnicodeEncodeError:
-        return os.fsencode(path)
+        return False
+    return True
+
+
+def stored_path(path: str) -> str | bytes:
+    """A dataset path as the run store keeps it: text, or the file system's bytes for a name that is not UTF-8."""
+    return path if is_utf8(path) else os.fsencode(path)
 
 
 def path_from_store(value: str | bytes) -> str:
@@ -54,22 +60,14 @@ def path_from_store(value: str | bytes) -> str:
 
 def printable(text: str) -> str:
     """`text` with the bytes of a non-UTF-8 file name shown as \\xNN escapes (for pages, CSV and messages)."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text if is_utf8(text) else text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def json_line(record: dict) -> str:
     """`record` as one line of JSON, readable UTF-8; a non-UTF-8 file name in it is written as \\udcNN escapes,
     which JSON readers turn back into the same name (lossless, unlike `printable`)."""
     line = json.dumps(record, ensure_ascii=False)
-    try:
-        line.encode("utf-8")
-    except UnicodeEncodeError:
-        line = json.dumps(record)
-    return line + "\n"
+    return (line if is_utf8(line) else json.dumps(record)) + "\n"
 
 
 def set_aside(path: Path) -> Path:
@@ -79,3 +77,13 @@ def set_aside(path: Path) -> Path:
         if os.path.exists(f"{path}{suffix}"):
             os.replace(f"{path}{suffix}", f"{broken}{suffix}")
     return broken
+
+
+def link_or_copy(source: Path, target: Path) -> bool:
+    """A hard link to `source` at `target`, or a copy where the file system cannot link; True when linked."""
+    try:
+        os.link(source, target)
+        return True
+    except OSError:
+        shutil.copy2(source, target)
+        return False

@@ -13,15 +13,13 @@ from __future__ import annotations
 import csv
 import html
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from labelfix.errors import DatasetError
-from labelfix.fileio import atomic_path, json_line, printable, write_text_atomic
+from labelfix.fileio import atomic_path, json_line, link_or_copy, printable, write_text_atomic
 from labelfix.progress import NoProgress, Progress
 
 LABELS_FILE = "labels.jsonl"
@@ -130,10 +128,7 @@ def write_pseudo_labels(result: PseudoLabels, out: Path, *, page_images: int = 4
         target = out / label / f"{i:07d}-{result.files[i].name}"
         target.parent.mkdir(parents=True, exist_ok=True)
         if not target.exists():
-            try:
-                os.link(result.files[i], target)
-            except OSError:
-                shutil.copy2(result.files[i], target)
+            link_or_copy(result.files[i], target)
         record = {"image": target.relative_to(out).as_posix(), "label": label, "probability": round(float(confidence[i]), 4),
                   "threshold": round(float(result.thresholds[predicted[i]]), 4), "source": str(result.files[i])}
         records.append(record)

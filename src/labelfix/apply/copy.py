@@ -22,6 +22,7 @@ from labelfix.apply.layout import class_folder_path, unique_paths, uses_split_fo
 from labelfix.apply.rules import CleanedDataset, KeptImage, clean_dataset
 from labelfix.apply.source import RunSource, check_source_unchanged, check_threshold, load_run
 from labelfix.errors import ApplyError
+from labelfix.fileio import link_or_copy
 
 log = logging.getLogger(__name__)
 
@@ -185,12 +186,9 @@ def _place_images(root: Path, destination: Path, pairs: list[tuple[str, str]], i
             continue  # a kept unreadable image that did not exist at scan time either
         (destination / target).parent.mkdir(parents=True, exist_ok=True)
         if images == "link":
-            try:
-                os.link(root / source, destination / target)
-                continue
-            except OSError:
-                copied += 1
-        shutil.copy2(root / source, destination / target)
+            copied += not link_or_copy(root / source, destination / target)
+        else:
+            shutil.copy2(root / source, destination / target)
     return copied
 
 

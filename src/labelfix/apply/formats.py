@@ -11,7 +11,7 @@ from labelfix.apply.rules import CleanedDataset, KeptImage
 from labelfix.apply.source import RunSource, rescan_hint
 from labelfix.dataset.readers import PathsUnder, read_label_text
 from labelfix.errors import DatasetError
-from labelfix.fileio import json_line, printable
+from labelfix.fileio import is_utf8, json_line, printable
 from labelfix.spreadsheet import safe_table
 
 
@@ -52,7 +52,7 @@ def csv_text(run: RunSource, kept: tuple[KeptImage, ...]) -> str:
         columns = ["image", "label", *(["split"] if any(k.split for k in kept) else [])]
         rows = [{"image": k.path, "label": k.label, "split": k.split or ""} for k in kept]
     for image in kept:
-        if printable(image.path) != image.path:
+        if not is_utf8(image.path):
             raise DatasetError(f"the file name {printable(image.path)} is not UTF-8, and a CSV label file cannot hold "
                                "it; write the cleaned dataset with --format jsonl or folders, or rename the file")
     text = io.StringIO()
