@@ -37,7 +37,7 @@ def safe_table(table: pd.DataFrame) -> pd.DataFrame:
     safe = table.copy()
     for column in safe.columns:
         if not (pd.api.types.is_numeric_dtype(safe[column]) or pd.api.types.is_bool_dtype(safe[column])):
-            safe[column] = safe[column].map(safe_cell)
+            safe[column] = pd.Series([safe_cell(v) for v in safe[column]], index=safe.index, dtype=object)  # 10 stays 10
     return safe
 
 
