@@ -46,6 +46,32 @@ def make_color_folders(
     return planted
 
 
+def make_color_sets(root: Path, per_pair: int = 6, planted: dict[int, tuple[str, str]] | None = None) -> tuple[Path, dict]:
+    """A multi-label labels.jsonl: images whose two halves are two colours (or one colour twice), labelled with the
+    set of colours shown. `planted` {image number: ("missing" | "extra", colour)} drops a shown colour from, or adds
+    an absent one to, that image's set. Returns the label file and {image path: (kind, colour)}."""
+    planted = planted or {}
+    names = list(COLORS)
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i:]]
+    records, truth = [], {}
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    for number in range(per_pair * len(pairs)):
+        left, right = pairs[number % len(pairs)]
+        pixels = np.concatenate([np.asarray(color_image(COLORS[left], 2 * number)),
+                                 np.asarray(color_image(COLORS[right], 2 * number + 1))], axis=1)
+        path = f"images/{number:03d}.png"
+        Image.fromarray(pixels).save(root / path)
+        labels = sorted({left, right})
+        if number in planted:
+            kind, name = planted[number]
+            changed = sorted(set(labels) - {name}) if kind == "missing" else sorted({*labels, name})
+            assert changed != labels, f"planting {kind} {name} does not change image {number}'s set {labels}"
+            labels = changed
+            truth[path] = (kind, name)
+        records.append({"image": path, "label": labels})
+    return write_jsonl(root / "labels.jsonl", records), truth
+
+
 def write_jsonl(path: Path, records: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     return path

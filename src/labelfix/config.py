@@ -22,6 +22,9 @@ class DatasetConfig(_Section):
     split_column: str | None = None
     label_separator: str | None = None
     label_regex: str | None = None
+    task: Literal["auto", "single", "multilabel"] = Field(
+        "auto", description="multilabel: every image has a label set (auto: when the label file gives lists or a separator)"
+    )
 
 
 class EmbeddingConfig(_Section):

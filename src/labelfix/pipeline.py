@@ -20,6 +20,12 @@ from labelfix.config import ScanConfig, flatten, load_config
 from labelfix.crossval.embedding import out_of_fold_probabilities
 from labelfix.crossval.folds import assign_folds, small_classes
 from labelfix.crossval.given import read_pred_probs
+from labelfix.crossval.multilabel import (
+    multilabel_folds,
+    multilabel_out_of_fold_probabilities,
+    neighbor_label_share,
+    presence_accuracy,
+)
 from labelfix.crossval.neighbor_vote import neighbor_vote
 from labelfix.crossval.probabilities import agreement, blend, normalized
 from labelfix.dataset import Manifest, ReaderOptions, read_dataset
@@ -33,6 +39,7 @@ from labelfix.images.resolution import auto_input_size, typical_short_side
 from labelfix.issues import CheckResult
 from labelfix.issues.finders import find_image_issues
 from labelfix.issues.label import estimated_noise_rates, find_label_problems, noise_matrix
+from labelfix.issues.multilabel import class_quality, find_multilabel_problems, label_set_text
 from labelfix.issues.table import health_issue_types, issue_table
 from labelfix.progress import NoProgress, Progress
 from labelfix.report import write_report
@@ -96,8 +103,10 @@ def scan(
     started = datetime.now(timezone.utc)
     with timer.stage("read"):
         manifest = read_dataset(path, _reader_options(config))
-    if manifest.is_multilabel:
-        raise DatasetError(f"{path}: multi-label datasets are read, but label-issue detection for them is not available yet")
+    multilabel = manifest.is_multilabel
+    if multilabel and config.crossval.method != "embedding" and config.crossval.pred_probs is None:
+        raise ConfigError(f"--method {config.crossval.method}: a multi-label dataset is cross-validated with "
+                          "--method embedding (one logistic head per class), or give --pred-probs")
     run_dir = run_folder(config.output.out, manifest, manifest.name)
     check_writable(run_dir, _run_bytes(len(manifest), len(manifest.classes)))
     given = read_pred_probs(config.crossval.pred_probs, manifest) if config.crossval.pred_probs else None
@@ -112,25 +121,39 @@ def scan(
             with_activations=config.crossval.method == "last_stages", progress=progress,
         )
     readable = _readable(manifest, features)
-    labels = manifest.label_indices()[readable]
+    labels = (manifest.label_matrix() if multilabel else manifest.label_indices())[readable]  # (N, K) or (N,)
     with timer.stage("neighbors"):
         neighbors = nearest_neighbors(features.embeddings[readable], NEIGHBORS_K)  # positions among the readable
     with timer.stage("crossval"):
-        folds = assign_folds(labels, config.crossval.folds, config.seed)
-        _warn_small_classes(labels, folds, manifest.classes)
+        if multilabel:
+            folds = multilabel_folds(labels, config.crossval.folds, config.seed)
+        else:
+            folds = assign_folds(labels, config.crossval.folds, config.seed)
+            _warn_small_classes(labels, folds, manifest.classes)
         if given is not None:
             probabilities = given[readable]  # the user's own out-of-fold probabilities, as they are
+        elif multilabel:
+            probabilities = multilabel_out_of_fold_probabilities(
+                features.embeddings[readable], labels, folds, regularization=config.crossval.regularization,
+                seed=config.seed, progress=progress)
         else:
             probabilities = _out_of_fold(manifest, features, readable, labels, folds, backbone, config, device, progress)
         if config.crossval.neighbor_weight and given is None:
-            vote = neighbor_vote(neighbors, labels, len(manifest.classes))
-            probabilities = normalized(blend(probabilities, vote, config.crossval.neighbor_weight))
+            weight = config.crossval.neighbor_weight
+            if multilabel:
+                probabilities = blend(probabilities, neighbor_label_share(neighbors, labels), weight)
+            else:
+                vote = neighbor_vote(neighbors, labels, len(manifest.classes))
+                probabilities = normalized(blend(probabilities, vote, weight))
     with timer.stage("find_issues"):
         findings = _find_issues(manifest, features, readable, labels, folds, probabilities, neighbors, config)
     pred_probs = np.full((len(manifest), len(manifest.classes)), np.nan)
     pred_probs[readable] = probabilities
     record = _run_record(config, manifest, backbone, features, device, started, timer, findings.table, int(folds.max()) + 1)
-    record["quality"] = {"out_of_fold_accuracy": round(agreement(probabilities, labels), 4)}
+    record["task"] = "multilabel" if multilabel else "single"
+    record["quality"] = ({"out_of_fold_presence_accuracy": round(presence_accuracy(probabilities, labels), 4),
+                          "classes": findings.class_quality} if multilabel else
+                         {"out_of_fold_accuracy": round(agreement(probabilities, labels), 4)})
     with timer.stage("write"):
         record["decisions_carried_over"] = _write_outputs(run_dir, config, manifest, pred_probs, features, record, findings)
     _warn_dropped_decisions(record["decisions_carried_over"], run_dir)
@@ -173,7 +196,8 @@ class _Findings:
     checks: dict[str, CheckResult]
     neighbors: Neighbors  # item positions
     noise_rates: np.ndarray  # (K,)
-    noise_matrix: np.ndarray  # (K, K) flagged given -> suggested
+    noise_matrix: np.ndarray  # (K, K) flagged given -> suggested; multi-label: classes given together, flagged
+    class_quality: dict[str, dict] | None = None  # multi-label: per class, flagged missing / extra and their rates
 
 
 def _readable(manifest: Manifest, features: Features) -> np.ndarray:
@@ -196,18 +220,31 @@ def _warn_small_classes(labels: np.ndarray, folds: np.ndarray, classes: tuple[st
 def _find_issues(manifest, features, readable, labels, folds, probabilities, neighbors: Neighbors,
                  config: ScanConfig) -> _Findings:
     """Label issues from the probabilities, image-level checks from neighbours and statistics."""
-    label_issues = find_label_problems(labels, probabilities, filter_by=config.label_issues.filter_by)
+    filter_by = config.label_issues.filter_by
     checks = {}
     if config.checks.enabled:
         checks = find_image_issues(
             [item.path for item in manifest.items], features.statistics, neighbors, readable,
-            [item.label for item in manifest.items], [item.split or "" for item in manifest.items], config.checks,
+            [label_set_text(item.labels) if manifest.is_multilabel else item.label for item in manifest.items],
+            [item.split or "" for item in manifest.items], config.checks,
         )
     n_classes = len(manifest.classes)
+    item_neighbors = Neighbors(indices=np.flatnonzero(readable)[neighbors.indices], distances=neighbors.distances)
+    if manifest.is_multilabel:
+        issues = find_multilabel_problems(labels, probabilities, filter_by=filter_by)
+        quality = class_quality(issues)
+        flagged = labels[issues.is_label_issue].astype(np.int64)
+        return _Findings(
+            table=issue_table(manifest, readable, folds, issues, features.errors, checks), checks=checks,
+            neighbors=item_neighbors, noise_rates=np.array([row["extra_rate"] for row in quality]),
+            noise_matrix=flagged.T @ flagged,
+            class_quality=dict(zip(manifest.classes, quality)),
+        )
+    label_issues = find_label_problems(labels, probabilities, filter_by=filter_by)
     return _Findings(
         table=issue_table(manifest, readable, folds, label_issues, features.errors, checks),
         checks=checks,
-        neighbors=Neighbors(indices=np.flatnonzero(readable)[neighbors.indices], distances=neighbors.distances),
+        neighbors=item_neighbors,
         noise_rates=estimated_noise_rates(labels, probabilities),
         noise_matrix=noise_matrix(labels, label_issues.suggested_label, label_issues.is_label_issue, n_classes),
     )
@@ -331,6 +368,7 @@ def _write_outputs(run_dir: Path, config: ScanConfig, manifest: Manifest, pred_p
             images_per_pair=config.output.report_images_per_pair,
             notes={name: result.note for name, result in findings.checks.items() if result.note},
             neighbors=findings.neighbors,
+            class_quality=findings.class_quality,
         )
         return write_run_store(run_dir / STORE_FILE, manifest, findings.table, pred_probs, features.content_hashes,
                                record, findings.neighbors)

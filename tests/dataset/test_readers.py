@@ -76,6 +76,9 @@ def test_jsonl_keys_of_other_names(tmp_path):
         ('{"image": "../outside.png", "label": "a"}', "outside the dataset folder"),
         ('{"image": "a.png", "label": {"x": 1}}', "label must be a string"),
         ('{"image": "a.png", "label": "b"}', "already named on line 1"),
+        ('{"image": "b.png", "label": ["a", ["c"]]}', "label must be a string or a list of strings"),
+        ('{"image": "b.png", "label": ["a", " "]}', "labels.jsonl:2: an empty label in the list"),
+        ('{"image": "b.png", "label": ["a", "c", "a"]}', "labels.jsonl:2: the label 'a' is named twice"),
     ],
 )
 def test_jsonl_bad_lines_name_file_and_line(tmp_path, line, message):
@@ -167,3 +170,48 @@ def test_links_out_of_the_dataset_are_left_out_of_class_folders(tmp_path, caplog
     manifest = read_dataset(root)
     assert [item.path for item in manifest.items] == ["cat/1.png", "cat/2.png", "dog/1.png", "dog/inside.png"]
     assert "secret.png (a link out of the dataset folder)" in caplog.text and "loop.png (a link that leads nowhere)" in caplog.text
+
+
+def test_jsonl_lists_are_label_sets_and_an_empty_list_is_no_label(tmp_path):
+    write_jsonl(tmp_path / "labels.jsonl", [{"image": "a.png", "label": ["cat", "sofa"]},
+                                            {"image": "b.png", "label": []}, {"image": "c.png", "label": ["dog"]}])
+    manifest = read_dataset(tmp_path)
+    assert manifest.is_multilabel and [i.labels for i in manifest.items] == [("cat", "sofa"), (), ("dog",)]
+    assert manifest.label_matrix().tolist() == [[1, 0, 1], [0, 0, 0], [0, 1, 0]]  # classes cat, dog, sofa
+
+
+def test_lists_of_one_label_are_multilabel_and_task_decides(tmp_path):
+    write_jsonl(tmp_path / "labels.jsonl", [{"image": "a.png", "label": ["cat"]}, {"image": "b.png", "label": ["dog"]}])
+    assert read_dataset(tmp_path).is_multilabel  # lists say label sets
+    assert not read_dataset(tmp_path, ReaderOptions(task="single")).is_multilabel
+    write_jsonl(tmp_path / "labels.jsonl", [{"image": "a.png", "label": "cat"}, {"image": "b.png", "label": "dog"}])
+    assert not read_dataset(tmp_path).is_multilabel
+    assert read_dataset(tmp_path, ReaderOptions(task="multilabel")).is_multilabel
+
+
+def test_task_single_names_the_line_with_a_label_set(tmp_path):
+    write_jsonl(tmp_path / "labels.jsonl", [{"image": "a.png", "label": "cat"}, {"image": "b.png", "label": ["cat", "dog"]}])
+    with pytest.raises(DatasetError, match=r"labels.jsonl:2: 2 labels \['cat', 'dog'\] in a single-label dataset"):
+        read_dataset(tmp_path, ReaderOptions(task="single"))
+
+
+def test_csv_separator_space_reads_planet_style_tags(tmp_path):
+    (tmp_path / "labels.csv").write_text("image,label\na.png,haze  primary\nb.png,clear\nc.png,\n")
+    manifest = read_dataset(tmp_path, ReaderOptions(label_separator=" "))
+    assert [i.labels for i in manifest.items] == [("haze", "primary"), ("clear",), ()] and manifest.is_multilabel
+
+
+@pytest.mark.parametrize("cell, message", [
+    ("cat;;dog", r"labels.csv:2: an empty label in the list"),
+    ("cat;dog;cat", r"labels.csv:2: the label 'cat' is named twice"),
+])
+def test_csv_label_sets_refuse_empty_and_repeated_labels(tmp_path, cell, message):
+    (tmp_path / "labels.csv").write_text(f"image,label\na.png,{cell}\nb.png,dog\n")
+    with pytest.raises(DatasetError, match=message):
+        read_dataset(tmp_path, ReaderOptions(label_separator=";"))
+
+
+def test_a_separator_that_splits_nothing_is_named(tmp_path):
+    (tmp_path / "labels.csv").write_text("image,label\na.png,cat dog\nb.png,dog\n")
+    with pytest.raises(DatasetError, match=r"labels.csv: --label-separator ';' splits none of the 2 labels"):
+        read_dataset(tmp_path, ReaderOptions(label_separator=";"))

@@ -9,7 +9,13 @@ from pathlib import Path
 from labelfix.apply.rules import CleanedDataset, Decision, RunItem, decisions_by_item
 from labelfix.errors import ApplyError, DatasetError
 from labelfix.images.io import content_hash
-from labelfix.store import current_decisions, items_with_suggestions, open_store, read_run_record
+from labelfix.store import (
+    current_decisions,
+    items_with_suggestions,
+    open_store,
+    read_run_record,
+    require_single_label,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,7 @@ def load_run(run_dir: str | Path) -> RunSource:
     run_dir = Path(run_dir).resolve()
     with closing(open_store(run_dir)) as db:
         record = read_run_record(db)
+        require_single_label(record, run_dir, "apply")
         dataset, config = record.get("dataset") or {}, record.get("config") or {}
         table = items_with_suggestions(db)
         decisions = decisions_by_item(current_decisions(db))

@@ -49,6 +49,8 @@ def scan(
     label_column: Annotated[Optional[str], typer.Option(help="CSV column or JSONL key with labels [default: label].")] = None,
     split_column: Annotated[Optional[str], typer.Option(help="CSV column or JSONL key with train/val/test splits [default for JSONL: split].")] = None,
     label_regex: Annotated[Optional[str], typer.Option(help=r"Label from file names: a regex whose first group is the label, e.g. '([^/]+)_\d+\.jpg$'.")] = None,
+    label_separator: Annotated[Optional[str], typer.Option(help="Multi-label CSV: the character between the labels of a cell, e.g. ' ' for 'haze primary'.")] = None,
+    task: Annotated[Optional[str], typer.Option(help="auto, single or multilabel: label sets even where every image has one label [default: auto, multi-label when the labels are lists or --label-separator is given].")] = None,
     batch_size: BatchSizeOption = None,
     workers: WorkersOption = None,
     device: DeviceOption = None,
@@ -70,7 +72,8 @@ def scan(
         "embedding.batch_size": batch_size, "embedding.workers": workers, "embedding.device": device,
         "embedding.cache_dir": cache_dir, "dataset.format": dataset_format, "dataset.path_column": path_column,
         "dataset.label_column": label_column, "dataset.split_column": split_column,
-        "dataset.label_regex": label_regex, "output.out": out, "output.drop_flagged": drop_flagged,
+        "dataset.label_regex": label_regex, "dataset.label_separator": label_separator, "dataset.task": task,
+        "output.out": out, "output.drop_flagged": drop_flagged,
     }
     scan_config = load_config(config, *with_settings(overrides, settings))
     with progress_bars(progress) as bars:
@@ -84,9 +87,15 @@ def scan(
 def _summary(result) -> dict:
     """What the scan's --json prints: the counts, where the files are, the label flags worst first."""
     flagged = result.flagged
+    summary = {"run_dir": str(result.run_dir), "report": str(result.report_path), "run_id": result.record["run_id"],
+               "task": result.record["task"], "counts": result.record["counts"]}
+    if result.record["task"] == "multilabel":
+        columns = ("path", "given_labels", "suggested_labels", "missing_labels", "extra_labels")
+        return {**summary, "label_issues": [
+            {name: list(value) if isinstance(value, tuple) else value for name, value in zip(columns, row)}
+            for row in zip(*(flagged[name] for name in columns))]}
     return {
-        "run_dir": str(result.run_dir), "report": str(result.report_path), "run_id": result.record["run_id"],
-        "counts": result.record["counts"],
+        **summary,
         "label_issues": [
             {"path": path, "given_label": given, "suggested_label": suggested, "suggested_label_probability": p}
             for path, given, suggested, p in zip(flagged["path"], flagged["given_label"], flagged["suggested_label"],
@@ -96,6 +105,8 @@ def _summary(result) -> dict:
 
 
 def _print_summary(result) -> None:
+    from labelfix.issues.multilabel import label_set_text
+
     counts = result.record["counts"]
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_row("images", str(counts["images"]))
@@ -110,6 +121,11 @@ def _print_summary(result) -> None:
     results = results_console()
     results.print(table)
     for row in result.flagged.head(5).itertuples():
-        results.print(f"  {shown(row.path)}: {shown(row.given_label)} → {shown(row.suggested_label)} "
-                      f"(p={row.suggested_label_probability:.2f})", highlight=False)
+        if result.record["task"] == "multilabel":
+            change = "; ".join(f"{what} {shown(', '.join(labels))}" for what, labels in
+                               (("missing", row.missing_labels), ("extra", row.extra_labels)) if labels)
+            results.print(f"  {shown(row.path)}: {shown(label_set_text(row.given_labels))} ({change})", highlight=False)
+        else:
+            results.print(f"  {shown(row.path)}: {shown(row.given_label)} → {shown(row.suggested_label)} "
+                          f"(p={row.suggested_label_probability:.2f})", highlight=False)
     results.print(f"Report: [bold]{shown(result.report_path)}[/]", highlight=False)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from labelfix.crossval.probabilities import FLOOR
 from labelfix.dataset import Manifest
 from labelfix.dataset.readers import PathsUnder
 from labelfix.errors import DatasetError
@@ -30,7 +31,7 @@ def read_pred_probs(path: Path, manifest: Manifest) -> np.ndarray:
         probabilities = _from_csv(path, manifest)
     else:
         raise DatasetError(f"--pred-probs {path}: give a .npy array (N, K) in dataset order or a CSV keyed by image path")
-    return _checked(probabilities, path)
+    return _checked(probabilities, path, multilabel=manifest.is_multilabel)
 
 
 def _from_npy(path: Path, manifest: Manifest) -> np.ndarray:
@@ -65,10 +66,16 @@ def _from_csv(path: Path, manifest: Manifest) -> np.ndarray:
     return table.loc[order, list(manifest.classes)].to_numpy(float)
 
 
-def _checked(probabilities: np.ndarray, path: Path) -> np.ndarray:
+def _checked(probabilities: np.ndarray, path: Path, *, multilabel: bool = False) -> np.ndarray:
     bad = ~np.isfinite(probabilities).all(axis=1) | (probabilities < 0).any(axis=1)
     if bad.any():
         raise DatasetError(f"--pred-probs {path}: row {int(np.flatnonzero(bad)[0])} has a negative or missing value")
+    if multilabel:
+        above = (probabilities > 1).any(axis=1)
+        if above.any():
+            raise DatasetError(f"--pred-probs {path}: row {int(np.flatnonzero(above)[0])} has a value above 1: give "
+                               "each class's probability (a sigmoid), not logits")
+        return np.clip(probabilities, FLOOR, 1 - FLOOR)
     sums = probabilities.sum(axis=1, keepdims=True)
     if (sums <= 0).any() or (np.abs(sums - 1) > 0.01).any():
         row = int(np.flatnonzero((sums <= 0) | (np.abs(sums - 1) > 0.01))[0])

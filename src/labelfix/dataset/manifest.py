@@ -39,6 +39,7 @@ class Manifest:
     source: str
     label_file: Path | None = None
     options: dict = field(default_factory=dict, compare=False)
+    multilabel: bool = False  # label sets (lists, a separator, --task multilabel), even where each has one label
 
     def __len__(self) -> int:
         return len(self.items)
@@ -54,7 +55,7 @@ class Manifest:
 
     @property
     def is_multilabel(self) -> bool:
-        return any(len(item.labels) != 1 for item in self.items)
+        return self.multilabel or any(len(item.labels) != 1 for item in self.items)
 
     @property
     def paths(self) -> list[Path]:
@@ -63,12 +64,17 @@ class Manifest:
     def label_indices(self) -> np.ndarray:
         """Class index of each item's single label, shape (N,)."""
         if self.is_multilabel:
-            raise DatasetError(
-                "this dataset has items with several (or no) labels; label-issue detection for "
-                "multi-label datasets is not available yet: give each image exactly one label"
-            )
+            raise DatasetError("this dataset has label sets (multi-label); this step needs one label per image")
         index = {name: i for i, name in enumerate(self.classes)}
         return np.array([index[item.labels[0]] for item in self.items], dtype=np.int64)
+
+    def label_matrix(self) -> np.ndarray:
+        """(N, K) 0/1 matrix: whether each item is given each class (multi-label and single-label alike)."""
+        index = {name: i for i, name in enumerate(self.classes)}
+        matrix = np.zeros((len(self.items), len(self.classes)), dtype=np.int8)
+        for row, item in enumerate(self.items):
+            matrix[row, [index[label] for label in item.labels]] = 1
+        return matrix
 
     def splits(self) -> list[str | None]:
         return [item.split for item in self.items]

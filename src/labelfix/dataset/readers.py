@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 FORMATS = ("auto", "folders", "jsonl", "csv", "regex")
+TASKS = ("auto", "single", "multilabel")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class ReaderOptions:
     split_column: str | None = None
     label_separator: str | None = None  # splits a CSV label cell into several labels (multi-label)
     label_regex: str | None = None
+    task: str = "auto"  # multilabel: label sets even where every image has one; auto: from the data
 
 
 def read_dataset(path: str | Path, options: ReaderOptions = ReaderOptions(), *, min_classes: int = 2) -> Manifest:
@@ -49,9 +51,26 @@ def read_dataset(path: str | Path, options: ReaderOptions = ReaderOptions(), *, 
     else:
         label_file = path if path.is_file() else _find_label_file(path, layout)
         manifest = read_jsonl(label_file, options) if layout == "jsonl" else read_csv(label_file, options)
-    manifest = with_normalized_labels(manifest)
+    manifest = with_task(with_normalized_labels(manifest), options.task, path)
     _check_usable(manifest, path, min_classes)
     return manifest
+
+
+def with_task(manifest: Manifest, task: str, path: Path) -> Manifest:
+    """The manifest as a single- or multi-label dataset: `auto` is multi-label when a label file gave lists or a
+    separator (the reader sets it) or an image has other than one label; `single` refuses an image without
+    exactly one label, naming it."""
+    if task not in TASKS:
+        raise DatasetError(f"--task {task}: one of {', '.join(TASKS)}")
+    if task == "single":
+        for item in manifest.items:
+            if len(item.labels) != 1:
+                where = f"{manifest.label_file}:{item.source_line}" if item.source_line else f"{path}: {item.path}"
+                raise DatasetError(f"{where}: {len(item.labels)} labels {list(item.labels)} in a single-label "
+                                   "dataset (--task single); give one label per image, or --task multilabel")
+        return replace(manifest, multilabel=False)
+    multilabel = task == "multilabel" or manifest.multilabel or any(len(item.labels) != 1 for item in manifest.items)
+    return replace(manifest, multilabel=multilabel)
 
 
 def normalized_label(label: str) -> str:
@@ -228,12 +247,28 @@ def read_label_text(label_file: Path) -> str:
                            "file as UTF-8 (in a spreadsheet: CSV UTF-8)") from None
 
 
+def _is_label(value: object) -> bool:
+    return isinstance(value, (str, int)) and not isinstance(value, bool)
+
+
 def _labels_from(value: object, where: str) -> tuple[str, ...]:
-    if isinstance(value, (str, int)) and not isinstance(value, bool):
+    """One label, or a label set from a list (multi-label; [] is an image with no label)."""
+    if _is_label(value):
         return (str(value),)
-    if isinstance(value, list) and all(isinstance(v, (str, int)) for v in value):
-        return tuple(str(v) for v in value)
-    raise DatasetError(f"{where}: label must be a string or a list of strings, got {value!r}")
+    if not isinstance(value, list) or not all(_is_label(v) for v in value):
+        raise DatasetError(f"{where}: label must be a string or a list of strings, got {value!r}")
+    return checked_label_set([str(v) for v in value], where)
+
+
+def checked_label_set(labels: list[str], where: str) -> tuple[str, ...]:
+    """A multi-label image's labels, refused when one is empty or one is named twice."""
+    if any(not label.strip() for label in labels):
+        raise DatasetError(f"{where}: an empty label in the list {labels!r}; remove it ([] is an image with no label)")
+    names = [normalized_label(label) for label in labels]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise DatasetError(f"{where}: the label {twice[0]!r} is named twice in {labels!r}; name each label once")
+    return tuple(labels)
 
 
 def _check_unique(items: list[Item], label_file: Path) -> None:
@@ -254,7 +289,7 @@ def read_jsonl(label_file: Path, options: ReaderOptions = ReaderOptions()) -> Ma
     label_file = label_file.resolve()
     root = label_file.parent
     paths = PathsUnder(root)
-    items = []
+    items, listed = [], False
     for number, line in enumerate(read_label_text(label_file).splitlines(), start=1):
         if not line.strip():
             continue
@@ -270,6 +305,7 @@ def read_jsonl(label_file: Path, options: ReaderOptions = ReaderOptions()) -> Ma
             raise DatasetError(f'{where}: each line needs the keys "{image_key}" and "{label_key}" (other names: '
                                f'--path-column, --label-column), got {line.strip()[:80]}')
         split = record.get(split_key)
+        listed = listed or isinstance(record[label_key], list)
         items.append(
             Item(
                 path=paths.relative(record[image_key], where),
@@ -279,7 +315,7 @@ def read_jsonl(label_file: Path, options: ReaderOptions = ReaderOptions()) -> Ma
             )
         )
     _check_unique(items, label_file)
-    return Manifest(root=root, items=tuple(items), source="jsonl", label_file=label_file)
+    return Manifest(root=root, items=tuple(items), source="jsonl", label_file=label_file, multilabel=listed)
 
 
 def read_csv(label_file: Path, options: ReaderOptions = ReaderOptions()) -> Manifest:
@@ -298,14 +334,19 @@ def read_csv(label_file: Path, options: ReaderOptions = ReaderOptions()) -> Mani
                 f"{label_file}: no column '{column}'; its columns are {', '.join(columns) or '(none)'}. "
                 f"Name the right one with {flag}"
             )
-    items = []
+    items, separated = [], False
+    separator = options.label_separator
     for number, row in enumerate(reader, start=2):
         where = f"{label_file}:{number}"
         cell = (row[options.label_column] or "").strip()
-        labels = [cell] if options.label_separator is None else cell.split(options.label_separator)
-        labels = tuple(label.strip() for label in labels if label.strip())
-        if not labels and options.label_separator is None:
-            raise DatasetError(f"{where}: empty label in column '{options.label_column}'")
+        if separator is None:
+            labels = (cell,)
+            if not cell:
+                raise DatasetError(f"{where}: empty label in column '{options.label_column}'")
+        else:  # a label set; an empty cell is an image with no label, runs of a space separator are one
+            separated = separated or separator in cell
+            parts = cell.split() if separator == " " else [part.strip() for part in cell.split(separator)]
+            labels = checked_label_set(parts, where) if cell else ()
         split = row[options.split_column].strip() if options.split_column else None
         items.append(
             Item(
@@ -316,7 +357,11 @@ def read_csv(label_file: Path, options: ReaderOptions = ReaderOptions()) -> Mani
             )
         )
     _check_unique(items, label_file)
-    return Manifest(root=root, items=tuple(items), source="csv", label_file=label_file,
+    if separator is not None and items and not separated:
+        raise DatasetError(f"{label_file}: --label-separator {separator!r} splits none of the {len(items)} labels in "
+                           f"column '{options.label_column}' (e.g. {items[0].labels!r}); give the character that "
+                           "separates labels in a cell, or leave it out for one label per image")
+    return Manifest(root=root, items=tuple(items), source="csv", label_file=label_file, multilabel=separator is not None,
                     options={"path_column": options.path_column, "label_column": options.label_column})
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 from labelfix.dataset.manifest import Manifest
 from labelfix.issues import CheckResult, spread
 from labelfix.issues.label import LabelIssues
+from labelfix.issues.multilabel import MultilabelIssues
 
 # Issue types whose flag puts an image in the review queue (plain duplicates with equal labels do not).
 REVIEW_TYPES = ("label", "conflicting_duplicate", "outlier", "leakage", "invalid", "dark", "light", "blurry",
@@ -17,31 +18,33 @@ REVIEW_TYPES = ("label", "conflicting_duplicate", "outlier", "leakage", "invalid
 OTHER_PROBLEM_SCORE = 0.5
 
 
+# Label-set columns of a multi-label table: tuples of class names (JSON lists in issues.csv).
+LABEL_SET_COLUMNS = ("given_labels", "suggested_labels", "missing_labels", "extra_labels")
+
+
 def issue_table(
     manifest: Manifest,
     readable: np.ndarray,
     folds: np.ndarray,
-    label_issues: LabelIssues,
+    label_issues: LabelIssues | MultilabelIssues,
     errors: dict[int, str],
     checks: dict[str, CheckResult],
 ) -> pd.DataFrame:
     """Rows indexed by item, sorted worst first (see `review_order`).
 
     `readable` (N,) bool; `folds` and `label_issues` cover the readable images only; each check covers all N.
+    A single-label table has given_label / suggested_label (and their probabilities), a multi-label one
+    given_labels / suggested_labels / missing_labels / extra_labels (`LABEL_SET_COLUMNS`).
     """
     n = len(manifest)
     rows = np.flatnonzero(readable)
-    classes = np.array(manifest.classes, dtype=object)
+    label_columns = (_label_set_columns if isinstance(label_issues, MultilabelIssues) else _label_columns)(
+        manifest, label_issues)
     table = pd.DataFrame(
         {
             "path": [item.path for item in manifest.items],
             "split": [item.split or "" for item in manifest.items],
-            "given_label": [item.label for item in manifest.items],
-            "suggested_label": spread(classes[label_issues.suggested_label], rows, n),
-            "label_score": spread(label_issues.label_score, rows, n),
-            "is_label_issue": spread(label_issues.is_label_issue, rows, n),
-            "given_label_probability": spread(label_issues.given_probability, rows, n),
-            "suggested_label_probability": spread(label_issues.suggested_probability, rows, n),
+            **{name: values if len(values) == n else spread(values, rows, n) for name, values in label_columns.items()},
             "fold": pd.array(spread(folds.astype(object), rows, n), dtype="Int64"),
             "is_unreadable_issue": ~readable,
             "unreadable_reason": [errors.get(i, "") for i in range(n)],
@@ -56,6 +59,42 @@ def issue_table(
     table["needs_review"] = table[flagged + ["is_unreadable_issue"]].any(axis=1)
     table["review_score"] = review_scores(table)
     return table.iloc[review_order(table)]
+
+
+def _label_columns(manifest: Manifest, issues: LabelIssues) -> dict[str, np.ndarray]:
+    classes = np.array(manifest.classes, dtype=object)
+    return {
+        "given_label": np.array([item.label for item in manifest.items], dtype=object),
+        "suggested_label": classes[issues.suggested_label],
+        "label_score": issues.label_score,
+        "is_label_issue": issues.is_label_issue,
+        "given_label_probability": issues.given_probability,
+        "suggested_label_probability": issues.suggested_probability,
+    }
+
+
+def _label_set_columns(manifest: Manifest, issues: MultilabelIssues) -> dict[str, np.ndarray]:
+    classes = np.array(manifest.classes, dtype=object)
+
+    def names(matrix: np.ndarray) -> np.ndarray:
+        sets = np.empty(len(matrix), dtype=object)
+        sets[:] = [tuple(classes[row.astype(bool)]) for row in matrix]
+        return sets
+
+    given = np.empty(len(manifest), dtype=object)
+    given[:] = [tuple(item.labels) for item in manifest.items]
+    return {
+        "given_labels": given,
+        "suggested_labels": names(issues.suggested),
+        "missing_labels": names(issues.missing),
+        "extra_labels": names(issues.extra),
+        "label_score": issues.label_score,
+        "is_label_issue": issues.is_label_issue,
+    }
+
+
+def is_multilabel_table(table: pd.DataFrame) -> bool:
+    return "given_labels" in table
 
 
 def review_scores(table: pd.DataFrame) -> np.ndarray:

@@ -13,7 +13,8 @@ from labelfix import plots
 from labelfix.features.neighbors import Neighbors
 from labelfix.fileio import printable, write_text_atomic
 from labelfix.images.io import thumbnail_data_uri
-from labelfix.issues.table import issue_types
+from labelfix.issues.multilabel import label_set_text
+from labelfix.issues.table import is_multilabel_table, issue_types
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("labelfix.report", "templates"),
@@ -72,6 +73,31 @@ def _image_card(row, thumbnails: Thumbnails) -> dict:
         "suggested_probability": row.suggested_label_probability,
         "score": row.label_score,
     }
+
+
+def _for_display(table: pd.DataFrame) -> pd.DataFrame:
+    """A multi-label table with given_label / suggested_label as text ('cat + sofa'), so that the cards, the
+    duplicate groups and the problem list show label sets; no per-label probabilities."""
+    if not is_multilabel_table(table):
+        return table
+    shown = table.copy()
+    for column, sets in (("given_label", "given_labels"), ("suggested_label", "suggested_labels")):
+        shown[column] = [label_set_text(labels) if isinstance(labels, tuple) else "" for labels in table[sets]]
+    shown["given_label_probability"] = shown["suggested_label_probability"] = None
+    return shown
+
+
+def _label_set_groups(table: pd.DataFrame, classes: list[str], thumbnails: Thumbnails, per_group: int) -> list[dict]:
+    """Flagged images grouped by 'probably missing <class>' and 'probably not <class>', largest group first."""
+    flagged = table[table["is_label_issue"]].sort_values("label_score")
+    groups = []
+    for name in classes:
+        for column, title in (("missing_labels", f"probably missing {name}"), ("extra_labels", f"probably not {name}")):
+            rows = flagged[[name in labels for labels in flagged[column]]]
+            if len(rows):
+                groups.append({"title": title, "count": len(rows),
+                               "images": [_image_card(row, thumbnails) for row in rows.head(per_group).itertuples()]})
+    return sorted(groups, key=lambda group: -group["count"])
 
 
 def _class_rows(table: pd.DataFrame, classes: list[str], noise_rates: np.ndarray) -> list[dict]:
@@ -185,11 +211,19 @@ def render_report(
     notes: dict[str, str] | None = None,
     neighbors: Neighbors | None = None,
     run_dir: Path | None = None,
+    class_quality: dict[str, dict] | None = None,
 ) -> str:
-    """The report's HTML text. `table` is the issue table; `noise_matrix` (K, K) counts flagged given→suggested;
-    `neighbors` rows are the readable items in item order."""
+    """The report's HTML text. `table` is the issue table; `noise_matrix` (K, K) counts flagged given→suggested
+    (multi-label: classes given together on flagged images, with `class_quality` per class); `neighbors` rows are
+    the readable items in item order."""
     thumbnails = Thumbnails(root)
+    multilabel = is_multilabel_table(table)
+    table = _for_display(table)
     class_rows = _class_rows(table, classes, noise_rates)
+    if multilabel:
+        for row in class_rows:  # counted by class, not by label set
+            quality = class_quality[row["name"]]
+            row.update(quality, flagged=quality["missing"] + quality["extra"])
     readable = table[~table["is_unreadable_issue"]]
     context = {
         "run": run_record,
@@ -207,13 +241,16 @@ def render_report(
             "distribution": plots.png_data_uri(plots.class_distribution(
                 classes, np.array([c["images"] for c in class_rows]), np.array([c["flagged"] for c in class_rows])
             )),
-            "noise_matrix": plots.png_data_uri(plots.count_matrix(noise_matrix, classes, rows="given label",
-                                                                  columns="suggested label")),
+            "noise_matrix": plots.png_data_uri(plots.count_matrix(
+                noise_matrix, classes, rows="given label" if not multilabel else "class given",
+                columns="suggested label" if not multilabel else "class given with it")),
             "scores": plots.png_data_uri(plots.score_histogram(
                 readable["label_score"].to_numpy(float), readable["is_label_issue"].to_numpy(bool)
             )),
         },
-        "pairs": _pair_groups(table, thumbnails, images_per_pair),
+        "multilabel": multilabel,
+        "pairs": (_label_set_groups(table, classes, thumbnails, images_per_pair) if multilabel
+                  else _pair_groups(table, thumbnails, images_per_pair)),
         "duplicates": _duplicate_groups(table, thumbnails),
         "image_sections": _image_issue_sections(table, thumbnails, neighbors),
         "problems": _problem_files(table),

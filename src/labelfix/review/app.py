@@ -77,6 +77,7 @@ class ReviewSession:
         self.db.execute("BEGIN")  # one snapshot: a scan that commits meanwhile is seen whole, at the next refresh
         try:
             self.record = store.read_run_record(self.db)
+            store.require_single_label(self.record, self.run_dir, "review")
             self.classes = store.read_classes(self.db)
             self.items = store.review_queue(self.db, everything=True)  # every image may be looked at and decided on
         finally:

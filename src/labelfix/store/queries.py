@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pandas as pd
 
+from labelfix.errors import LabelfixError
 from labelfix.fileio import path_from_store
 
 
 def read_run_record(db: sqlite3.Connection) -> dict:
     """The run record (run.json) as stored with the run."""
     return {key: json.loads(value) for key, value in db.execute("SELECT key, value FROM run")}
+
+
+def require_single_label(record: dict, run_dir: Path, step: str) -> None:
+    """Refuse a multi-label run in a step that handles one label per image so far (naming what to use instead)."""
+    if record.get("task") == "multilabel":
+        raise LabelfixError(f"{run_dir}: a multi-label run (label sets); `labelfix {step}` handles one label per "
+                            "image so far. Its findings are in issues.csv (missing_labels, extra_labels, "
+                            "suggested_labels) and corrected_labels.jsonl (the suggested sets)")
 
 
 def current_run_id(db: sqlite3.Connection) -> str | None:

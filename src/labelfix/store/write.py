@@ -163,7 +163,8 @@ def _earlier_decisions(db: sqlite3.Connection) -> tuple[list[tuple], list[tuple]
 
 # Extra columns stored as an issue's details (JSON), by issue type.
 DETAIL_COLUMNS = {
-    "label": ("given_label_probability", "suggested_label_probability"),
+    "label": ("given_label_probability", "suggested_label_probability",  # single-label
+              "suggested_labels", "missing_labels", "extra_labels"),  # multi-label
     "unreadable": ("unreadable_reason",),
     "invalid": ("invalid_reason",),
     "exact_duplicate": ("exact_duplicate_group",),
@@ -182,7 +183,8 @@ def _issue_rows(table: pd.DataFrame) -> list[tuple]:
         flags = table[f"is_{name}_issue"].to_numpy(bool)
         scores = table[f"{name}_score"].to_numpy(float) if f"{name}_score" in table else np.where(flags, 0.0, np.nan)
         applies = flags | np.isfinite(scores)
-        suggested = table["suggested_label"].to_numpy(object)[applies] if name == "label" else [None] * int(applies.sum())
+        suggested = (table["suggested_label"].to_numpy(object)[applies] if name == "label" and "suggested_label" in table
+                     else [None] * int(applies.sum()))  # a multi-label suggestion is a set, in the details
         columns = [c for c in DETAIL_COLUMNS.get(name, ()) if c in table]
         details = _json_records(table.loc[applies, columns]) if columns else [None] * int(applies.sum())
         rows += zip(item_ids[applies].tolist(), [name] * len(details), flags[applies].astype(int).tolist(),

@@ -1,0 +1,80 @@
+"""`labelfix scan` on a multi-label dataset: label sets in, which labels look missing or extra out."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+import labelfix
+from helpers import file_states, make_color_sets, run_cli
+from labelfix.errors import LabelfixError
+
+# image n shows the colour pair n % 6 of (red, red), (red, green), (red, blue), (green, green), (green, blue), (blue, blue)
+PLANTED = {0: ("missing", "red"), 13: ("missing", "green"), 4: ("extra", "red"), 21: ("extra", "red")}
+
+
+@pytest.fixture(scope="module")
+def multilabel_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sets") / "data"
+    label_file, truth = make_color_sets(root, per_pair=10, planted=PLANTED)
+    before = file_states(root)
+    result = labelfix.scan(label_file, out=root.parent / "run", folds=3, workers=0)
+    assert file_states(root) == before  # the dataset is untouched
+    return result, truth
+
+
+def test_planted_missing_and_extra_labels_are_found_and_named(multilabel_run):
+    result, truth = multilabel_run
+    flagged = result.flagged.set_index("path")
+    worst = set(result.issues.sort_values("label_score")["path"].head(len(truth)))
+    assert worst == set(truth)  # the planted sets rank first
+    found = [path for path in truth if path in flagged.index]
+    assert len(found) >= 3 and len(flagged) <= len(truth) + 1  # frozen features see half-image colours fuzzily
+    for path in found:
+        kind, color = truth[path]
+        assert flagged.loc[path, f"{kind}_labels"] == (color,), path  # and the wrong label is named
+    assert result.record["task"] == "multilabel"
+
+
+def test_files_hold_label_lists(multilabel_run):
+    result, truth = multilabel_run
+    run = result.run_dir
+    issues = pd.read_csv(run / "issues.csv").set_index("path")
+    assert {"given_labels", "suggested_labels", "missing_labels", "extra_labels"} <= set(issues.columns)
+    assert "given_label" not in issues.columns and len(issues) == 60
+    missing_red = issues.loc["images/000.png"]
+    assert json.loads(missing_red["missing_labels"]) == ["red"] and json.loads(missing_red["given_labels"]) == []
+    corrected = {r["image"]: r for r in map(json.loads, (run / "corrected_labels.jsonl").read_text().splitlines())}
+    assert corrected["images/000.png"] == {"image": "images/000.png", "label": ["red"], "given_label": []}
+    assert corrected["images/021.png"]["label"] == ["green"]  # red was the extra one
+    assert isinstance(corrected["images/001.png"]["label"], list)
+    record = json.loads((run / "run.json").read_text())
+    assert record["task"] == "multilabel" and record["quality"]["out_of_fold_presence_accuracy"] > 0.9
+    assert record["quality"]["classes"]["red"]["missing"] >= 1
+    report = (run / "report.html").read_text()
+    assert "probably missing red" in report and "probably not red" in report and "missing rate" in report
+
+
+def test_review_and_apply_say_they_take_one_label_per_image_so_far(multilabel_run, tmp_path):
+    from labelfix.apply import apply_run
+    from labelfix.review.app import create_app
+
+    run = multilabel_run[0].run_dir
+    with pytest.raises(LabelfixError, match="multi-label run.*issues.csv"):
+        create_app(run)
+    with pytest.raises(LabelfixError, match="multi-label run"):
+        apply_run(run, tmp_path / "clean")
+
+
+def test_the_cli_prints_missing_and_extra_labels(multilabel_run, tmp_path):
+    result, _ = multilabel_run
+    label_file = result.manifest.label_file
+    cli, output = run_cli("scan", label_file, "--out", tmp_path / "run", "--folds", 3, "--workers", 0,
+                          "--no-progress", "--json")
+    assert cli.exit_code == 0, output
+    summary = json.loads(cli.stdout)
+    assert summary["task"] == "multilabel"
+    flagged = {row["path"]: row for row in summary["label_issues"]}
+    assert flagged["images/000.png"]["missing_labels"] == ["red"]
