@@ -57,15 +57,42 @@ def test_files_hold_label_lists(multilabel_run):
     assert "probably missing red" in report and "probably not red" in report and "missing rate" in report
 
 
-def test_review_and_apply_say_they_take_one_label_per_image_so_far(multilabel_run, tmp_path):
-    from labelfix.apply import apply_run
+def test_review_says_it_takes_one_label_per_image_so_far(multilabel_run):
     from labelfix.review.app import create_app
 
-    run = multilabel_run[0].run_dir
     with pytest.raises(LabelfixError, match="multi-label run.*issues.csv"):
-        create_app(run)
-    with pytest.raises(LabelfixError, match="multi-label run"):
-        apply_run(run, tmp_path / "clean")
+        create_app(multilabel_run[0].run_dir)
+
+
+def test_apply_writes_label_lists_and_takes_confident_suggestions_per_label(multilabel_run, tmp_path):
+    result, truth = multilabel_run
+    cli, output = run_cli("apply", result.run_dir, "--to", tmp_path / "kept")
+    assert cli.exit_code == 0, output
+    kept = {r["image"]: r["label"] for r in map(json.loads, (tmp_path / "kept" / "labels.jsonl").read_text().splitlines())}
+    assert kept["images/000.png"] == [] and kept["images/001.png"] == ["green", "red"]  # nothing decided: as given
+
+    cli, output = run_cli("apply", result.run_dir, "--to", tmp_path / "clean", "--accept-suggestions-above", 0.5)
+    assert cli.exit_code == 0, output
+    fixed = {r["image"]: r["label"] for r in map(json.loads, (tmp_path / "clean" / "labels.jsonl").read_text().splitlines())}
+    flagged = result.flagged.set_index("path")
+    for path in flagged.index:
+        assert fixed[path] == sorted(flagged.loc[path, "suggested_labels"]), path
+    assert fixed["images/000.png"] == ["red"] and fixed["images/021.png"] == ["green"]
+    changes = pd.read_csv(tmp_path / "clean" / "changes.csv").set_index("path")
+    assert json.loads(changes.loc["images/000.png", "final_label"]) == ["red"]
+    assert set(changes.index) == set(flagged.index)
+
+    cli, output = run_cli("apply", result.run_dir, "--to", tmp_path / "csv", "--format", "csv",
+                          "--accept-suggestions-above", 0.5)
+    assert cli.exit_code == 0, output
+    rows = pd.read_csv(tmp_path / "csv" / "labels.csv", keep_default_na=False).set_index("image")["label"]
+    assert rows["images/000.png"] == "red" and rows["images/001.png"] == "green|red" and "--label-separator '|'" in output
+    again = labelfix.dataset.read_dataset(tmp_path / "csv" / "labels.csv",
+                                          labelfix.dataset.ReaderOptions(label_separator="|"))
+    assert again.is_multilabel and len(again) == 60
+
+    cli, output = run_cli("apply", result.run_dir, "--to", tmp_path / "folders", "--format", "folders")
+    assert cli.exit_code != 0 and "class folders hold one label per image" in output
 
 
 def test_the_cli_prints_missing_and_extra_labels(multilabel_run, tmp_path):

@@ -84,3 +84,16 @@ def test_decisions_by_item_from_the_store_table():
     table = pd.DataFrame({"item_id": [1], "action": ["remove"], "label": [None], "reviewer": ["bo"],
                           "decided_at": ["t1"]}, dtype=object)
     assert decisions_by_item(table) == {1: Decision("remove", None, "bo", "t1")}
+
+
+def test_label_sets_take_each_flagged_entry_over_the_threshold_on_its_own():
+    items = (RunItem(0, "a.jpg", ("cat",), suggested_label=("dog",),
+                     suggested_changes=(("dog", True, 0.95), ("cat", False, 0.7))),
+             RunItem(1, "b.jpg", ("cat", "sofa")))
+    assert _labels(clean_dataset(items, {})) == {"a.jpg": ("cat",), "b.jpg": ("cat", "sofa")}
+    at_90 = clean_dataset(items, {}, accept_suggestions_above=0.9)
+    assert _labels(at_90)["a.jpg"] == ("cat", "dog")  # dog added; cat kept (0.7 < 0.9)
+    assert at_90.changes == (Change("a.jpg", "accept", ("cat",), ("cat", "dog"), "suggestion"),)
+    assert _labels(clean_dataset(items, {}, accept_suggestions_above=0.6))["a.jpg"] == ("dog",)
+    assert clean_dataset(items, {}).undecided_note("run", 0.9).endswith("(1 of them)")
+    assert at_90.changes_table().loc[0, "final_label"] == '["cat", "dog"]'

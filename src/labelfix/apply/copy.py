@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from labelfix.apply.formats import changes_csv, csv_text, jsonl_text
+from labelfix.apply.formats import changes_csv, csv_text, jsonl_text, label_separator
 from labelfix.apply.layout import class_folder_path, unique_paths, uses_split_folders
 from labelfix.apply.rules import CleanedDataset, KeptImage, clean_dataset
 from labelfix.apply.source import RunSource, check_source_unchanged, check_threshold, load_run
@@ -81,6 +82,8 @@ def _scan_command(run: RunSource, kept: tuple[KeptImage, ...], out: Path, label_
     for option in ("path_column", "label_column", "split_column"):
         if columns.get(option) not in (None, "image", "label"):
             command += f" --{option.replace('_', '-')} {columns[option]}"
+    if any(isinstance(k.label, tuple) for k in kept):
+        command += f" --label-separator {shlex.quote(label_separator(run))}"
     return command
 
 
@@ -142,6 +145,9 @@ def _new_folder(out: Path) -> Iterator[Path]:
 def _write_cleaned(run: RunSource, kept: tuple[KeptImage, ...], staging: Path, layout: str,
                    images: str) -> tuple[str | None, list[str]]:
     """Images and label file into `staging`; returns the label file's name (None for folders) and notes."""
+    if layout == "folders" and any(isinstance(k.label, tuple) for k in kept):
+        raise ApplyError("class folders hold one label per image; write a multi-label dataset with --format jsonl "
+                         "or csv")
     if layout == "folders":
         placed, notes = _folder_targets(run, kept)
         copied = _place_images(run.root, staging, [(k.path, placed[k.item_id]) for k in kept], images)

@@ -51,6 +51,9 @@ def apply_in_place(
                          "write a cleaned copy instead with --to OUT (a labels.jsonl)")
     cleaned = clean_dataset(run.items, run.decisions, accept_suggestions_above=accept_suggestions_above,
                             keep_unreadable=keep_unreadable)
+    if run.source_format == "folders" and any(isinstance(k.label, tuple) for k in cleaned.kept):
+        raise ApplyError("class folders hold one label per image; write a multi-label copy with --to OUT --format "
+                         "jsonl")
     moves = _in_place_moves(run, cleaned) if run.source_format == "folders" else []
     if not confirmed:
         raise ApplyError(f"--in-place would {_in_place_plan(run, cleaned, moves)}. Add --yes-modify-my-dataset to do "

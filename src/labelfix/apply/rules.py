@@ -4,14 +4,19 @@ Rules, in order, for each image:
 1. a current review decision wins: `keep` the given label, `accept` or `relabel` to its label, `remove`;
 2. an unreadable image is left out (`keep_unreadable=True` keeps it with its given label);
 3. an undecided flagged label issue takes its suggested label when `accept_suggestions_above` is given and
-   the suggested label's probability is at least that;
+   the suggested label's probability is at least that; in a multi-label run each flagged entry on its own: a
+   label probably missing is added, one probably extra removed, when the model's probability of that is at
+   least the threshold;
 4. otherwise the given label stays.
+
+A multi-label image's labels are a sorted tuple of class names wherever a single-label image has one name.
 
 Where images go lives in `layout`, the file writing in `copy` and `in_place`; nothing here touches the disk.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
@@ -20,17 +25,22 @@ import pandas as pd
 CHANGE_COLUMNS = ("path", "action", "given_label", "final_label", "source", "reviewer", "decided_at")
 
 
+Labels = str | tuple[str, ...]  # one class, or a multi-label image's sorted set
+
+
 @dataclass(frozen=True)
 class RunItem:
-    """One image of the scan. `suggested_label` is set only where the scan flagged a label issue."""
+    """One image of the scan. `suggested_label` is set only where the scan flagged a label issue; a multi-label
+    image's `suggested_changes` are its flagged entries: (class, present, probability of that)."""
 
     item_id: int
     path: str
-    given_label: str
+    given_label: Labels
     split: str | None = None
-    suggested_label: str | None = None
+    suggested_label: Labels | None = None
     suggested_probability: float | None = None
     unreadable: bool = False
+    suggested_changes: tuple[tuple[str, bool, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,7 +59,7 @@ class KeptImage:
 
     item_id: int
     path: str
-    label: str
+    label: Labels
     split: str | None = None
 
 
@@ -59,8 +69,8 @@ class Change:
 
     path: str
     action: str
-    given_label: str
-    final_label: str | None
+    given_label: Labels
+    final_label: Labels | None
     source: str
     reviewer: str | None = None
     decided_at: str | None = None
@@ -88,13 +98,16 @@ class CleanedDataset:
         """What to say when flags were left undecided (None when there are none)."""
         if not self.undecided:
             return None
-        confident = sum(_takes_suggestion(item, probability) for item in self.undecided)
+        confident = sum(_suggestion(item, probability) is not None for item in self.undecided)
         return (f"{len(self.undecided)} flagged images were not reviewed and keep their given labels: review them "
                 f"(labelfix review {run_dir}), or take the suggestions of the confident ones with "
                 f"--accept-suggestions-above {probability} ({confident} of them)")
 
     def changes_table(self) -> pd.DataFrame:
-        return pd.DataFrame([asdict(c) for c in self.changes], columns=list(CHANGE_COLUMNS))
+        """One row per change; label sets as JSON lists."""
+        rows = [{k: json.dumps(list(v), ensure_ascii=False) if isinstance(v, tuple) else v for k, v in asdict(c).items()}
+                for c in self.changes]
+        return pd.DataFrame(rows, columns=list(CHANGE_COLUMNS))
 
 
 def clean_dataset(
@@ -125,8 +138,9 @@ def _outcome(item: RunItem, decision: Decision | None, threshold: float | None,
         return _reviewed(item, decision)
     if item.unreadable and not keep_unreadable:
         return None, Change(item.path, "remove", item.given_label, None, "unreadable")
-    if _takes_suggestion(item, threshold):
-        return item.suggested_label, Change(item.path, "accept", item.given_label, item.suggested_label, "suggestion")
+    suggestion = _suggestion(item, threshold)
+    if suggestion is not None:
+        return suggestion, Change(item.path, "accept", item.given_label, suggestion, "suggestion")
     return item.given_label, None
 
 
@@ -138,14 +152,19 @@ def _reviewed(item: RunItem, decision: Decision) -> tuple[str | None, Change | N
                          decision.decided_at)
 
 
-def _takes_suggestion(item: RunItem, threshold: float | None) -> bool:
-    return (
-        threshold is not None
-        and item.suggested_label is not None
-        and item.suggested_label != item.given_label
-        and item.suggested_probability is not None
-        and item.suggested_probability >= threshold
-    )
+def _suggestion(item: RunItem, threshold: float | None) -> Labels | None:
+    """The label (or set) the suggestions give at `threshold`, or None when they change nothing."""
+    if threshold is None or item.suggested_label is None:
+        return None
+    if item.suggested_changes:
+        labels = set(item.given_label)
+        for name, present, probability in item.suggested_changes:
+            if probability >= threshold:
+                labels = labels | {name} if present else labels - {name}
+        final = tuple(sorted(labels))
+        return final if final != item.given_label else None
+    confident = item.suggested_probability is not None and item.suggested_probability >= threshold
+    return item.suggested_label if confident and item.suggested_label != item.given_label else None
 
 
 def decisions_by_item(table: pd.DataFrame) -> dict[int, Decision]:

@@ -12,9 +12,9 @@ from labelfix.images.io import content_hash
 from labelfix.store import (
     current_decisions,
     items_with_suggestions,
+    label_sets_with_suggestions,
     open_store,
     read_run_record,
-    require_single_label,
 )
 
 
@@ -41,21 +41,33 @@ def load_run(run_dir: str | Path) -> RunSource:
     run_dir = Path(run_dir).resolve()
     with closing(open_store(run_dir)) as db:
         record = read_run_record(db)
-        require_single_label(record, run_dir, "apply")
         dataset, config = record.get("dataset") or {}, record.get("config") or {}
-        table = items_with_suggestions(db)
+        multilabel = record.get("task") == "multilabel"
+        table = label_sets_with_suggestions(db) if multilabel else items_with_suggestions(db)
         decisions = decisions_by_item(current_decisions(db))
-    items = tuple(
-        RunItem(int(row.item_id), row.path, row.given_label, row.split, row.suggested_label,
-                row.suggested_label_probability, bool(row.is_unreadable))
-        for row in table.itertuples()
-    )
+    if multilabel:
+        items = tuple(RunItem(int(row.item_id), row.path, row.given_labels, row.split,
+                              _flipped(row.given_labels, row.suggested_changes) if row.is_label_issue else None,
+                              None, bool(row.is_unreadable), row.suggested_changes)
+                      for row in table.itertuples())
+    else:
+        items = tuple(RunItem(int(row.item_id), row.path, row.given_label, row.split, row.suggested_label,
+                              row.suggested_label_probability, bool(row.is_unreadable))
+                      for row in table.itertuples())
     label_file = dataset.get("label_file")
     return RunSource(
         run_dir=run_dir, root=Path(dataset["root"]).resolve(), source_format=dataset["format"],
         label_file=Path(label_file) if label_file else None, reader_options=config.get("dataset", {}),
         items=items, content_hashes=dict(zip(table["item_id"], table["content_hash"])), decisions=decisions,
     )
+
+
+def _flipped(given: tuple[str, ...], changes: tuple[tuple[str, bool, float], ...]) -> tuple[str, ...]:
+    """The suggested set: the given one with every flagged entry flipped."""
+    labels = set(given)
+    for name, present, _ in changes:
+        labels = labels | {name} if present else labels - {name}
+    return tuple(sorted(labels))
 
 
 def check_threshold(threshold: float | None) -> None:

@@ -112,6 +112,44 @@ ORDER BY i.item_id
 """
 
 
+LABEL_SETS_WITH_SUGGESTIONS = """
+SELECT i.item_id, i.path, i.split, i.content_hash,
+       (SELECT json_group_array(l.label) FROM labels l WHERE l.item_id = i.item_id) AS given_labels,
+       COALESCE(label_issue.is_issue, 0) AS is_label_issue, label_issue.details, p.probabilities,
+       COALESCE(unreadable.is_issue, 0) AS is_unreadable
+FROM items i
+LEFT JOIN issues label_issue ON label_issue.item_id = i.item_id AND label_issue.issue_type = 'label'
+LEFT JOIN issues unreadable ON unreadable.item_id = i.item_id AND unreadable.issue_type = 'unreadable'
+LEFT JOIN probabilities p ON p.item_id = i.item_id
+ORDER BY i.item_id
+"""
+
+
+def label_sets_with_suggestions(db: sqlite3.Connection) -> pd.DataFrame:
+    """Every image of a multi-label run: item_id, path, split, content_hash, given_labels (tuple), is_label_issue,
+    suggested_changes (tuple of (class, present, probability of that state) for the entries flagged missing or
+    extra), is_unreadable."""
+    classes = read_classes(db)
+    rows = []
+    for row in db.execute(LABEL_SETS_WITH_SUGGESTIONS).fetchall():
+        record = dict(row)
+        details = json.loads(record.pop("details") or "{}") or {}
+        probabilities = json.loads(record.pop("probabilities") or "null")
+        changes = []
+        if record["is_label_issue"] and probabilities is not None:
+            for name in details.get("missing_labels") or ():
+                changes.append((name, True, float(probabilities[classes.index(name)])))
+            for name in details.get("extra_labels") or ():
+                changes.append((name, False, 1.0 - float(probabilities[classes.index(name)])))
+        record.update(path=path_from_store(record["path"]), given_labels=tuple(sorted(json.loads(record["given_labels"]))),
+                      is_label_issue=bool(record["is_label_issue"]), is_unreadable=bool(record["is_unreadable"]),
+                      suggested_changes=tuple(changes))
+        rows.append(record)
+    columns = ["item_id", "path", "split", "content_hash", "given_labels", "is_label_issue", "suggested_changes",
+               "is_unreadable"]
+    return pd.DataFrame(rows, columns=columns, dtype=object).astype({"item_id": int})
+
+
 def items_with_suggestions(db: sqlite3.Connection) -> pd.DataFrame:
     """Every image: item_id, path, split, content_hash, given_label, is_label_issue, suggested_label,
     suggested_label_probability (of a flagged label issue, else None), is_unreadable."""
