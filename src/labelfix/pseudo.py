@@ -97,6 +97,9 @@ def pseudo_label(checkpoints: list[Path], pool: list[Path], precision: float, *,
 
     options = {"tta": tta, "batch_size": batch_size, "workers": workers, "device": device, "progress": progress}
     members = load_members(list(checkpoints), device or "cpu")
+    if members[0].multilabel:
+        raise DatasetError(f"{checkpoints[0]}: a multi-label checkpoint; pseudo-labelling keeps one label per image "
+                           "and needs single-label checkpoints")
     classes, pooled, thresholds, precisions = members[0].classes, [], [], []
     for path, member in zip(checkpoints, members):
         val_files, val_labels = validation_of(path)

@@ -30,7 +30,7 @@ def test_compare_lists_an_ensemble_evaluation_beside_the_runs(trained, tmp_path)
     assert result.exit_code == 0, output
     rows = {row["run"]: row for row in csv.DictReader(open(tmp_path / "c.csv"))}
     assert rows["ensemble"]["members"].startswith("soft vote of run ") and rows["ensemble"]["eval_accuracy"]
-    assert rows["run"]["members"] == "" and rows["run"]["epochs"] == "10"
+    assert rows["run"]["members"] == "" and rows["run"]["epochs"] == "20"
 
 
 def test_compare_refuses_a_folder_that_is_neither(tmp_path):

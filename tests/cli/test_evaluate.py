@@ -18,15 +18,15 @@ def test_evaluate_writes_evaluation_and_confusion_matrix(trained, tmp_path):
                           "--tta", "--workers", 0, "--no-progress")
     assert result.exit_code == 0, output
     summary = json.loads((tmp_path / "e" / "evaluation.json").read_text())
-    assert summary["images"] == 24 and summary["tta"] and (tmp_path / "e" / "confusion_matrix.png").is_file()
-    assert sum(map(sum, summary["confusion_matrix"])) == 24
+    assert summary["images"] == 30 and summary["tta"] and (tmp_path / "e" / "confusion_matrix.png").is_file()
+    assert sum(map(sum, summary["confusion_matrix"])) == 30
 
 
 def test_evaluate_prints_json_on_stdout(trained):
     folder, _ = trained
     result, _ = run_cli("evaluate", folder / "run" / "checkpoint.pt", folder / "colors", "--workers", 0,
                         "--no-progress", "--json")
-    assert result.exit_code == 0 and json.loads(result.stdout)["images"] == 24
+    assert result.exit_code == 0 and json.loads(result.stdout)["images"] == 30
 
 
 def test_several_checkpoints_predict_and_evaluate_as_one(trained, tmp_path):

@@ -78,4 +78,4 @@ def test_a_trained_checkpoint_is_the_backbone_of_the_next_scan(trained, tmp_path
     assert result.exit_code == 0, output
     model = json.loads((tmp_path / "run" / "run.json").read_text())["model"]
     assert model["architecture"] == "test_efficientnet" and model["name"].startswith("checkpoint:")
-    assert model["weights"].endswith("checkpoint.pt") and json.loads(result.stdout)["counts"]["images"] == 24
+    assert model["weights"].endswith("checkpoint.pt") and json.loads(result.stdout)["counts"]["images"] == 30

@@ -9,7 +9,7 @@ def test_train_prints_epochs_and_run_folder(trained):
     folder, output = trained
     assert "Run folder" in output and "val acc" in output and "peak lr" in output
     epochs = [line for line in output.splitlines() if line.startswith("epoch ")]  # one line as each epoch ends
-    assert len(epochs) == 10 and epochs[-1].startswith("epoch 10/10")
+    assert len(epochs) == 20 and epochs[-1].startswith("epoch 20/20")
     config = (folder / "run" / "config.yaml").read_text()
     assert "image_size: 32" in config and "lr: 0.03" in config
 

@@ -56,6 +56,16 @@ def evaluate(
                                    vote=vote, **inference_options(batch_size, workers, device), **bars)
     if as_json:
         print_json(summary)
+    elif summary.get("multilabel"):
+        results = results_console()
+        results.print(f"mAP [bold]{summary['map']:.2%}[/], micro F1 {summary['micro_f1']:.2%}, macro F1 "
+                      f"{summary['macro_f1']:.2%} on {summary['images']} images (per-class thresholds)")
+        for name, row in summary["per_class"].items():
+            results.print(f"  {shown(name)}: precision {row['precision']:.2%} recall {row['recall']:.2%} AP "
+                          + (f"{row['ap']:.2%}" if row["ap"] is not None else "-") + f" at {row['threshold']:.2f}",
+                          highlight=False)
+        for member in summary.get("members", []):
+            results.print(f"  member {shown(member['checkpoint'])}: mAP {member['map']:.2%}", highlight=False)
     else:
         results = results_console()
         results.print(f"accuracy [bold]{summary['accuracy']:.2%}[/] on {summary['images']} images"
@@ -65,4 +75,5 @@ def evaluate(
         for pair in summary["most_confused"][:5]:
             results.print(f"  {shown(pair['true'])} → {shown(pair['predicted'])}: {pair['count']}", highlight=False)
     if out is not None:
-        console.print(f"Wrote {out / 'evaluation.json'} and {out / 'confusion_matrix.png'}", highlight=False)
+        written = [out / "evaluation.json", *([] if summary.get("multilabel") else [out / "confusion_matrix.png"])]
+        console.print(f"Wrote {' and '.join(map(str, written))}", highlight=False)

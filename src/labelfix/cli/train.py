@@ -89,8 +89,11 @@ def train(
         return
     results = results_console()
     if result.evaluation:
-        results.print(f"Best epoch {result.evaluation['checkpoint_epoch']}: accuracy "
-                      f"[bold]{result.evaluation['accuracy']:.2%}[/] on {result.evaluation['images']} validation images")
+        evaluation = result.evaluation
+        measured = (f"mAP [bold]{evaluation['map']:.2%}[/], micro F1 {evaluation['micro_f1']:.2%} at per-class "
+                    "thresholds chosen on them" if evaluation.get("multilabel") else
+                    f"accuracy [bold]{evaluation['accuracy']:.2%}[/]")
+        results.print(f"Best epoch {evaluation['checkpoint_epoch']}: {measured} on {evaluation['images']} validation images")
     results.print(f"Run folder: [bold]{shown(result.run_dir)}[/] (metrics.csv, curves.png, checkpoint.pt)", highlight=False)
 
 
@@ -101,4 +104,4 @@ def _print_epoch(row: dict) -> None:
 
     console.print(f"epoch {row['epoch']}/{row['epochs']} {row['phase']:<8} train loss {number('train_loss', '.4f')}  "
                   f"val loss {number('val_loss', '.4f')}  val acc {number('val_accuracy', '.2%')}  "
-                  f"peak lr {number('peak_lr', '.2e')}  {row['seconds']:.1f} s", highlight=False)
+                  + (f"val mAP {number('val_map', '.2%')}  " if "val_map" in row else "") + f"peak lr {number('peak_lr', '.2e')}  {row['seconds']:.1f} s", highlight=False)

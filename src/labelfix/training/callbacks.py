@@ -20,6 +20,11 @@ from labelfix.training.loop import Callback, Trainer
 log = logging.getLogger(__name__)
 
 METRIC_COLUMNS = ("epoch", "phase", "train_loss", "val_loss", "val_accuracy", "lr")
+MULTILABEL_COLUMNS = ("epoch", "phase", "train_loss", "val_loss", "val_accuracy", "val_map", "lr")
+
+
+def metric_columns(metrics: dict) -> tuple[str, ...]:
+    return MULTILABEL_COLUMNS if "val_map" in metrics else METRIC_COLUMNS
 
 
 class MetricsFile(Callback):
@@ -30,14 +35,14 @@ class MetricsFile(Callback):
         self.path, self.rows, self.seconds = Path(path), [], []
 
     def after_epoch(self, trainer: Trainer) -> None:
-        self.rows.append({key: trainer.metrics.get(key, "") for key in METRIC_COLUMNS})
+        self.rows.append({key: trainer.metrics.get(key, "") for key in metric_columns(trainer.metrics)})
         self.seconds.append(round(trainer.metrics["seconds"], 3))
         write_text_atomic(self.path, metrics_csv(self.rows))
 
 
 def metrics_csv(rows: list[dict]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else METRIC_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
@@ -53,7 +58,7 @@ class EpochReport(Callback):
 
     def after_epoch(self, trainer: Trainer) -> None:
         steps = len(trainer.train_batches)
-        self.report({**{key: trainer.metrics.get(key) for key in METRIC_COLUMNS}, "epochs": trainer.config.schedule.epochs,
+        self.report({**{key: trainer.metrics.get(key) for key in metric_columns(trainer.metrics)}, "epochs": trainer.config.schedule.epochs,
                      "seconds": trainer.metrics["seconds"], "peak_lr": max(trainer.lr_history[-steps:], default=None)})
 
 
@@ -78,10 +83,12 @@ class ProgressBars(Callback):
 
 
 def is_better(metrics: dict, best: dict | None) -> bool:
-    """Higher val_accuracy wins, lower val_loss breaks ties; without validation, the latest epoch wins."""
+    """Higher val_accuracy (label sets: val_map) wins, lower val_loss breaks ties; without validation, the latest
+    epoch wins."""
     if best is None or "val_accuracy" not in metrics:
         return True
-    return (metrics["val_accuracy"], -metrics["val_loss"]) > (best["val_accuracy"], -best["val_loss"])
+    key = "val_map" if "val_map" in metrics else "val_accuracy"
+    return (metrics[key], -metrics["val_loss"]) > (best[key], -best["val_loss"])
 
 
 class BestCheckpoint(Callback):

@@ -28,17 +28,27 @@ class Checkpoint:
     data_config: dict  # timm data config: input_size, mean, std, interpolation, crop_pct, crop_mode
     config: dict  # the resolved TrainConfig
     metrics: dict  # the epoch it was saved at
+    multilabel: bool = False  # label sets: sigmoid outputs, a class is present at or over its threshold
+    thresholds: list[float] | None = None  # (K,) per-class thresholds chosen on the validation split
 
 
 def save_checkpoint(path: Path, network: nn.Module, *, architecture: str, classes: list[str], data_config: dict,
-                    config: dict, metrics: dict) -> None:
+                    config: dict, metrics: dict, multilabel: bool = False) -> None:
     """Write the checkpoint atomically (a reader never sees half a file)."""
     state = {key: value.detach().cpu() for key, value in network.state_dict().items()}
     payload = {
         "format_version": FORMAT_VERSION, "architecture": architecture, "classes": list(classes),
         "data_config": plain_data_config(data_config),
-        "config": config, "metrics": metrics, "state_dict": state,
+        "config": config, "metrics": metrics, "state_dict": state, "multilabel": multilabel, "thresholds": None,
     }
+    with atomic_path(Path(path)) as temporary:
+        torch.save(payload, temporary)
+
+
+def save_thresholds(path: Path, thresholds: list[float]) -> None:
+    """Store a multi-label checkpoint's per-class thresholds in it (rewritten atomically)."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload["thresholds"] = [float(t) for t in thresholds]
     with atomic_path(Path(path)) as temporary:
         torch.save(payload, temporary)
 
@@ -59,4 +69,5 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> Checkpoin
     data_config = {k: tuple(v) if isinstance(v, list) else v for k, v in payload["data_config"].items()}
     return Checkpoint(network=network.to(device).eval(), architecture=payload["architecture"],
                       classes=list(payload["classes"]), data_config=data_config, config=payload["config"],
-                      metrics=payload["metrics"])
+                      metrics=payload["metrics"], multilabel=bool(payload.get("multilabel")),
+                      thresholds=payload.get("thresholds"))

@@ -41,7 +41,7 @@ def _members(evaluation: dict) -> str | None:
     """An ensemble's members (their run folders' names, each one's accuracy) and its vote."""
     if "members" not in evaluation:
         return None
-    names = [f"{Path(m['checkpoint']).parent.name} {m['accuracy']:.4f}" for m in evaluation["members"]]
+    names = [f"{Path(m['checkpoint']).parent.name} {m.get('accuracy', m.get('map')):.4f}" for m in evaluation["members"]]
     return f"{evaluation.get('vote', 'soft')} vote of " + ", ".join(names)
 
 
@@ -64,7 +64,7 @@ def comparison(runs: list[dict]) -> tuple[list[str], list[dict]]:
             "final_val_accuracy": accuracies[-1] if accuracies else None,
             "best_val_accuracy": max(accuracies) if accuracies else None,
             "final_val_loss": _number(final.get("val_loss")),
-            "eval_accuracy": run["evaluation"].get("accuracy"),
+            "eval_accuracy": run["evaluation"].get("accuracy", run["evaluation"].get("map")),
         })
     columns = ["run", *differing, *(["members"] if ensembles else []), "epochs", "final_val_accuracy",
                "best_val_accuracy", "final_val_loss", "eval_accuracy"]

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from labelfix.config import TrainConfig
 from labelfix.dataset import Item, Manifest, ReaderOptions, read_dataset
 from labelfix.devices import default_workers
-from labelfix.errors import DatasetError
+from labelfix.errors import ConfigError, DatasetError
 from labelfix.images.io import UnreadableImage, load_rgb
 from labelfix.images.transforms import eval_transform, train_transform
 from labelfix.training.distributed import Context
@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 
 class LabeledImages(Dataset):
-    """(tensor, class index) per image file; an unreadable file gives (None, index) and is dropped by `collate`."""
+    """(tensor, class index) per image file, or (tensor, 0/1 vector) for label sets; an unreadable file gives
+    (None, label) and is dropped by `collate`."""
 
     def __init__(self, paths: Sequence[Path], labels: np.ndarray, transform) -> None:
         self.paths, self.labels, self.transform = list(paths), np.asarray(labels), transform
@@ -34,21 +35,22 @@ class LabeledImages(Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor | None, int]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor | None, int | np.ndarray]:
+        label = self.labels[index] if self.labels.ndim == 2 else int(self.labels[index])
         try:
             image = load_rgb(self.paths[index])
         except UnreadableImage as error:
             log.warning("%s: skipped (%s)", self.paths[index], error)
-            return None, int(self.labels[index])
-        return self.transform(image), int(self.labels[index])
+            return None, label
+        return self.transform(image), label
 
 
 def collate(batch: list[tuple]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stack the readable images (B, C, H, W) and their labels (B,)."""
+    """Stack the readable images (B, C, H, W) and their labels (B,) or label vectors (B, K)."""
     good = [(image, label) for image, label in batch if image is not None]
     if not good:
         return torch.zeros(0), torch.zeros(0, dtype=torch.long)
-    return torch.stack([image for image, _ in good]), torch.tensor([label for _, label in good])
+    return torch.stack([image for image, _ in good]), torch.as_tensor(np.array([label for _, label in good]))
 
 
 class SeededSampler(Sampler[int]):
@@ -69,7 +71,7 @@ class SeededSampler(Sampler[int]):
     def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(self.seed * 1000 + self.epoch)
         total = self.per_process * self.context.world_size
-        if self.balance:
+        if self.balance:  # single-label only (read_training_set refuses it for label sets)
             weights = torch.as_tensor(1.0 / np.bincount(self.labels)[self.labels], dtype=torch.float64)
             order = torch.multinomial(weights, total, replacement=True, generator=generator)
         else:
@@ -114,7 +116,14 @@ class TrainingSet:
     def paths(self, mask: np.ndarray) -> list[Path]:
         return [path for path, chosen in zip(self.manifest.paths, mask) if chosen]
 
+    @property
+    def multilabel(self) -> bool:
+        return self.manifest.is_multilabel
+
     def labels(self, mask: np.ndarray) -> np.ndarray:
+        """Class indices (n,), or 0/1 label vectors (n, K) float32 for label sets."""
+        if self.multilabel:
+            return self.manifest.label_matrix()[mask].astype(np.float32)
         return self.manifest.label_indices()[mask]
 
     @property
@@ -125,7 +134,8 @@ class TrainingSet:
 def read_training_set(path: str | Path, config: TrainConfig) -> TrainingSet:
     """Read the dataset and split it (saved split first, then the dataset's own, then a seeded stratified one)."""
     manifest = read_dataset(path, ReaderOptions(**config.dataset.model_dump()))
-    manifest.label_indices()  # single-label only
+    if manifest.is_multilabel:
+        _check_multilabel_settings(path, config)
     saved = read_split_file(config.data.split_file) if config.data.split_file else None
     splits = assign_splits(manifest, val_fraction=config.data.val_fraction, seed=config.seed, saved=saved)
     trained = training_mask(manifest, splits, config.data.subset_fraction, config.seed)
@@ -137,6 +147,16 @@ def read_training_set(path: str | Path, config: TrainConfig) -> TrainingSet:
         splits = np.concatenate([splits, np.full(len(extra), TRAIN, dtype=splits.dtype)])
         trained = np.concatenate([trained, np.ones(len(extra), bool)])
     return TrainingSet(manifest=manifest, splits=splits, trained=trained)
+
+
+def _check_multilabel_settings(path: str | Path, config: TrainConfig) -> None:
+    """Options that need one label per image, named for a dataset of label sets."""
+    regularization = config.regularization
+    unsupported = [flag for flag, on in (("--balance", config.data.balance),
+                                         ("mixup", regularization.mixup > 0), ("cutmix", regularization.cutmix > 0)) if on]
+    if unsupported:
+        raise ConfigError(f"{path}: a multi-label dataset (label sets) trains without {', '.join(unsupported)}; "
+                          "leave them out")
 
 
 def _extra_items(label_files: list[Path], classes: tuple[str, ...]) -> tuple[Item, ...]:

@@ -30,6 +30,9 @@ def load_members(paths: list[Path], device="cpu") -> list[Checkpoint]:
     """The checkpoints of an ensemble; they must know the same classes, in the same order."""
     members = [load_checkpoint(path, device) for path in paths]
     for path, member in zip(paths[1:], members[1:]):
+        if member.multilabel != members[0].multilabel:
+            raise ModelError(f"{path}: a {'multi' if member.multilabel else 'single'}-label checkpoint cannot vote "
+                             f"with {paths[0]}")
         if member.classes != members[0].classes:
             raise ModelError(f"{path}: its classes ({', '.join(member.classes)}) are not those of {paths[0]} "
                              f"({', '.join(members[0].classes)}); an ensemble's members must share them")

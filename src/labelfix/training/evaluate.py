@@ -15,6 +15,7 @@ from labelfix.errors import DatasetError
 from labelfix.fileio import write_text_atomic
 from labelfix.training.checkpoint import Checkpoint
 from labelfix.training.ensemble import load_members
+from labelfix.training.multilabel import member_thresholds, multilabel_summary
 from labelfix.training.predict import ensemble_probabilities
 
 
@@ -61,11 +62,16 @@ def evaluate_dataset(checkpoint_paths: Path | list[Path], path: str | Path, out_
     paths = [checkpoint_paths] if isinstance(checkpoint_paths, (str, Path)) else list(checkpoint_paths)
     members = load_members([Path(p) for p in paths], options.get("device") or "cpu")
     classes = members[0].classes
-    unknown = sorted({manifest.items[i].label for i in chosen} - set(classes))
+    unknown = sorted({label for i in chosen for label in manifest.items[i].labels} - set(classes))
     if unknown:
         raise DatasetError(f"{path}: labels the checkpoint does not know: {', '.join(unknown[:5])}; "
                            f"it knows {', '.join(classes)}")
-    labels = np.array([classes.index(manifest.items[i].label) for i in chosen])
+    if members[0].multilabel:
+        labels = np.zeros((len(chosen), len(classes)), dtype=np.int8)
+        for row, i in enumerate(chosen):
+            labels[row, [classes.index(label) for label in manifest.items[i].labels]] = 1
+    else:
+        labels = np.array([classes.index(manifest.items[i].label) for i in chosen])
     summary = evaluate_members(members, [manifest.paths[i] for i in chosen], labels, out_dir, vote=vote, **options)
     if len(members) > 1:
         summary["members"] = [dict(member, checkpoint=str(p)) for member, p in zip(summary["members"], paths)]
@@ -85,6 +91,15 @@ def evaluate_members(members: list[Checkpoint], paths: list[Path], labels: np.nd
     probabilities, readable, own = ensemble_probabilities(members, paths, vote=vote, tta=tta,
                                                           device=device or torch.device("cpu"), **options)
     seen = labels[readable]
+    if members[0].multilabel:
+        summary = {"checkpoint_epoch": members[0].metrics.get("epoch"), "tta": tta, "multilabel": True,
+                   **multilabel_summary(seen, probabilities, members[0].classes, member_thresholds(members))}
+        if len(members) > 1:
+            summary["members"] = [{"map": multilabel_summary(seen, mine, members[0].classes,
+                                                             member_thresholds([member]))["map"]}
+                                  for mine, member in zip(own, members)]
+        _write(summary, members[0].classes, out_dir)
+        return summary
     summary = {"checkpoint_epoch": members[0].metrics.get("epoch"), "tta": tta,
                **evaluation_summary(seen, probabilities, members[0].classes)}
     if len(members) > 1:
@@ -96,10 +111,13 @@ def evaluate_members(members: list[Checkpoint], paths: list[Path], labels: np.nd
 
 
 def _write(summary: dict, classes: list[str], out_dir: Path | None) -> None:
+    """evaluation.json, and confusion_matrix.png for a single-label evaluation."""
     if out_dir is None:
         return
     out_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out_dir / "evaluation.json", json.dumps(summary, indent=2) + "\n")
+    if "confusion_matrix" not in summary:
+        return
     figure = plots.count_matrix(np.array(summary["confusion_matrix"]), classes, rows="true",
                                 columns="predicted", shade_by_row=True, cmap="Blues")
     plots.save_png(figure, out_dir / "confusion_matrix.png")

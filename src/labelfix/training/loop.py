@@ -79,9 +79,12 @@ def parameter_groups(network: nn.Module, lr: float, backbone_lr_factor: float, f
     return [head] if frozen else [{"params": backbone_parameters(network), "lr": lr * backbone_lr_factor}, head]
 
 
-def loss_functions(config: TrainConfig, n_classes: int) -> tuple[nn.Module, Mixup | None]:
-    """Training loss and the MixUp/CutMix mixer (which then smooths the labels itself)."""
+def loss_functions(config: TrainConfig, n_classes: int, multilabel: bool = False) -> tuple[nn.Module, Mixup | None]:
+    """Training loss and the MixUp/CutMix mixer (which then smooths the labels itself); label sets train with
+    binary cross-entropy on the logits."""
     regularization = config.regularization
+    if multilabel:
+        return SmoothedBinaryCrossEntropy(regularization.label_smoothing), None
     if regularization.mixup > 0 or regularization.cutmix > 0:
         mixer = Mixup(mixup_alpha=regularization.mixup, cutmix_alpha=regularization.cutmix,
                       label_smoothing=regularization.label_smoothing, num_classes=n_classes)
@@ -89,6 +92,19 @@ def loss_functions(config: TrainConfig, n_classes: int) -> tuple[nn.Module, Mixu
     if regularization.label_smoothing > 0:
         return LabelSmoothingCrossEntropy(smoothing=regularization.label_smoothing), None
     return nn.CrossEntropyLoss(), None
+
+
+class SmoothedBinaryCrossEntropy(nn.Module):
+    """Binary cross-entropy on logits against 0/1 label vectors moved `smoothing` of the way towards 0.5 (timm's
+    BinaryCrossEntropy does this for dense targets only in recent versions)."""
+
+    def __init__(self, smoothing: float = 0.0) -> None:
+        super().__init__()
+        self.smoothing = smoothing
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        targets = targets.to(logits.dtype) * (1 - self.smoothing) + 0.5 * self.smoothing
+        return nn.functional.binary_cross_entropy_with_logits(logits, targets)
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -110,6 +126,7 @@ class Trainer:
     config: TrainConfig
     lr: float
     context: Context = field(default_factory=Context)
+    multilabel: bool = False  # targets are 0/1 vectors: binary cross-entropy, mean average precision
     callbacks: list[Callback] = field(default_factory=list)
     # state, read by callbacks
     epoch: int = 0
@@ -122,7 +139,7 @@ class Trainer:
 
     def fit(self) -> None:
         n_classes = self.network.num_classes
-        self.loss_function, self.mixer = loss_functions(self.config, n_classes)
+        self.loss_function, self.mixer = loss_functions(self.config, n_classes, self.multilabel)
         self.mixing_random = np.random.RandomState(self.config.seed + self.context.rank)
         self.autocast = autocast_dtype(self.config.precision, self.context.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.autocast == torch.float16)
@@ -200,20 +217,45 @@ class Trainer:
         self._event("after_step")
 
     def validate(self) -> dict:
-        """val_loss (cross-entropy) and val_accuracy over all processes; empty without validation images."""
+        """val_loss (cross-entropy) and val_accuracy over all processes; empty without validation images. Label
+        sets: val_loss is the binary cross-entropy per entry, val_accuracy the share of (image, class) entries
+        right at 0.5, and val_map the mean average precision over classes (with several processes, the mean of
+        each one's share)."""
         if self.val_batches is None:
             return {}
         distributed.share_buffers(self.eval_network, self.context)
         self.eval_network.eval()
-        loss, correct, count = 0.0, 0.0, 0.0
+        loss, correct, count, scores, truths = 0.0, 0.0, 0.0, [], []
         with torch.inference_mode(), self._precision():
             for images, targets in self.val_batches:
                 if not len(targets):
                     continue
                 images, targets = images.to(self.context.device), targets.to(self.context.device)
                 logits = self.eval_network(images).float()
-                loss += nn.functional.cross_entropy(logits, targets, reduction="sum").item()
-                correct += (logits.argmax(1) == targets).sum().item()
-                count += len(targets)
-        loss, correct, count = distributed.sum_over_processes([loss, correct, count], self.context)
-        return {"val_loss": loss / max(count, 1), "val_accuracy": correct / max(count, 1)}
+                if self.multilabel:
+                    loss += nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="sum").item()
+                    correct += ((logits > 0) == (targets > 0.5)).sum().item()
+                    count += targets.numel()
+                    scores.append(logits.sigmoid().cpu().numpy())
+                    truths.append(targets.cpu().numpy())
+                else:
+                    loss += nn.functional.cross_entropy(logits, targets, reduction="sum").item()
+                    correct += (logits.argmax(1) == targets).sum().item()
+                    count += len(targets)
+        if not self.multilabel:
+            loss, correct, count = distributed.sum_over_processes([loss, correct, count], self.context)
+            return {"val_loss": loss / max(count, 1), "val_accuracy": correct / max(count, 1)}
+        mean_ap = mean_average_precision(np.concatenate(truths), np.concatenate(scores)) if scores else 0.0
+        loss, correct, count, mean_ap = distributed.sum_over_processes([loss, correct, count, mean_ap], self.context)
+        return {"val_loss": loss / max(count, 1), "val_accuracy": correct / max(count, 1),
+                "val_map": mean_ap / self.context.world_size}
+
+
+def mean_average_precision(truth: np.ndarray, scores: np.ndarray) -> float:
+    """Mean over classes with at least one positive of sklearn's average precision."""
+    from sklearn.metrics import average_precision_score
+
+    present = truth.sum(axis=0) > 0
+    if not present.any():
+        return 0.0
+    return float(np.mean([average_precision_score(truth[:, k], scores[:, k]) for k in np.flatnonzero(present)]))

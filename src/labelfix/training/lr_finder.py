@@ -84,9 +84,10 @@ def find_lr(network: nn.Module, batches: DataLoader, loss_function: nn.Module, o
     return LrSweep(lrs=tried, losses=curve, suggestion=steepest_descent(tried, curve))
 
 
-def sweep_learning_rate(network: Network, train_batches: DataLoader, config: TrainConfig, context: Context, steps: int = 100) -> LrSweep:
+def sweep_learning_rate(network: Network, train_batches: DataLoader, config: TrainConfig, context: Context,
+                        steps: int = 100, *, multilabel: bool = False) -> LrSweep:
     """The lr finder on the first phase's setup (frozen backbone when there are frozen epochs)."""
-    loss_function, _ = loss_functions(config, network.module.num_classes)
+    loss_function, _ = loss_functions(config, network.module.num_classes, multilabel)
     steps = min(steps, max(len(train_batches) * 3, 20))
     return find_lr(network.module, train_batches, loss_function, config.optimizer, device=context.device,
                    frozen=config.schedule.freeze_epochs > 0, steps=steps)
@@ -99,6 +100,6 @@ def lr_find(path: str | Path, config: TrainConfig, plot_path: Path, *, steps: in
     data = read_training_set(path, config)
     network = build_network(config.model, len(data.manifest.classes), config.seed)
     train_batches, _ = batches_for_training(data, network, config, context)
-    sweep = sweep_learning_rate(network, train_batches, config, context, steps=steps)
+    sweep = sweep_learning_rate(network, train_batches, config, context, steps=steps, multilabel=data.multilabel)
     plots.save_png(plots.lr_sweep(sweep.lrs, sweep.losses, sweep.suggestion), plot_path)
     return sweep

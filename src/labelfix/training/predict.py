@@ -14,13 +14,15 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from labelfix.dataset.readers import IMAGE_EXTENSIONS, image_files_under
-from labelfix.errors import DatasetError
+from labelfix.errors import DatasetError, ModelError
 from labelfix.images.transforms import eval_transform, tta_views
+from labelfix.issues.multilabel import label_set_text
 from labelfix.progress import NoProgress, Progress
 from labelfix.spreadsheet import safe_row
 from labelfix.training.checkpoint import Checkpoint
 from labelfix.training.data import LabeledImages, eval_loader
 from labelfix.training.ensemble import combine
+from labelfix.training.multilabel import labels_over_threshold, member_thresholds
 
 
 def image_files(inputs: Sequence[Path]) -> list[Path]:
@@ -39,8 +41,10 @@ def image_files(inputs: Sequence[Path]) -> list[Path]:
 
 
 def predict_probabilities(network: nn.Module, batches: DataLoader, device: torch.device, *, tta: bool = False,
-                          progress_advance=None) -> tuple[np.ndarray, np.ndarray]:
-    """Softmax probabilities (N, K) and labels (N,) of the readable images, in loader order; TTA averages views."""
+                          progress_advance=None, multilabel: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax probabilities (N, K) (label sets: each class's sigmoid) and labels (N,) of the readable images, in
+    loader order; TTA averages views."""
+    activation = torch.sigmoid if multilabel else (lambda logits: logits.softmax(1))
     network.eval().to(device)
     probabilities, labels = [], []
     with torch.inference_mode():
@@ -48,7 +52,7 @@ def predict_probabilities(network: nn.Module, batches: DataLoader, device: torch
             if len(targets):
                 images = images.to(device)
                 views = tta_views(images) if tta else [images]
-                probabilities.append(torch.stack([network(v).float().softmax(1) for v in views]).mean(0).cpu().numpy())
+                probabilities.append(torch.stack([activation(network(v).float()) for v in views]).mean(0).cpu().numpy())
                 labels.append(targets.numpy())
             if progress_advance is not None:
                 progress_advance(1)
@@ -73,13 +77,15 @@ def file_probabilities(checkpoint: Checkpoint, files: Sequence[Path], *, tta: bo
                           batch_size=batch_size, workers=workers)
     with progress.task("predict", len(batches)) as advance:
         return predict_probabilities(checkpoint.network, batches, device or torch.device("cpu"), tta=tta,
-                                     progress_advance=advance)
+                                     progress_advance=advance, multilabel=checkpoint.multilabel)
 
 
 def ensemble_probabilities(members: Sequence[Checkpoint], files: Sequence[Path], *, vote: str = "soft",
                            **options) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """The members' probabilities over `files` combined (`ensemble.combine`), the readable positions, and each
     member's own probabilities."""
+    if members[0].multilabel and vote != "soft":
+        raise ModelError("multi-label checkpoints vote soft (their probabilities averaged); leave out --vote hard")
     each = [file_probabilities(member, files, **options) for member in members]
     readable = each[0][1]  # the same files decode the same way for every member
     own = [probabilities for probabilities, _ in each]
@@ -93,18 +99,28 @@ def predict_files(checkpoints: Checkpoint | Sequence[Checkpoint], files: Sequenc
     members = [checkpoints] if isinstance(checkpoints, Checkpoint) else list(checkpoints)
     probabilities, readable, _ = ensemble_probabilities(members, files, vote=vote, **options)
     ranked = dict(zip(readable.tolist(), top_k(probabilities, members[0].classes, k)))
+    present = {}
+    if members[0].multilabel:
+        present = dict(zip(readable.tolist(), labels_over_threshold(probabilities, members[0].classes,
+                                                                    member_thresholds(members))))
     rows = []
     for position, path in enumerate(files):
         best = ranked.get(position)
         if best is None:
             rows.append({"path": str(path), "class": None, "probability": None, "top_k": [], "error": "unreadable image"})
+        elif members[0].multilabel:  # the label set: every class at or over its threshold
+            labels = present[position]
+            rows.append({"path": str(path), "class": label_set_text([name for name, _ in labels]), "probability": None,
+                         "labels": labels, "top_k": best, "error": None})
         else:
             rows.append({"path": str(path), "class": best[0][0], "probability": best[0][1], "top_k": best, "error": None})
     return rows
 
 
 def predictions_json(rows: list[dict]) -> str:
-    shown = [{**row, "top_k": [{"class": c, "probability": round(p, 6)} for c, p in row["top_k"]]} for row in rows]
+    shown = [{**row, "top_k": [{"class": c, "probability": round(p, 6)} for c, p in row["top_k"]],
+              **({"labels": [{"class": c, "probability": round(p, 6)} for c, p in row["labels"]]} if "labels" in row else {})}
+             for row in rows]
     return json.dumps(shown, indent=2) + "\n"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,17 @@ def nested_subset(paths: list[str], labels: np.ndarray, fraction: float, seed: i
     return lowest_per_class(image_keys(paths, seed, "subset"), labels, fraction)
 
 
+def strata(manifest: Manifest) -> np.ndarray:
+    """(N,) the class an image is stratified by: its label; for a label set its rarest class (K for no label), so
+    that rare classes are split between training and validation like common ones."""
+    if not manifest.is_multilabel:
+        return manifest.label_indices()
+    matrix = manifest.label_matrix()
+    counts = matrix.sum(axis=0)
+    rarity = np.where(matrix == 1, counts, np.iinfo(np.int64).max)
+    return np.where(matrix.any(axis=1), rarity.argmin(axis=1), matrix.shape[1])
+
+
 def assign_splits(manifest: Manifest, *, val_fraction: float, seed: int, saved: dict[str, str] | None = None) -> np.ndarray:
     """'train' / 'val' / 'unused' per item (N,).
 
@@ -59,7 +71,7 @@ def assign_splits(manifest: Manifest, *, val_fraction: float, seed: int, saved: 
     themselves), else the dataset's own val split (its test images are unused), else a seeded stratified split.
     """
     paths = [item.path for item in manifest.items]
-    labels = manifest.label_indices()
+    labels = strata(manifest)
     if saved is not None:
         known = np.array([path in saved for path in paths])
         splits = np.array([saved.get(path, TRAIN) for path in paths], dtype=object)
@@ -79,17 +91,19 @@ def training_mask(manifest: Manifest, splits: np.ndarray, subset_fraction: float
     training = np.flatnonzero(splits == TRAIN)
     paths = [manifest.items[i].path for i in training]
     mask = np.zeros(len(splits), dtype=bool)
-    mask[training[nested_subset(paths, manifest.label_indices()[training], subset_fraction, seed)]] = True
+    mask[training[nested_subset(paths, strata(manifest)[training], subset_fraction, seed)]] = True
     return mask
 
 
 def split_csv(manifest: Manifest, splits: np.ndarray, trained: np.ndarray) -> str:
-    """The split as CSV text: path, label, split, trained (0 for train images outside a subset)."""
+    """The split as CSV text: path, label (a label set as a JSON list), split, trained (0 for train images outside
+    a subset)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["path", "label", "split", "trained"])
     for item, split, used in zip(manifest.items, splits, trained):
-        writer.writerow([item.path, item.label, split, int(used)])
+        label = json.dumps(list(item.labels), ensure_ascii=False) if manifest.is_multilabel else item.label
+        writer.writerow([item.path, label, split, int(used)])
     return buffer.getvalue()
 
 

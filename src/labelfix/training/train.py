@@ -30,13 +30,15 @@ from labelfix.training.callbacks import (
     WeightAverage,
     tensorboard_available,
 )
-from labelfix.training.checkpoint import load_checkpoint
+from labelfix.training.checkpoint import load_checkpoint, save_thresholds
 from labelfix.training.data import TrainingSet, batches_for_training, read_training_set, worker_count
 from labelfix.training.distributed import Context
 from labelfix.training.evaluate import evaluate_checkpoint
 from labelfix.training.loop import Callback, Trainer
 from labelfix.training.lr_finder import LrSweep, sweep_learning_rate
+from labelfix.training.multilabel import choose_thresholds
 from labelfix.training.network import build_network
+from labelfix.training.predict import file_probabilities
 from labelfix.training.splits import SPLIT_FILE, split_csv
 
 log = logging.getLogger(__name__)
@@ -85,7 +87,7 @@ def _train(path: str | Path, config: TrainConfig, context: Context, progress: Pr
     train_batches, val_batches = batches_for_training(data, network, config, context)
     lr, sweep = config.schedule.lr, None
     if lr is None:
-        sweep = sweep_learning_rate(network, train_batches, config, context)
+        sweep = sweep_learning_rate(network, train_batches, config, context, multilabel=data.multilabel)
         lr = float(sum_mean(sweep.suggestion, context))
         log.info("lr finder suggests %.2e", lr)
     resolved = config.model_copy(deep=True, update={"out": run_dir})
@@ -100,25 +102,35 @@ def _train(path: str | Path, config: TrainConfig, context: Context, progress: Pr
         if sweep is not None:
             plots.save_png(plots.lr_sweep(sweep.lrs, sweep.losses, sweep.suggestion), run_dir / "lr_find.png")
         best = BestCheckpoint(run_dir / "checkpoint.pt", architecture=network.architecture, classes=classes,
-                              data_config=network.data_config, config=config_dump)
+                              data_config=network.data_config, config=config_dump, multilabel=data.multilabel)
         callbacks += [ProgressBars(progress), metrics_file, best, *([EpochReport(on_epoch)] if on_epoch else [])]
         callbacks += _tensorboard(config, run_dir)
-    trainer = Trainer(network.module, train_batches, val_batches, resolved, lr, context=context, callbacks=callbacks)
+    trainer = Trainer(network.module, train_batches, val_batches, resolved, lr, context=context, callbacks=callbacks,
+                      multilabel=data.multilabel)
     trainer.fit()
     distributed.barrier(context)
     evaluation: dict = {}
     if context.is_main:
         plots.save_png(plots.training_curves(metrics_file.rows), run_dir / "curves.png")
         if data.validating.any():
+            options = {"tta": config.evaluation.tta, "batch_size": config.data.batch_size,
+                       "workers": worker_count(config), "device": context.device, "progress": progress}
+            if data.multilabel:
+                _choose_thresholds(run_dir / "checkpoint.pt", data, options)
             evaluation = evaluate_checkpoint(load_checkpoint(run_dir / "checkpoint.pt", context.device),
-                                             data.paths(data.validating),
-                                             data.labels(data.validating), run_dir, tta=config.evaluation.tta,
-                                             batch_size=config.data.batch_size, workers=worker_count(config),
-                                             device=context.device, progress=progress)
+                                             data.paths(data.validating), data.labels(data.validating), run_dir,
+                                             **options)
         record = run_record(resolved, data, context, started, metrics_file.seconds, sweep)
         write_text_atomic(run_dir / "run.json", json.dumps(record, indent=2, default=str) + "\n")
         return TrainResult(run_dir=run_dir, metrics=metrics_file.rows, evaluation=evaluation, record=record)
     return TrainResult(run_dir=run_dir, metrics=[], evaluation={})
+
+
+def _choose_thresholds(checkpoint_path: Path, data: TrainingSet, options: dict) -> None:
+    """A multi-label checkpoint's per-class thresholds: the best F1 of each class on the validation images."""
+    probabilities, readable = file_probabilities(load_checkpoint(checkpoint_path, options["device"]),
+                                                 data.paths(data.validating), **options)
+    save_thresholds(checkpoint_path, choose_thresholds(data.labels(data.validating)[readable], probabilities).tolist())
 
 
 def make_deterministic() -> None:
