@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import labelfix
-from helpers import COLORS, HOSTILE_NAME, color_image, file_states, make_color_folders, write_jsonl
+from helpers import COLORS, HOSTILE_NAME, color_image, file_states, make_color_folders, make_color_sets, write_jsonl
 from labelfix import store
 
 
@@ -216,3 +216,25 @@ def decided_runs(tmp_path_factory) -> DecidedRuns:
         _decide(run, "train/" if name == "folders" else "images/train/")
     roots = {"folders": folders, "jsonl": jsonl_root, "csv": csv_root}
     return DecidedRuns(scanned, roots, {k: hashes(v) for k, v in roots.items()})
+
+
+# image n shows the colour pair n % 6 of (red, red), (red, green), (red, blue), (green, green), (green, blue), (blue, blue)
+MULTILABEL_PLANTED = {0: ("missing", "red"), 13: ("missing", "green"), 4: ("extra", "red"), 21: ("extra", "red")}
+
+
+@dataclass(frozen=True)
+class MultilabelRun:
+    truth: dict  # {path: ("missing" | "extra", colour)} of the planted label-set errors
+    files_before: dict
+    result: object  # labelfix.ScanResult
+
+
+@pytest.fixture(scope="session")
+def multilabel_scanned(tmp_path_factory) -> MultilabelRun:
+    """60 two-colour images labelled with the set of colours they show (labels.jsonl lists), four sets planted
+    wrong, scanned with 3 folds."""
+    root = tmp_path_factory.mktemp("sets") / "data"
+    label_file, truth = make_color_sets(root, per_pair=10, planted=MULTILABEL_PLANTED)
+    before = file_states(root)
+    result = labelfix.scan(label_file, out=root.parent / "run", folds=3, workers=0)
+    return MultilabelRun(truth=truth, files_before=before, result=result)

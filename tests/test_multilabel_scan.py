@@ -8,21 +8,14 @@ import pandas as pd
 import pytest
 
 import labelfix
-from helpers import file_states, make_color_sets, run_cli
-from labelfix.errors import LabelfixError
-
-# image n shows the colour pair n % 6 of (red, red), (red, green), (red, blue), (green, green), (green, blue), (blue, blue)
-PLANTED = {0: ("missing", "red"), 13: ("missing", "green"), 4: ("extra", "red"), 21: ("extra", "red")}
+from helpers import file_states, run_cli
 
 
-@pytest.fixture(scope="module")
-def multilabel_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sets") / "data"
-    label_file, truth = make_color_sets(root, per_pair=10, planted=PLANTED)
-    before = file_states(root)
-    result = labelfix.scan(label_file, out=root.parent / "run", folds=3, workers=0)
-    assert file_states(root) == before  # the dataset is untouched
-    return result, truth
+@pytest.fixture
+def multilabel_run(multilabel_scanned):
+    result = multilabel_scanned.result
+    assert file_states(result.manifest.root) == multilabel_scanned.files_before  # the dataset is untouched
+    return result, multilabel_scanned.truth
 
 
 def test_planted_missing_and_extra_labels_are_found_and_named(multilabel_run):
@@ -55,13 +48,6 @@ def test_files_hold_label_lists(multilabel_run):
     assert record["quality"]["classes"]["red"]["missing"] >= 1
     report = (run / "report.html").read_text()
     assert "probably missing red" in report and "probably not red" in report and "missing rate" in report
-
-
-def test_review_says_it_takes_one_label_per_image_so_far(multilabel_run):
-    from labelfix.review.app import create_app
-
-    with pytest.raises(LabelfixError, match="multi-label run.*issues.csv"):
-        create_app(multilabel_run[0].run_dir)
 
 
 def test_apply_writes_label_lists_and_takes_confident_suggestions_per_label(multilabel_run, tmp_path):

@@ -19,3 +19,9 @@ def client(run_dir):
     """A client that sends the run id with each change, as the page does."""
     with review_client(create_app(run_dir, reviewer="tester")) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def multilabel_run_dir(multilabel_scanned, tmp_path):
+    """A fresh copy of the session's multi-label run per test."""
+    return copy_run(multilabel_scanned.result.run_dir, tmp_path / "multilabel-run")

@@ -22,6 +22,15 @@ def _chromium() -> str | None:
 @pytest.fixture
 def served(run_dir):
     """The review app served by uvicorn on a free local port, as `labelfix review` serves it."""
+    yield from _serve(run_dir)
+
+
+@pytest.fixture
+def served_multilabel(multilabel_run_dir):
+    yield from _serve(multilabel_run_dir)
+
+
+def _serve(run_dir):
     import socket
 
     import uvicorn
@@ -130,3 +139,45 @@ def test_every_image_can_be_browsed_by_label_score_and_decided(served, run_dir, 
     assert errors == []
     with closing(store.open_store(run_dir)) as db:
         assert store.current_decisions(db)[["item_id", "action"]].values.tolist() == [[unflagged, "remove"]]
+
+
+def test_label_sets_toggle_class_by_class_from_the_keyboard(served_multilabel, multilabel_run_dir, browser):
+    """A multi-label run: number keys switch classes on and off in the focused image's set, each change saved at
+    once; `a` accepts the suggested set; Ctrl+Z takes back the last switch; a reload shows the sets."""
+    import json
+
+    with closing(store.open_store(multilabel_run_dir)) as db:
+        queue, classes = store.review_queue(db), store.read_classes(db)
+    first_id = int(queue["item_id"].iloc[0])
+    given = set(queue["given_labels"].iloc[0])
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(served_multilabel + "?status=all&page_size=500")
+    assert "switch a class on/off" in page.locator(".keys").inner_text()
+    card = page.locator(f'.card[data-item="{first_id}"]')
+    card.focus()
+    page.keyboard.press("1")  # switch the first class
+    first_switch = sorted(given ^ {classes[0]})
+    page.wait_for_selector(f'.card[data-item="{first_id}"][data-action="relabel"]')
+    assert page.evaluate("document.activeElement.dataset.item") == str(first_id)  # the focus stays for more switches
+    page.keyboard.press("2")
+    both = sorted(given ^ {classes[0], classes[1]})
+    page.wait_for_function(f"document.querySelector('.card[data-item=\"{first_id}\"]').dataset.label === "
+                           f"{json.dumps(json.dumps(both))}")
+    page.keyboard.press("Control+z")  # back to the first switch
+    page.wait_for_function(f"document.querySelector('.card[data-item=\"{first_id}\"]').dataset.label === "
+                           f"{json.dumps(json.dumps(first_switch))}")
+    second_id = int(queue["item_id"].iloc[1])
+    page.locator(f'.card[data-item="{second_id}"]').focus()
+    page.keyboard.press("a")  # the suggested set
+    page.wait_for_selector(f'.card[data-item="{second_id}"][data-action="accept"]')
+
+    page.reload()
+    shown = page.locator(f'.card[data-item="{first_id}"] .decision').inner_text()
+    assert shown == "→ " + (" + ".join(first_switch) or "(no label)")
+    assert errors == []
+    with closing(store.open_store(multilabel_run_dir)) as db:
+        decided = {int(row.item_id): (row.action, json.loads(row.label)) for row in store.current_decisions(db).itertuples()}
+    assert decided[first_id] == ("relabel", first_switch)
+    assert decided[second_id] == ("accept", sorted(queue["suggested_labels"].iloc[1]))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from labelfix.apply.rules import CleanedDataset, Decision, RunItem, decisions_by_item
@@ -45,7 +46,9 @@ def load_run(run_dir: str | Path) -> RunSource:
         multilabel = record.get("task") == "multilabel"
         table = label_sets_with_suggestions(db) if multilabel else items_with_suggestions(db)
         decisions = decisions_by_item(current_decisions(db))
-    if multilabel:
+    if multilabel:  # a decided label set is stored as a JSON list
+        decisions = {item_id: replace(decision, label=tuple(sorted(json.loads(decision.label))) if decision.label else None)
+                     for item_id, decision in decisions.items()}
         items = tuple(RunItem(int(row.item_id), row.path, row.given_labels, row.split,
                               _flipped(row.given_labels, row.suggested_changes) if row.is_label_issue else None,
                               None, bool(row.is_unreadable), row.suggested_changes)

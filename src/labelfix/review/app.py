@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import threading
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from labelfix import store
 from labelfix.fileio import printable
+from labelfix.issues.multilabel import label_set_text
 from labelfix.review.guards import host_names, refusal
 from labelfix.review.queue import (
     SCOPES,
@@ -52,6 +54,7 @@ class DecisionRequest(BaseModel):
     item_ids: list[ItemId] = Field(min_length=1, max_length=MAX_IDS)
     action: Literal["accept", "keep", "relabel", "remove"]
     label: str | None = Field(None, max_length=1000)  # the new class for relabel
+    labels: list[str] | None = Field(None, max_length=1000)  # a multi-label run's new label set for relabel
 
 
 class UndoRequest(BaseModel):
@@ -77,16 +80,21 @@ class ReviewSession:
         self.db.execute("BEGIN")  # one snapshot: a scan that commits meanwhile is seen whole, at the next refresh
         try:
             self.record = store.read_run_record(self.db)
-            store.require_single_label(self.record, self.run_dir, "review")
             self.classes = store.read_classes(self.db)
             self.items = store.review_queue(self.db, everything=True)  # every image may be looked at and decided on
         finally:
             self.db.execute("COMMIT")
         self.run_id = self.record.get("run_id")
+        self.multilabel = self.record.get("task") == "multilabel"
+        if self.multilabel:  # label sets, shown as text ('cat + sofa'); decided sets are stored as JSON lists
+            self.items = with_label_set_text(self.items)
         self.item_ids = frozenset(self.items["item_id"].tolist())
         self.queue = self.items[self.items["needs_review"].to_numpy(bool)]  # what the page shows first
         self.sorts = sorts(self.items)
         self.suggestions = dict(zip(self.items["item_id"], self.items["suggested_label"]))
+        if self.multilabel:
+            self.suggestions = {item_id: label_set_json(labels) for item_id, labels in
+                                zip(self.items["item_id"], self.items["suggested_labels"]) if labels is not None}
         self.thumbnails = ThumbnailCache(self.run_dir / "thumbnails", Path(self.record["dataset"]["root"]))
 
     def refresh(self) -> None:
@@ -121,11 +129,10 @@ class ReviewSession:
     def decide(self, request: DecisionRequest, run_id: str | None) -> None:
         self.same_run(run_id)
         self.known(request.item_ids)
-        if request.action == "relabel" and request.label not in self.classes:
-            raise HTTPException(400, f"unknown class {request.label!r}; one of {', '.join(self.classes)}")
+        new_label = self._relabel_to(request) if request.action == "relabel" else None
         rows = []
         for item_id in request.item_ids:
-            label = request.label
+            label = new_label
             if request.action == "accept":
                 label = self.suggestions.get(item_id)
                 if not label:
@@ -133,6 +140,20 @@ class ReviewSession:
             rows.append((item_id, request.action, label))
         with self.lock, _refused_after_rescan():
             store.record_decisions(self.db, rows, self.reviewer, run_id=run_id)
+
+    def _relabel_to(self, request: DecisionRequest) -> str:
+        """The label a relabel stores: a class, or a multi-label run's set as a JSON list (checked either way)."""
+        if not self.multilabel:
+            if request.label not in self.classes:
+                raise HTTPException(400, f"unknown class {request.label!r}; one of {', '.join(self.classes)}")
+            return request.label
+        if request.labels is None:
+            raise HTTPException(400, "a multi-label run is relabelled to a set: send labels (a list, [] for none)")
+        unknown = sorted(set(request.labels) - set(self.classes))
+        if unknown or len(set(request.labels)) != len(request.labels):
+            raise HTTPException(400, f"labels must be distinct classes of the run; {unknown[0]!r} is not one"
+                                if unknown else "labels must be distinct (a class named twice)")
+        return label_set_json(request.labels)
 
     def undo(self, item_ids: list[int], run_id: str | None) -> None:
         self.same_run(run_id)
@@ -226,6 +247,7 @@ def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: b
             "given_counts": base["given_label"].value_counts().sort_index().to_dict(),
             "splits": sorted(set(session.items["split"].dropna()) - {""}), "scopes": SCOPES, "sorts": session.sorts,
             "progress": review_progress(table), "reviewer": session.reviewer, "run_id": session.run_id,
+            "multilabel": session.multilabel,
         })
 
     @app.get("/favicon.ico")
@@ -297,8 +319,25 @@ def _cards(rows: pd.DataFrame) -> list[dict]:
             "label_score": _number(row.label_score),
             "action": row.action,
             "final_label": row.final_label,
+            "given_labels": row.given_labels,
+            "suggested_labels": row.suggested_labels if isinstance(row.suggested_labels, list) else None,
         })
     return cards
+
+
+def label_set_json(labels) -> str:
+    """A label set as a multi-label decision stores it: a sorted JSON list."""
+    return json.dumps(sorted(labels), ensure_ascii=False)
+
+
+def with_label_set_text(items: pd.DataFrame) -> pd.DataFrame:
+    """A multi-label queue with given_label / suggested_label as text ('cat + sofa', '(no label)'), so that filters,
+    pairs and progress work on label sets as they do on classes."""
+    shown = items.copy()
+    shown["given_label"] = [label_set_text(labels) for labels in shown["given_labels"]]
+    shown["suggested_label"] = [label_set_text(labels) if isinstance(labels, list) else None
+                                for labels in shown["suggested_labels"]]
+    return shown
 
 
 def _bound(text: str, name: str) -> float | None:

@@ -22,7 +22,6 @@ from labelfix.store.queries import (
     label_sets_with_suggestions,
     read_classes,
     read_run_record,
-    require_single_label,
     review_queue,
 )
 from labelfix.store.schema import STORE_FILE, STORE_VERSION, open_store
@@ -30,6 +29,6 @@ from labelfix.store.write import write_run_store
 
 __all__ = [
     "ACTIONS", "STORE_FILE", "STORE_VERSION", "RunReplaced", "current_decisions", "current_run_id", "item_evidence", "item_file",
-    "items_with_suggestions", "label_sets_with_suggestions", "open_store", "read_classes", "read_run_record", "record_decisions", "require_single_label", "review_queue",
+    "items_with_suggestions", "label_sets_with_suggestions", "open_store", "read_classes", "read_run_record", "record_decisions", "review_queue",
     "undo_decision", "write_run_store",
 ]

@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
 
 import pandas as pd
 
-from labelfix.errors import LabelfixError
 from labelfix.fileio import path_from_store
 
 
 def read_run_record(db: sqlite3.Connection) -> dict:
     """The run record (run.json) as stored with the run."""
     return {key: json.loads(value) for key, value in db.execute("SELECT key, value FROM run")}
-
-
-def require_single_label(record: dict, run_dir: Path, step: str) -> None:
-    """Refuse a multi-label run in a step that handles one label per image so far (naming what to use instead)."""
-    if record.get("task") == "multilabel":
-        raise LabelfixError(f"{run_dir}: a multi-label run (label sets); `labelfix {step}` handles one label per "
-                            "image so far. Its findings are in issues.csv (missing_labels, extra_labels, "
-                            "suggested_labels) and corrected_labels.jsonl (the suggested sets)")
 
 
 def current_run_id(db: sqlite3.Connection) -> str | None:
@@ -38,6 +28,7 @@ def read_classes(db: sqlite3.Connection) -> list[str]:
 REVIEW_QUEUE = """
 SELECT i.item_id, i.path, i.content_hash, i.split, i.fold, i.needs_review, i.review_rank, i.review_score,
        (SELECT GROUP_CONCAT(label, '|') FROM labels l WHERE l.item_id = i.item_id) AS given_label,
+       (SELECT json_group_array(label) FROM labels l WHERE l.item_id = i.item_id) AS given_labels,
        (SELECT GROUP_CONCAT(issue_type, ',') FROM issues s WHERE s.item_id = i.item_id AND s.is_issue) AS issue_types,
        li.suggested_label, li.score AS label_score, li.details AS label_details
 FROM items i LEFT JOIN issues li ON li.item_id = i.item_id AND li.issue_type = 'label'
@@ -47,18 +38,22 @@ WHERE i.needs_review OR ? ORDER BY i.review_rank
 
 def review_queue(db: sqlite3.Connection, *, everything: bool = False) -> pd.DataFrame:
     """Every image that needs review (with `everything`, every image), in review order: item_id, path, content_hash,
-    split, fold, needs_review, given_label, issue_types (list), suggested_label (the classifier's top class),
-    label_score, given/suggested_label_probability, and `<type>_score` for every other issue type with scores."""
+    split, fold, needs_review, given_label, given_labels (sorted list), issue_types (list), suggested_label (the
+    classifier's top class), suggested_labels (a multi-label run's suggested set, else None), label_score,
+    given/suggested_label_probability, and `<type>_score` for every other issue type with scores."""
     rows = [dict(row) for row in db.execute(REVIEW_QUEUE, (int(everything),))]
     for row in rows:
         row["path"] = path_from_store(row["path"])
         details = json.loads(row.pop("label_details") or "{}")
+        row["given_labels"] = sorted(json.loads(row["given_labels"]))
+        row["suggested_labels"] = details.get("suggested_labels")
         row["given_label_probability"] = details.get("given_label_probability")
         row["suggested_label_probability"] = details.get("suggested_label_probability")
         row["issue_types"] = sorted((row["issue_types"] or "").split(",")) if row["issue_types"] else []
         row["needs_review"] = bool(row["needs_review"])
-    columns = ["item_id", "path", "content_hash", "split", "fold", "needs_review", "review_rank", "review_score", "given_label", "issue_types",
-               "suggested_label", "label_score", "given_label_probability", "suggested_label_probability"]
+    columns = ["item_id", "path", "content_hash", "split", "fold", "needs_review", "review_rank", "review_score",
+               "given_label", "given_labels", "issue_types", "suggested_label", "suggested_labels", "label_score",
+               "given_label_probability", "suggested_label_probability"]
     queue = pd.DataFrame(rows, columns=columns)
     scores = pd.DataFrame(db.execute("SELECT item_id, issue_type, score FROM issues WHERE score IS NOT NULL").fetchall(),
                           columns=["item_id", "issue_type", "score"])

@@ -35,15 +35,41 @@ async function call(method, url, body) {
   return data;
 }
 
+// A multi-label run stores a decided label set as a JSON list.
+function labelSet(label) { return JSON.parse(label); }
+function setText(labels) { return labels.length ? labels.join(" + ") : "(no label)"; }
+
 function describe(decision) {
   if (!decision) return "";
-  if (decision.action === "keep") return "✓ keep given label";
+  if (decision.action === "keep") return page.multilabel ? "✓ keep given labels" : "✓ keep given label";
   if (decision.action === "remove") return "✗ remove";
-  return `→ ${decision.label}`;
+  return `→ ${page.multilabel ? setText(labelSet(decision.label)) : decision.label}`;
+}
+
+// The label set a card has now: its decided set, else the given one (multi-label runs).
+function currentSet(card) {
+  const data = cardData.get(card.dataset.item);
+  const decided = card.dataset.label;
+  if (card.dataset.action === "remove" || card.dataset.action === "keep" || !decided) return data.given_labels.slice();
+  return labelSet(decided);
+}
+
+// Switch one class on or off in each card's set; every change is saved at once (and undone one by one).
+async function toggleClass(chosen, name) {
+  if (!chosen.length) return;
+  const groups = new Map();
+  for (const card of chosen) {
+    const labels = currentSet(card);
+    const next = labels.includes(name) ? labels.filter((label) => label !== name) : [...labels, name].sort();
+    const key = JSON.stringify(next);
+    groups.set(key, [...(groups.get(key) || []), card]);
+  }
+  for (const [key, cardsWithSet] of groups) await decide(cardsWithSet, "relabel", undefined, JSON.parse(key), true);
 }
 
 function showDecision(card, decision) {
   card.dataset.action = decision ? decision.action : "";
+  card.dataset.label = decision && decision.label ? decision.label : "";
   card.classList.toggle("decided", Boolean(decision));
   card.querySelector(".decision").textContent = describe(decision);
 }
@@ -88,14 +114,15 @@ function nextCard(card) {
   return cards.slice(index + 1).find((c) => !c.classList.contains("decided")) || cards[index + 1] || card;
 }
 
-async function decide(chosen, action, label) {
+async function decide(chosen, action, label, labels, stay) {
   if (!chosen.length) return;
   const ids = chosen.map(itemId);
   try {
-    const state = await call("POST", "/api/decisions", { item_ids: ids, action, label });
+    const state = await call("POST", "/api/decisions", { item_ids: ids, action, label, labels });
     applyState(state, ids);
     myActions.push(ids);
     toast(`${describe(state.decisions[ids[0]])}${ids.length > 1 ? ` (${ids.length} images)` : ""}`);
+    if (stay) return;  // toggling classes of a label set: the card keeps the focus for the next one
     if (chosen.length === 1 && !selectedCards().length) nextCard(chosen[0]).focus();
     else clearSelection();
   } catch (error) {
@@ -122,7 +149,8 @@ function pickClass(chosen) {
   input.value = "";
   dialog.returnValue = "";
   dialog.onclose = () => {
-    if (dialog.returnValue === "ok" && page.classes.includes(input.value)) decide(chosen, "relabel", input.value);
+    if (dialog.returnValue === "ok" && page.classes.includes(input.value) && page.multilabel) toggleClass(chosen, input.value);
+    else if (dialog.returnValue === "ok" && page.classes.includes(input.value)) decide(chosen, "relabel", input.value);
     else if (dialog.returnValue === "ok") toast(`unknown class: ${input.value}`);
     chosen[0].focus();
   };
@@ -180,7 +208,7 @@ async function showEvidence(card) {
     document.getElementById("evidence-name").textContent = item.path;
     const facts = document.getElementById("evidence-facts");
     facts.replaceChildren();
-    for (const [name, value] of [["given label", item.labels.join(", ")], ["split", item.split || "–"],
+    for (const [name, value] of [["given label", page.multilabel ? setText(item.labels) : item.labels.join(", ")], ["split", item.split || "–"],
       ["fold", item.fold === null ? "–" : String(item.fold)], ["decision", describe(item.decisions[id]) || "none yet"]]) {
       const term = document.createElement("dt");
       term.textContent = name;
@@ -269,7 +297,8 @@ document.addEventListener("keydown", (event) => {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   if (/^[1-9]$/.test(event.key)) {
     const name = page.classes[Number(event.key) - 1];
-    if (name) decide(targets(), "relabel", name);
+    if (name && page.multilabel) toggleClass(targets(), name);
+    else if (name) decide(targets(), "relabel", name);
     event.preventDefault();
     return;
   }
