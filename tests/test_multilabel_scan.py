@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -91,3 +92,14 @@ def test_the_cli_prints_missing_and_extra_labels(multilabel_run, tmp_path):
     assert summary["task"] == "multilabel"
     flagged = {row["path"]: row for row in summary["label_issues"]}
     assert flagged["images/000.png"]["missing_labels"] == ["red"]
+
+
+def test_fine_tuning_the_last_stages_on_label_sets(multilabel_scanned, tmp_path):
+    """--method last_stages with binary cross-entropy: per-class sigmoids, the planted sets still rank first."""
+    result = labelfix.scan(multilabel_scanned.result.manifest.label_file, out=tmp_path / "run", folds=3, workers=0,
+                           method="last_stages", image_size=64)
+    assert ((result.pred_probs > 0) & (result.pred_probs < 1)).all()
+    assert not np.allclose(result.pred_probs.sum(axis=1), 1)  # independent classes, not a softmax
+    worst = set(result.issues.sort_values("label_score")["path"].head(len(multilabel_scanned.truth) + 2))
+    assert set(multilabel_scanned.truth) <= worst
+    assert result.record["quality"]["out_of_fold_presence_accuracy"] > 0.9

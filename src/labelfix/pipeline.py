@@ -104,9 +104,9 @@ def scan(
     with timer.stage("read"):
         manifest = read_dataset(path, _reader_options(config))
     multilabel = manifest.is_multilabel
-    if multilabel and config.crossval.method != "embedding" and config.crossval.pred_probs is None:
-        raise ConfigError(f"--method {config.crossval.method}: a multi-label dataset is cross-validated with "
-                          "--method embedding (one logistic head per class), or give --pred-probs")
+    if multilabel and config.crossval.method == "ensemble" and config.crossval.pred_probs is None:
+        raise ConfigError("--method ensemble: a multi-label dataset is cross-validated with --method embedding, "
+                          "last_stages or finetune")
     run_dir = run_folder(config.output.out, manifest, manifest.name)
     check_writable(run_dir, _run_bytes(len(manifest), len(manifest.classes)))
     given = read_pred_probs(config.crossval.pred_probs, manifest) if config.crossval.pred_probs else None
@@ -132,7 +132,7 @@ def scan(
             _warn_small_classes(labels, folds, manifest.classes)
         if given is not None:
             probabilities = given[readable]  # the user's own out-of-fold probabilities, as they are
-        elif multilabel:
+        elif multilabel and config.crossval.method == "embedding":
             probabilities = multilabel_out_of_fold_probabilities(
                 features.embeddings[readable], labels, folds, regularization=config.crossval.regularization,
                 seed=config.seed, progress=progress)

@@ -42,3 +42,19 @@ def test_ensemble_scan_still_ranks_planted_errors_worst(color_dataset, tmp_path)
     worst = result.issues.sort_values("label_score")["path"].head(4).tolist()
     assert set(planted) <= set(worst)
     assert result.record["config"]["crossval"]["method"] == "ensemble"
+
+
+def test_finetuned_folds_on_label_sets_give_each_class_its_own_probability(tmp_path, tiny_weights):
+    from helpers import make_color_sets
+    from labelfix.crossval.multilabel import multilabel_folds
+
+    label_file, _ = make_color_sets(tmp_path / "sets", per_pair=5)
+    manifest = read_dataset(label_file)
+    matrix = manifest.label_matrix()
+    scan_config = load_config(None, {"embedding.model": "test_efficientnet", "embedding.weights": str(tiny_weights),
+                                     "embedding.workers": 0, "crossval.finetune_epochs": 8,
+                                     "crossval.finetune_lr": 0.1})
+    probabilities = finetuned_out_of_fold_probabilities(manifest.paths, matrix, multilabel_folds(matrix, 3, 0), 3,
+                                                        finetune_config(scan_config, image_size=32))
+    assert probabilities.shape == matrix.shape and ((probabilities > 0) & (probabilities < 1)).all()
+    assert ((probabilities >= 0.5) == matrix.astype(bool)).mean() > 0.75  # chance is about 0.5 per entry

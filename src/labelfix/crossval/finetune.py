@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from labelfix.config import ScanConfig, ScheduleConfig, TrainConfig, TrainDataConfig, TrainModelConfig
-from labelfix.crossval.probabilities import normalized
+from labelfix.crossval.probabilities import FLOOR, normalized
 from labelfix.images.transforms import eval_transform, train_transform
 from labelfix.progress import NoProgress, Progress
 from labelfix.training.callbacks import ProgressBars
@@ -38,13 +38,16 @@ def finetune_config(config: ScanConfig, image_size: int | None) -> TrainConfig:
 def finetuned_out_of_fold_probabilities(paths: Sequence[Path], labels: np.ndarray, folds: np.ndarray, n_classes: int,
                                         config: TrainConfig, *, context: Context | None = None,
                                         progress: Progress = NoProgress()) -> np.ndarray:
-    """Probabilities (N, K) for each image from a network fine-tuned on the other folds; rows sum to 1.
+    """Probabilities (N, K) for each image from a network fine-tuned on the other folds; rows sum to 1. Label sets
+    (`labels` (N, K) 0/1) train with binary cross-entropy and get each class's sigmoid.
 
-    An image that cannot be decoded gets uniform probabilities.
+    An image that cannot be decoded gets uniform probabilities (label sets: 0.5).
     """
     context = context or Context()
     paths = list(paths)
-    probabilities = np.full((len(paths), n_classes), 1.0 / n_classes)
+    multilabel = labels.ndim == 2
+    labels = labels.astype(np.float32) if multilabel else labels
+    probabilities = np.full((len(paths), n_classes), 0.5 if multilabel else 1.0 / n_classes)
     for fold in np.unique(folds):
         held_out = np.flatnonzero(folds == fold)
         training = np.flatnonzero(folds != fold)
@@ -56,10 +59,10 @@ def finetuned_out_of_fold_probabilities(paths: Sequence[Path], labels: np.ndarra
         batches = train_loader(train_set, batch_size=batch_size, workers=worker_count(config),
                                seed=config.seed + int(fold), context=context)
         Trainer(network.module, batches, None, config, lr=config.schedule.lr, context=context,
-                callbacks=[ProgressBars(progress)]).fit()
+                callbacks=[ProgressBars(progress)], multilabel=multilabel).fit()
         positions = LabeledImages([paths[i] for i in held_out], np.arange(len(held_out)), eval_transform(network.data_config))
         fold_probabilities, readable = predict_probabilities(
             network.module, eval_loader(positions, batch_size=config.data.batch_size, workers=worker_count(config)),
-            context.device)
+            context.device, multilabel=multilabel)
         probabilities[held_out[readable]] = fold_probabilities
-    return normalized(probabilities)
+    return np.clip(probabilities, FLOOR, 1 - FLOOR) if multilabel else normalized(probabilities)

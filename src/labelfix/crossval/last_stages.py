@@ -19,9 +19,10 @@ from timm.optim import create_optimizer_v2
 from torch import nn
 
 from labelfix.backbones import Backbone
-from labelfix.crossval.probabilities import normalized
+from labelfix.crossval.probabilities import FLOOR, normalized
 from labelfix.errors import ModelError
 from labelfix.progress import NoProgress, Progress
+from labelfix.training.loop import SmoothedBinaryCrossEntropy
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,12 @@ def last_stages_out_of_fold_probabilities(
     device: torch.device | None = None,
     progress: Progress = NoProgress(),
 ) -> np.ndarray:
-    """Probabilities (N, K) for each image from the last stages fine-tuned on the other folds; rows sum to 1.
+    """Probabilities (N, K) for each image from the last stages fine-tuned on the other folds; rows sum to 1. Label
+    sets (`labels` (N, K) 0/1) train with binary cross-entropy and get each class's sigmoid.
 
     `activations` (N, views, C, h, w) float16 are the backbone's outputs at its split point for each view.
     """
+    multilabel = labels.ndim == 2
     probabilities = np.zeros((len(labels), n_classes))
     fold_ids = np.unique(folds)
     with progress.task("fine-tune last stages", len(fold_ids) * epochs) as advance:
@@ -58,8 +61,9 @@ def last_stages_out_of_fold_probabilities(
             fit_top(network, activations[training], labels[training], generator, epochs=epochs,
                     learning_rate=learning_rate, weight_decay=weight_decay, batch_size=batch_size,
                     label_smoothing=label_smoothing, advance=advance)
-            probabilities[held_out] = predict_top(network, activations[held_out], batch_size=2 * batch_size)
-    return normalized(probabilities)
+            probabilities[held_out] = predict_top(network, activations[held_out], batch_size=2 * batch_size,
+                                                  multilabel=multilabel)
+    return np.clip(probabilities, FLOOR, 1 - FLOOR) if multilabel else normalized(probabilities)
 
 
 def top_network(backbone: Backbone, n_classes: int, *, seed: int) -> nn.Module:
@@ -86,16 +90,18 @@ def top_network(backbone: Backbone, n_classes: int, *, seed: int) -> nn.Module:
 def fit_top(network: nn.Module, activations: np.ndarray, labels: np.ndarray, generator: torch.Generator, *,
             epochs: int, learning_rate: float, weight_decay: float, batch_size: int, label_smoothing: float,
             advance=lambda steps=1: None) -> None:
-    """AdamW with a one-cycle schedule and label smoothing; each sample's view is drawn at random every time.
-    `advance(1)` after each epoch."""
+    """AdamW with a one-cycle schedule and label smoothing (label sets: binary cross-entropy); each sample's view is
+    drawn at random every time. `advance(1)` after each epoch."""
     device = next(network.parameters()).device
-    targets = torch.as_tensor(labels, device=device)
+    multilabel = labels.ndim == 2
+    targets = torch.as_tensor(labels.astype(np.float32) if multilabel else labels, device=device)
     batch_size = min(batch_size, max(8, len(labels) // 8))  # a small fold still gets about 8 steps an epoch
     total_steps = epochs * -(-len(labels) // batch_size)
     optimizer = create_optimizer_v2(network, opt="adamw", lr=learning_rate, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=learning_rate, total_steps=max(total_steps, 4),
                                                    pct_start=max(0.25, 2 / max(total_steps, 4)))
-    loss_function = LabelSmoothingCrossEntropy(smoothing=label_smoothing)
+    loss_function = (SmoothedBinaryCrossEntropy(label_smoothing) if multilabel
+                     else LabelSmoothingCrossEntropy(smoothing=label_smoothing))
     for _ in range(epochs):
         order = torch.randperm(len(labels), generator=generator)
         for start in range(0, len(labels), batch_size):
@@ -111,8 +117,8 @@ def fit_top(network: nn.Module, activations: np.ndarray, labels: np.ndarray, gen
         advance(1)
 
 
-def predict_top(network: nn.Module, activations: np.ndarray, *, batch_size: int) -> np.ndarray:
-    """Softmax probabilities (N, K), averaged over the views of each image."""
+def predict_top(network: nn.Module, activations: np.ndarray, *, batch_size: int, multilabel: bool = False) -> np.ndarray:
+    """Softmax probabilities (N, K) (label sets: sigmoids), averaged over the views of each image."""
     network.eval()
     device = next(network.parameters()).device
     rows = []
@@ -120,7 +126,8 @@ def predict_top(network: nn.Module, activations: np.ndarray, *, batch_size: int)
         for start in range(0, len(activations), batch_size):
             batch = torch.from_numpy(activations[start : start + batch_size].astype(np.float32)).to(device)
             views = batch.flatten(0, 1).contiguous(memory_format=torch.channels_last)  # (B × views, C, h, w)
-            probabilities = network(views).softmax(dim=1).unflatten(0, batch.shape[:2]).mean(dim=1)
+            logits = network(views)
+            probabilities = (logits.sigmoid() if multilabel else logits.softmax(dim=1)).unflatten(0, batch.shape[:2]).mean(dim=1)
             rows.append(probabilities.double().cpu().numpy())
     return np.concatenate(rows)
 
