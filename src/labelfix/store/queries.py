@@ -98,20 +98,9 @@ def item_file(db: sqlite3.Connection, item_id: int) -> tuple[str, str | None] | 
 ITEMS_WITH_SUGGESTIONS = """
 SELECT i.item_id, i.path, i.split, i.content_hash,
        (SELECT MIN(l.label) FROM labels l WHERE l.item_id = i.item_id) AS given_label,
-       COALESCE(label_issue.is_issue, 0) AS is_label_issue, label_issue.suggested_label, label_issue.details,
-       COALESCE(unreadable.is_issue, 0) AS is_unreadable
-FROM items i
-LEFT JOIN issues label_issue ON label_issue.item_id = i.item_id AND label_issue.issue_type = 'label'
-LEFT JOIN issues unreadable ON unreadable.item_id = i.item_id AND unreadable.issue_type = 'unreadable'
-ORDER BY i.item_id
-"""
-
-
-LABEL_SETS_WITH_SUGGESTIONS = """
-SELECT i.item_id, i.path, i.split, i.content_hash,
        (SELECT json_group_array(l.label) FROM labels l WHERE l.item_id = i.item_id) AS given_labels,
-       COALESCE(label_issue.is_issue, 0) AS is_label_issue, label_issue.details, p.probabilities,
-       COALESCE(unreadable.is_issue, 0) AS is_unreadable
+       COALESCE(label_issue.is_issue, 0) AS is_label_issue, label_issue.suggested_label, label_issue.details,
+       p.probabilities, COALESCE(unreadable.is_issue, 0) AS is_unreadable
 FROM items i
 LEFT JOIN issues label_issue ON label_issue.item_id = i.item_id AND label_issue.issue_type = 'label'
 LEFT JOIN issues unreadable ON unreadable.item_id = i.item_id AND unreadable.issue_type = 'unreadable'
@@ -126,7 +115,7 @@ def label_sets_with_suggestions(db: sqlite3.Connection) -> pd.DataFrame:
     extra), is_unreadable."""
     classes = read_classes(db)
     rows = []
-    for row in db.execute(LABEL_SETS_WITH_SUGGESTIONS).fetchall():
+    for row in db.execute(ITEMS_WITH_SUGGESTIONS).fetchall():
         record = dict(row)
         details = json.loads(record.pop("details") or "{}") or {}
         probabilities = json.loads(record.pop("probabilities") or "null")
