@@ -92,6 +92,8 @@ def test_the_cli_prints_missing_and_extra_labels(multilabel_run, tmp_path):
     assert summary["task"] == "multilabel"
     flagged = {row["path"]: row for row in summary["label_issues"]}
     assert flagged["images/000.png"]["missing_labels"] == ["red"]
+    cli, output = run_cli("scan", label_file, "--out", tmp_path / "run", "--folds", 3, "--workers", 0, "--no-progress")
+    assert cli.exit_code == 0 and "images/000.png: (no label) (missing red)" in cli.stdout
 
 
 def test_fine_tuning_the_last_stages_on_label_sets(multilabel_scanned, tmp_path):
