@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from labelfix.apply.formats import changes_csv, csv_text, jsonl_text, label_separator
-from labelfix.apply.layout import class_folder_path, unique_paths, uses_split_folders
+from labelfix.apply.layout import class_folder_path, refuse_label_sets, unique_paths, uses_split_folders
 from labelfix.apply.rules import CleanedDataset, KeptImage, clean_dataset
 from labelfix.apply.source import RunSource, check_source_unchanged, check_threshold, load_run
 from labelfix.errors import ApplyError
@@ -145,10 +145,8 @@ def _new_folder(out: Path) -> Iterator[Path]:
 def _write_cleaned(run: RunSource, kept: tuple[KeptImage, ...], staging: Path, layout: str,
                    images: str) -> tuple[str | None, list[str]]:
     """Images and label file into `staging`; returns the label file's name (None for folders) and notes."""
-    if layout == "folders" and any(isinstance(k.label, tuple) for k in kept):
-        raise ApplyError("class folders hold one label per image; write a multi-label dataset with --format jsonl "
-                         "or csv")
     if layout == "folders":
+        refuse_label_sets(kept, "write a multi-label dataset with --format jsonl or csv")
         placed, notes = _folder_targets(run, kept)
         copied = _place_images(run.root, staging, [(k.path, placed[k.item_id]) for k in kept], images)
         return None, notes + _copy_note(copied, images)

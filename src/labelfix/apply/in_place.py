@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from labelfix.apply.formats import changes_csv, csv_text, jsonl_text
-from labelfix.apply.layout import REMOVED_FOLDER, class_folder_path, unique_paths
+from labelfix.apply.layout import REMOVED_FOLDER, class_folder_path, refuse_label_sets, unique_paths
 from labelfix.apply.rules import CleanedDataset, clean_dataset
 from labelfix.apply.source import RunSource, check_source_unchanged, check_threshold, load_run
 from labelfix.errors import ApplyError
@@ -51,9 +51,8 @@ def apply_in_place(
                          "write a cleaned copy instead with --to OUT (a labels.jsonl)")
     cleaned = clean_dataset(run.items, run.decisions, accept_suggestions_above=accept_suggestions_above,
                             keep_unreadable=keep_unreadable)
-    if run.source_format == "folders" and any(isinstance(k.label, tuple) for k in cleaned.kept):
-        raise ApplyError("class folders hold one label per image; write a multi-label copy with --to OUT --format "
-                         "jsonl")
+    if run.source_format == "folders":
+        refuse_label_sets(cleaned.kept, "write a multi-label copy with --to OUT --format jsonl")
     moves = _in_place_moves(run, cleaned) if run.source_format == "folders" else []
     if not confirmed:
         raise ApplyError(f"--in-place would {_in_place_plan(run, cleaned, moves)}. Add --yes-modify-my-dataset to do "

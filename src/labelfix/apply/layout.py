@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import PurePosixPath
 
 from labelfix.apply.rules import KeptImage
+from labelfix.errors import ApplyError
 
 SPLIT_FOLDERS = ("train", "val", "test")
 REMOVED_FOLDER = ".labelfix-removed"  # in-place removals go here (hidden: the readers skip it)
@@ -19,6 +20,12 @@ def class_folder_path(path: str, label: str, *, source_format: str, split: str |
         parts[1 if split else 0] = label
         return "/".join(parts)
     return "/".join([*([split] if split else []), label, path])
+
+
+def refuse_label_sets(kept: Iterable[KeptImage], fix: str) -> None:
+    """Class folders hold one label per image: a label set among `kept` stops apply, saying `fix`."""
+    if any(isinstance(image.label, tuple) for image in kept):
+        raise ApplyError(f"class folders hold one label per image; {fix}")
 
 
 def uses_split_folders(kept: Iterable[KeptImage]) -> bool:

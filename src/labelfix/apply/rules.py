@@ -157,14 +157,21 @@ def _suggestion(item: RunItem, threshold: float | None) -> Labels | None:
     if threshold is None or item.suggested_label is None:
         return None
     if item.suggested_changes:
-        labels = set(item.given_label)
-        for name, present, probability in item.suggested_changes:
-            if probability >= threshold:
-                labels = labels | {name} if present else labels - {name}
-        final = tuple(sorted(labels))
+        final = with_changes(item.given_label, item.suggested_changes, threshold)
         return final if final != item.given_label else None
     confident = item.suggested_probability is not None and item.suggested_probability >= threshold
     return item.suggested_label if confident and item.suggested_label != item.given_label else None
+
+
+def with_changes(given: tuple[str, ...], changes: tuple[tuple[str, bool, float], ...],
+                 threshold: float = 0.0) -> tuple[str, ...]:
+    """A label set with the flagged entries whose probability reaches `threshold` flipped: a probably missing
+    class added, a probably extra one dropped (sorted)."""
+    labels = set(given)
+    for name, present, probability in changes:
+        if probability >= threshold:
+            labels = labels | {name} if present else labels - {name}
+    return tuple(sorted(labels))
 
 
 def decisions_by_item(table: pd.DataFrame) -> dict[int, Decision]:

@@ -7,7 +7,7 @@ from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from labelfix.apply.rules import CleanedDataset, Decision, RunItem, decisions_by_item
+from labelfix.apply.rules import CleanedDataset, Decision, RunItem, decisions_by_item, with_changes
 from labelfix.errors import ApplyError, DatasetError
 from labelfix.images.io import content_hash
 from labelfix.store import (
@@ -50,7 +50,7 @@ def load_run(run_dir: str | Path) -> RunSource:
         decisions = {item_id: replace(decision, label=tuple(sorted(json.loads(decision.label))) if decision.label else None)
                      for item_id, decision in decisions.items()}
         items = tuple(RunItem(int(row.item_id), row.path, row.given_labels, row.split,
-                              _flipped(row.given_labels, row.suggested_changes) if row.is_label_issue else None,
+                              with_changes(row.given_labels, row.suggested_changes) if row.is_label_issue else None,
                               None, bool(row.is_unreadable), row.suggested_changes)
                       for row in table.itertuples())
     else:
@@ -63,14 +63,6 @@ def load_run(run_dir: str | Path) -> RunSource:
         label_file=Path(label_file) if label_file else None, reader_options=config.get("dataset", {}),
         items=items, content_hashes=dict(zip(table["item_id"], table["content_hash"])), decisions=decisions,
     )
-
-
-def _flipped(given: tuple[str, ...], changes: tuple[tuple[str, bool, float], ...]) -> tuple[str, ...]:
-    """The suggested set: the given one with every flagged entry flipped."""
-    labels = set(given)
-    for name, present, _ in changes:
-        labels = labels | {name} if present else labels - {name}
-    return tuple(sorted(labels))
 
 
 def check_threshold(threshold: float | None) -> None:

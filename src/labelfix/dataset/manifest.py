@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -68,10 +69,12 @@ class Manifest:
         index = {name: i for i, name in enumerate(self.classes)}
         return np.array([index[item.labels[0]] for item in self.items], dtype=np.int64)
 
-    def label_matrix(self) -> np.ndarray:
-        """(N, K) 0/1 matrix: whether each item is given each class (multi-label and single-label alike)."""
-        index = {name: i for i, name in enumerate(self.classes)}
-        matrix = np.zeros((len(self.items), len(self.classes)), dtype=np.int8)
+    def label_matrix(self, classes: Sequence[str] | None = None) -> np.ndarray:
+        """(N, K) 0/1 matrix: whether each item is given each class (multi-label and single-label alike), columns in
+        the order of `classes` (default: the manifest's; each item's labels must be among them)."""
+        classes = self.classes if classes is None else classes
+        index = {name: i for i, name in enumerate(classes)}
+        matrix = np.zeros((len(self.items), len(classes)), dtype=np.int8)
         for row, item in enumerate(self.items):
             matrix[row, [index[label] for label in item.labels]] = 1
         return matrix

@@ -67,9 +67,7 @@ def evaluate_dataset(checkpoint_paths: Path | list[Path], path: str | Path, out_
         raise DatasetError(f"{path}: labels the checkpoint does not know: {', '.join(unknown[:5])}; "
                            f"it knows {', '.join(classes)}")
     if members[0].multilabel:
-        labels = np.zeros((len(chosen), len(classes)), dtype=np.int8)
-        for row, i in enumerate(chosen):
-            labels[row, [classes.index(label) for label in manifest.items[i].labels]] = 1
+        labels = manifest.label_matrix(classes)[chosen]
     else:
         labels = np.array([classes.index(manifest.items[i].label) for i in chosen])
     summary = evaluate_members(members, [manifest.paths[i] for i in chosen], labels, out_dir, vote=vote, **options)
