@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import resource
+import sys
 import time
 import uuid
 from contextlib import contextmanager
@@ -34,6 +36,7 @@ from labelfix.errors import ConfigError, DatasetError
 from labelfix.features.cache import EmbeddingCache, default_cache_dir
 from labelfix.features.embed import Features, compute_features
 from labelfix.features.neighbors import Neighbors, nearest_neighbors
+from labelfix.features.ray_engine import require_ray
 from labelfix.fileio import printable, write_text_atomic
 from labelfix.images.resolution import auto_input_size, typical_short_side
 from labelfix.issues import CheckResult
@@ -76,14 +79,18 @@ class ScanResult:
 
 
 class _Timer:
+    """Seconds per stage, and the process's peak resident memory when each stage ended (it only grows)."""
+
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.peak_rss_mib: dict[str, float] = {}
 
     @contextmanager
     def stage(self, name: str):
         start = time.perf_counter()
         yield
         self.seconds[name] = round(time.perf_counter() - start, 3)
+        self.peak_rss_mib[name] = peak_rss_mib()
 
 
 def scan(
@@ -99,6 +106,8 @@ def scan(
     they override `config`.
     """
     config = _with_options(config or ScanConfig(), options)
+    if config.embedding.engine == "ray":
+        require_ray()  # before any work: say how to install it
     timer = _Timer()
     started = datetime.now(timezone.utc)
     with timer.stage("read"):
@@ -112,13 +121,14 @@ def scan(
     given = read_pred_probs(config.crossval.pred_probs, manifest) if config.crossval.pred_probs else None
     seed_everything(config.seed)
     with timer.stage("load_model"):
-        backbone = _as_configured(_backbone(config), config, manifest)
+        backbone = configured_backbone(config, manifest)
     device = resolve_device(config.embedding.device)
     with timer.stage("embed"), EmbeddingCache(config.embedding.cache_dir or default_cache_dir()) as cache:
         features = compute_features(
             manifest.paths, backbone, cache, batch_size=config.embedding.batch_size, workers=config.embedding.workers,
             device=device, with_statistics=config.checks.enabled,
             with_activations=config.crossval.method == "last_stages", progress=progress,
+            engine=config.embedding.engine, ray_address=config.embedding.ray_address,
         )
     readable = _readable(manifest, features)
     labels = (manifest.label_matrix() if multilabel else manifest.label_indices())[readable]  # (N, K) or (N,)
@@ -158,6 +168,7 @@ def scan(
         record["decisions_carried_over"] = _write_outputs(run_dir, config, manifest, pred_probs, features, record, findings)
     _warn_dropped_decisions(record["decisions_carried_over"], run_dir)
     record["timings_seconds"] = timer.seconds
+    record["peak_rss_mib"] = timer.peak_rss_mib
     record["images_per_second"] = round(len(manifest) / max(sum(timer.seconds.values()), 1e-9), 2)
     write_text_atomic(run_dir / "run.json", _json(record))  # last: with its run_id, it marks the folder complete
     return ScanResult(run_dir=run_dir, manifest=manifest, issues=findings.table, pred_probs=pred_probs, record=record)
@@ -250,15 +261,13 @@ def _find_issues(manifest, features, readable, labels, folds, probabilities, nei
     )
 
 
-def _backbone(config: ScanConfig) -> Backbone:
-    if config.embedding.checkpoint is not None:
-        return backbone_from_checkpoint(config.embedding.checkpoint)
-    return load_backbone(config.embedding.model, config.embedding.weights)
-
-
-def _as_configured(backbone: Backbone, config: ScanConfig, manifest: Manifest) -> Backbone:
-    """The backbone at the configured (or automatic) input size, with or without flip averaging (method
+def configured_backbone(config: ScanConfig, manifest: Manifest) -> Backbone:
+    """The scan's backbone at the configured (or automatic) input size, with or without flip averaging (method
     last_stages always embeds the mirror image too: it trains on both views)."""
+    if config.embedding.checkpoint is not None:
+        backbone = backbone_from_checkpoint(config.embedding.checkpoint)
+    else:
+        backbone = load_backbone(config.embedding.model, config.embedding.weights)
     size = config.embedding.image_size
     if size == "auto":
         size = auto_input_size(typical_short_side(manifest.paths), backbone.data_config["input_size"][-1])
@@ -338,6 +347,12 @@ def _run_record(config, manifest, backbone: Backbone, features: Features, device
         "versions": library_versions(),
         "timings_seconds": dict(timer.seconds),
     }
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, in MiB (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 1024), 1)
 
 
 def _json(data: dict) -> str:
