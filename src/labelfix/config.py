@@ -42,6 +42,13 @@ class EmbeddingConfig(_Section):
     workers: int | None = Field(None, ge=0, description="DataLoader workers; default: up to 8 CPU cores")
     device: str = "auto"
     cache_dir: Path | None = None
+    engine: Literal["local", "ray"] = Field(
+        "local", description="where images are decoded and embedded: local (this process and its DataLoader workers) "
+        "or ray (a Ray cluster's CPU tasks and one backbone replica per GPU; needs labelfix[ray])"
+    )
+    ray_address: str | None = Field(
+        None, description="with engine ray: the cluster to join ('auto', or HEAD:6379); default: start a local Ray"
+    )
 
 
 class CrossValidationConfig(_Section):

@@ -14,6 +14,7 @@ import torch
 from labelfix.backbones import Backbone
 from labelfix.features.cache import CachedImage, EmbeddingCache
 from labelfix.features.inference import embed_files
+from labelfix.features.ray_engine import ray_embed_files
 from labelfix.images.io import UnreadableImage, content_hash, read_bytes
 from labelfix.images.stats import STATS_VERSION
 from labelfix.progress import NoProgress, Progress
@@ -72,11 +73,15 @@ def compute_features(
     with_statistics: bool = True,
     with_activations: bool = False,
     progress: Progress = NoProgress(),
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> Features:
     """Embeddings for `paths`: cached where the content is known, else computed and cached batch by batch.
 
     Without `with_statistics`, embeddings cached with statistics are used too (the vectors are the same). With
     `with_activations`, the activations at the backbone's split point come too (cached beside the embeddings).
+    `engine` "ray" embeds on the Ray cluster at `ray_address` (None: a local one) instead of here; `workers` and
+    `device` are then Ray's choice.
     """
     with_stats_key = f"{backbone.key}-stats{STATS_VERSION}"
     key = with_stats_key if with_statistics else f"{backbone.key}-stats0"
@@ -98,8 +103,13 @@ def compute_features(
     log.info("%d images: %d cached, %d to embed", len(paths), from_cache, len(unique))
     newly_embedded = 0
     with progress.task("embed", len(unique)) as advance:
-        batches = embed_files([paths[i] for i in unique], backbone, batch_size=batch_size, workers=workers,
-                              device=device, with_statistics=with_statistics, with_activations=with_activations)
+        files = [paths[i] for i in unique]
+        if engine == "ray":
+            batches = ray_embed_files(files, backbone, batch_size=batch_size, with_statistics=with_statistics,
+                                      with_activations=with_activations, address=ray_address)
+        else:
+            batches = embed_files(files, backbone, batch_size=batch_size, workers=workers, device=device,
+                                  with_statistics=with_statistics, with_activations=with_activations)
         for batch in batches:
             fresh = {
                 hashes[unique[j]]: CachedImage(vector, statistics)

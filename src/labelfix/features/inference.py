@@ -15,7 +15,7 @@ from labelfix.backbones import Backbone
 from labelfix.devices import default_workers, resolve_device
 from labelfix.images.io import UnreadableImage, open_image, read_bytes
 from labelfix.images.stats import image_statistics
-from labelfix.images.transforms import split_eval_transform
+from labelfix.images.transforms import SplitTransform, split_eval_transform
 
 
 class ImageFiles(Dataset):
@@ -78,21 +78,34 @@ def embed_files(
         persistent_workers=False,
     )
     backbone.model.to(device=device, memory_format=torch.channels_last)  # in place
+    for decoded in loader:
+        yield embed_decoded(decoded, backbone, transform, device, with_activations=with_activations)
+
+
+def embed_decoded(
+    decoded: tuple[torch.Tensor | None, list[int], list[str], list[dict]],
+    backbone: Backbone,
+    transform: SplitTransform,
+    device: torch.device,
+    *,
+    with_activations: bool = False,
+) -> EmbeddedBatch:
+    """One batch as `_collate` makes it, embedded on `device` (where the backbone's model already is); the pretrained
+    head's prediction entropy is added to each image's statistics."""
+    images, indices, errors, statistics = decoded
+    failed = {i: e for i, e in zip(indices, errors) if e}
+    good = [i for i in indices if i not in failed]
+    good_statistics = [s for i, s in zip(indices, statistics) if i not in failed]
+    if images is None:
+        return EmbeddedBatch(good, np.zeros((0, backbone.feature_dim), np.float32), good_statistics, failed)
     autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else nullcontext()
     with torch.inference_mode():
-        for images, indices, errors, statistics in loader:
-            failed = {i: e for i, e in zip(indices, errors) if e}
-            good = [i for i in indices if i not in failed]
-            good_statistics = [s for i, s in zip(indices, statistics) if i not in failed]
-            if images is None:
-                yield EmbeddedBatch(good, np.zeros((0, backbone.feature_dim), np.float32), good_statistics, failed)
-                continue
-            images = transform.normalize(images.to(device, non_blocking=True)).contiguous(memory_format=torch.channels_last)
-            with autocast:
-                embedded = backbone.embed(images, with_activations=with_activations)
-            if embedded.entropy is not None:
-                for statistics_of_image, value in zip(good_statistics, embedded.entropy.float().cpu().tolist()):
-                    if statistics_of_image:
-                        statistics_of_image["prediction_entropy"] = round(value, 5)
-            activations = None if embedded.activations is None else embedded.activations.to(torch.float16).cpu().numpy()
-            yield EmbeddedBatch(good, embedded.features.float().cpu().numpy(), good_statistics, failed, activations)
+        images = transform.normalize(images.to(device, non_blocking=True)).contiguous(memory_format=torch.channels_last)
+        with autocast:
+            embedded = backbone.embed(images, with_activations=with_activations)
+    if embedded.entropy is not None:
+        for statistics_of_image, value in zip(good_statistics, embedded.entropy.float().cpu().tolist()):
+            if statistics_of_image:
+                statistics_of_image["prediction_entropy"] = round(value, 5)
+    activations = None if embedded.activations is None else embedded.activations.to(torch.float16).cpu().numpy()
+    return EmbeddedBatch(good, embedded.features.float().cpu().numpy(), good_statistics, failed, activations)
