@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = 'pip install "labelfix[ray]"'
 CPUS_PER_EMBEDDER = 2  # without GPUs: one backbone replica per this many CPUs; the others decode
-TORCH_PROCESS_BYTES = 640 * 2**20  # a Ray worker embedding with torch on the CPU, measured: up to ~490 MiB
+TORCH_PROCESS_BYTES = 640 * 2**20  # a Ray worker with torch loaded, measured: ~490 MiB
+ACTIVATION_FACTOR = 32  # a forward pass's peak memory / its float32 input's; lite0 at 160 px, measured: ~25
 
 
 def require_ray() -> None:
@@ -89,6 +90,7 @@ def _embedding_dataset(paths: Sequence[Path], backbone: Backbone, batch_size: in
     import ray
 
     transform = split_eval_transform(backbone.data_config)
+    pixel_shape = _pixel_shape(transform)
     absolute = [str(Path(path).absolute()) for path in paths]
     batches = [{"first": first, "paths": absolute[first : first + batch_size]}
                for first in range(0, len(absolute), batch_size)]
@@ -97,11 +99,12 @@ def _embedding_dataset(paths: Sequence[Path], backbone: Backbone, batch_size: in
     return (
         ray.data.from_items(batches, override_num_blocks=len(batches))
         .map_batches(_decode, batch_size=None, batch_format="numpy", num_cpus=1, fn_kwargs={
-            "transform": transform, "with_statistics": with_statistics, "pixel_shape": _pixel_shape(transform)})
+            "transform": transform, "with_statistics": with_statistics, "pixel_shape": pixel_shape})
         # the replicas declare their memory: Ray places them where they fit, and does not fuse the decode tasks
         # (which declare none) into the actors
         .map_batches(_Embedder, batch_size=None, batch_format="numpy", fn_constructor_kwargs=replica,
-                     compute=ray.data.ActorPoolStrategy(size=count), memory=_replica_bytes(backbone), **resources)
+                     compute=ray.data.ActorPoolStrategy(size=count), **resources,
+                     memory=_replica_bytes(backbone, batch_size * int(np.prod(pixel_shape))))
     )
 
 
@@ -114,10 +117,11 @@ def _embedder_placement(cluster: dict[str, float]) -> tuple[int, dict[str, float
     return max(1, int(cluster.get("CPU", 1)) // CPUS_PER_EMBEDDER), {"num_cpus": 1}, "cpu"
 
 
-def _replica_bytes(backbone: Backbone) -> int:
-    """Memory of an embedding actor: a process with torch loaded, and the weights twice (while unpickled)."""
+def _replica_bytes(backbone: Backbone, batch_values: int) -> int:
+    """Memory of an embedding actor: a process with torch loaded, the weights twice (while unpickled), and a forward
+    pass over a batch of `batch_values` float32 input values."""
     weights = sum(tensor.numel() * tensor.element_size() for tensor in backbone.model.state_dict().values())
-    return TORCH_PROCESS_BYTES + 2 * weights
+    return TORCH_PROCESS_BYTES + 2 * weights + ACTIVATION_FACTOR * 4 * batch_values
 
 
 def _pixel_shape(transform: SplitTransform) -> tuple[int, ...]:
