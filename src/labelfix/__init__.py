@@ -6,10 +6,23 @@
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from importlib.util import find_spec
 
 from labelfix.config import ScanConfig, load_config
 from labelfix.dataset import Manifest, read_dataset
 from labelfix.errors import LabelfixError
+
+
+def _python_strings_in_pandas() -> None:
+    """File names need not be UTF-8 (undecodable bytes arrive as surrogate escapes), and pandas' pyarrow-backed
+    strings refuse them: where pyarrow is installed (labelfix[ray] brings it), pandas keeps its strings in Python."""
+    if find_spec("pyarrow") is not None and find_spec("pandas") is not None:
+        import pandas
+
+        pandas.set_option("mode.string_storage", "python")
+
+
+_python_strings_in_pandas()
 
 try:
     __version__ = version("labelfix")
