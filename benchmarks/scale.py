@@ -32,6 +32,7 @@ import data  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 PER_FOLDER = 1000
 CHUNK = 5000
+LATENT = 32
 SCAN = """
 import json, resource, sys, time
 import labelfix
@@ -69,14 +70,19 @@ def _write_images(job: tuple[str, int, int]) -> list[tuple[str, str]]:
     return rows
 
 
-def synthetic_vectors(truth: np.ndarray, dim: int, seed: int, start: int) -> np.ndarray:
-    """Embedding-like vectors: per class 3 modes around a class centre, isotropic noise, non-negative shift."""
+def synthetic_vectors(truth: np.ndarray, dim: int, seed: int, start: int, separation: float = 0.4) -> np.ndarray:
+    """Embedding-like vectors: a LATENT-dimensional Gaussian mixture (3 modes per class around its centre) seen
+    through a fixed random linear map into `dim` dimensions, plus isotropic noise and a positive offset (pooled
+    CNN features share a large common part), so neighbours and principal components mean something."""
     classes, modes = int(truth.max()) + 1, 3
-    centres = np.random.default_rng(seed).normal(size=(classes, modes, dim)).astype(np.float32)
-    centres = 0.075 * (centres + 0.5 * centres.mean(axis=1, keepdims=True))  # modes of a class share a direction
+    structure = np.random.default_rng(seed)
+    centres = separation * structure.normal(size=(classes, 1, LATENT))
+    centres = centres + 0.5 * separation * structure.normal(size=(classes, modes, LATENT))
+    mixing = structure.normal(size=(LATENT, dim)).astype(np.float32) / np.sqrt(LATENT)
     rng = np.random.default_rng([seed, start])
-    mode = rng.integers(0, modes, len(truth))
-    return (1.0 + centres[truth, mode] + rng.normal(size=(len(truth), dim)).astype(np.float32)).astype(np.float32)
+    latent = centres[truth, rng.integers(0, modes, len(truth))] + rng.normal(size=(len(truth), LATENT))
+    noise = 0.5 * rng.normal(size=(len(truth), dim)).astype(np.float32)
+    return (1.0 + latent.astype(np.float32) @ mixing + noise).astype(np.float32)
 
 
 def labels(n: int, classes: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -132,8 +132,9 @@ def scan(
         )
     readable = _readable(manifest, features)
     labels = (manifest.label_matrix() if multilabel else manifest.label_indices())[readable]  # (N, K) or (N,)
+    embeddings = features.embeddings if readable.all() else features.embeddings[readable]  # one copy at most
     with timer.stage("neighbors"):
-        neighbors = nearest_neighbors(features.embeddings[readable], NEIGHBORS_K)  # positions among the readable
+        neighbors = nearest_neighbors(embeddings, NEIGHBORS_K)  # positions among the readable
     with timer.stage("crossval"):
         if multilabel:
             folds = multilabel_folds(labels, config.crossval.folds, config.seed)
@@ -144,10 +145,11 @@ def scan(
             probabilities = given[readable]  # the user's own out-of-fold probabilities, as they are
         elif multilabel and config.crossval.method == "embedding":
             probabilities = multilabel_out_of_fold_probabilities(
-                features.embeddings[readable], labels, folds, regularization=config.crossval.regularization,
+                embeddings, labels, folds, regularization=config.crossval.regularization,
                 seed=config.seed, progress=progress)
         else:
-            probabilities = _out_of_fold(manifest, features, readable, labels, folds, backbone, config, device, progress)
+            probabilities = _out_of_fold(manifest, features, embeddings, readable, labels, folds, backbone, config,
+                                         device, progress)
         if config.crossval.neighbor_weight and given is None:
             weight = config.crossval.neighbor_weight
             if multilabel:
@@ -174,8 +176,8 @@ def scan(
     return ScanResult(run_dir=run_dir, manifest=manifest, issues=findings.table, pred_probs=pred_probs, record=record)
 
 
-def _out_of_fold(manifest, features, readable, labels, folds, backbone: Backbone, config: ScanConfig, device,
-                 progress) -> np.ndarray:
+def _out_of_fold(manifest, features, embeddings, readable, labels, folds, backbone: Backbone, config: ScanConfig,
+                 device, progress) -> np.ndarray:
     """Out-of-fold probabilities (readable N, K) of the configured method (see `CrossValidationConfig.method`)."""
     method, n_classes, cv = config.crossval.method, len(manifest.classes), config.crossval
     if method == "last_stages":
@@ -187,7 +189,7 @@ def _out_of_fold(manifest, features, readable, labels, folds, backbone: Backbone
         )
     if method != "finetune":
         head = out_of_fold_probabilities(
-            features.embeddings[readable], labels, folds, n_classes, head=cv.head, regularization=cv.regularization,
+            embeddings, labels, folds, n_classes, head=cv.head, regularization=cv.regularization,
             seed=config.seed, progress=progress,
         )
         if method == "embedding":

@@ -1,4 +1,5 @@
-"""Nearest neighbours: self excluded, exact below the limit, HNSW above it."""
+"""Nearest neighbours: self excluded, exact below the limit, approximate (IVF on principal components, exact
+re-ranking) above it."""
 
 import numpy as np
 
@@ -29,3 +30,23 @@ def test_large_datasets_use_the_approximate_index(monkeypatch):
     exact = nearest_neighbors(_clusters(), k=3)
     assert (approximate.indices[:, 0] == exact.indices[:, 0]).mean() > 0.9
     np.testing.assert_allclose(approximate.distances[:, 0], exact.distances[:, 0], atol=1e-4)
+
+
+def test_the_approximate_search_finds_most_true_neighbours_and_reports_exact_distances(monkeypatch):
+    rng = np.random.default_rng(0)
+    latent = rng.normal(0, 1, (3000, 8)) + 3 * rng.integers(0, 2, (3000, 8))
+    points = 1.0 + latent @ rng.normal(0, 1, (8, 64)) + 0.1 * rng.normal(0, 1, (3000, 64))
+    points[7] = points[11] + 1e-4  # a near duplicate is found whatever the approximation
+    exact = nearest_neighbors(points, k=5)
+    monkeypatch.setattr(neighbors_module, "EXACT_SEARCH_LIMIT", 100)
+    monkeypatch.setattr(neighbors_module, "REDUCED_DIM", 16)
+    approximate = nearest_neighbors(points, k=5)
+    recall = np.mean([len(set(a) & set(e)) / 5 for a, e in zip(approximate.indices, exact.indices)])
+    assert recall > 0.9
+    assert approximate.indices[7, 0] == 11 and approximate.distances[7, 0] < 1e-5
+    assert (approximate.indices != np.arange(3000)[:, None]).all() and (approximate.indices >= 0).all()
+    unit = points - points.mean(axis=0)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    pairs = 1 - np.einsum("nd,nkd->nk", unit, unit[approximate.indices])
+    np.testing.assert_allclose(approximate.distances, np.clip(pairs, 0, 2), atol=1e-4)
+    assert (np.diff(approximate.distances, axis=1) >= -1e-6).all()

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,14 +81,17 @@ class EmbeddingCache:
                               "choose another folder with --cache-dir (or LABELFIX_CACHE_DIR)") from None
 
     def get_many(self, key: str, hashes: Sequence[str]) -> dict[str, CachedImage]:
-        found = {}
+        return dict(self.iter_many(key, hashes))
+
+    def iter_many(self, key: str, hashes: Sequence[str]) -> Iterator[tuple[str, CachedImage]]:
+        """(content hash, cached image) of the cached rows among `hashes`, read a chunk at a time (a million
+        vectors never sit in memory twice)."""
         for h, blob, stats, stored in self._select("SELECT content_hash, vector, statistics, checksum FROM embeddings",
                                                    key, hashes):
             if checksum(blob, stats.encode()) != stored:
                 self._discard()
                 continue
-            found[h] = CachedImage(np.frombuffer(blob, dtype=np.float32), json.loads(stats))
-        return found
+            yield h, CachedImage(np.frombuffer(blob, dtype=np.float32), json.loads(stats))
 
     def put_many(self, key: str, entries: Iterable[tuple[str, CachedImage]]) -> None:
         rows = []
@@ -133,25 +136,19 @@ class EmbeddingCache:
         db.commit()
         return db
 
-    def _select(self, query: str, key: str, hashes: Sequence[str]) -> list[tuple]:
-        """Rows of `query` for `key` and `hashes`, asked 500 hashes at a time (SQLite's variable limit)."""
+    def _select(self, query: str, key: str, hashes: Sequence[str]) -> Iterator[tuple]:
+        """Rows of `query` for `key` and `hashes`, asked 500 hashes at a time (SQLite's variable limit). A file
+        found broken midway is set aside and a new one started: the rows after that are simply not cached."""
         unique = list(dict.fromkeys(hashes))
-
-        def select() -> list[tuple]:
-            rows = []
+        try:
             for start in range(0, len(unique), 500):
                 chunk = unique[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                rows += self._db.execute(f"{query} WHERE backbone = ? AND content_hash IN ({marks})", [key, *chunk])
-            return rows
-
-        try:
-            return select()
+                yield from self._db.execute(f"{query} WHERE backbone = ? AND content_hash IN ({marks})", [key, *chunk])
         except sqlite3.OperationalError:
             raise  # locked, full, read-only: not the cache's fault, and not fixed by starting afresh
         except sqlite3.DatabaseError as error:  # malformed, not a database
             self._start_afresh(error)
-            return []
 
     def _write(self, statement: str, rows: list[tuple]) -> None:
         def write() -> None:

@@ -88,12 +88,25 @@ def compute_features(
     hashed = hash_files(paths, progress)
     hashes = [h for h, _ in hashed]
     errors = {i: error for i, (_, error) in enumerate(hashed) if error}
-    known = cache.get_many(key, [h for h in hashes if h])
+    positions = _positions_by_hash(hashes)
+    embeddings = np.zeros((len(paths), backbone.feature_dim), dtype=np.float32)
+    statistics: list[dict] = [{} for _ in paths]
+    known: set[str] = set()
+
+    def place(h: str, cached: CachedImage) -> None:  # rows are filled as they come: no second copy of N vectors
+        embeddings[positions[h]] = cached.vector
+        for i in positions[h]:
+            statistics[i] = cached.statistics
+        known.add(h)
+
+    for h, cached in cache.iter_many(key, list(positions)):
+        place(h, cached)
     if not with_statistics:
-        known = {**cache.get_many(with_stats_key, [h for h in hashes if h and h not in known]), **known}
+        for h, cached in cache.iter_many(with_stats_key, [h for h in positions if h not in known]):
+            place(h, cached)
     activations = cache.get_activations(backbone.activations_key, list(known)) if with_activations else {}
     if with_activations:  # an image whose activations are not cached is decoded again
-        known = {h: cached for h, cached in known.items() if h in activations}
+        known &= set(activations)
     from_cache = sum(1 for h in hashes if h in known)
     to_embed = [i for i, h in enumerate(hashes) if h and h not in known]
     first_of_hash = {}
@@ -120,7 +133,8 @@ def compute_features(
                 cache.put_activations(backbone.activations_key, fresh_activations.items())
                 activations.update(fresh_activations)
             cache.put_many(key, fresh.items())
-            known.update(fresh)
+            for h, cached in fresh.items():
+                place(h, cached)
             errors.update({unique[j]: error for j, error in batch.errors.items()})
             newly_embedded += len(batch.indices)
             advance(len(batch.indices) + len(batch.errors))
@@ -128,11 +142,6 @@ def compute_features(
     for i, h in enumerate(hashes):
         if h in bad_hashes and i not in errors:  # a duplicate of a file that failed to decode
             errors[i] = errors[first_of_hash[h]]
-    embeddings = np.zeros((len(paths), backbone.feature_dim), dtype=np.float32)
-    statistics: list[dict] = [{} for _ in paths]
-    for i, h in enumerate(hashes):
-        if i not in errors:
-            embeddings[i], statistics[i] = known[h].vector, known[h].statistics
     return Features(
         embeddings=embeddings,
         statistics=statistics,
@@ -142,6 +151,15 @@ def compute_features(
         from_cache=from_cache,
         activations=_stacked(activations, hashes, errors) if with_activations else None,
     )
+
+
+def _positions_by_hash(hashes: list[str | None]) -> dict[str, list[int]]:
+    """The positions of each readable content hash (identical files share one)."""
+    positions: dict[str, list[int]] = {}
+    for i, h in enumerate(hashes):
+        if h:
+            positions.setdefault(h, []).append(i)
+    return positions
 
 
 def _stacked(activations: dict[str, np.ndarray], hashes: list[str | None], errors: dict[int, str]) -> np.ndarray | None:

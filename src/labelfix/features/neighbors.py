@@ -1,4 +1,11 @@
-"""k nearest neighbours by cosine distance: faiss (exact below 100k images, HNSW above) or scikit-learn."""
+"""k nearest neighbours by cosine distance: exact below 100k images (faiss, or scikit-learn), approximate above.
+
+Above EXACT_SEARCH_LIMIT the candidates come from an inverted-file index (faiss IVF) over the embeddings
+projected onto their first REDUCED_DIM principal components (a million 1,712-wide vectors would not fit twice in
+memory, and exact search grows with N²); the candidates are then re-ranked by their exact cosine distance on the
+full embeddings, so every distance reported is exact and only which neighbours are found is approximate.
+`benchmarks/scale.py` measures that recall.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,11 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 EXACT_SEARCH_LIMIT = 100_000
+REDUCED_DIM = 128  # principal components the approximate search uses
+PCA_SAMPLE = 50_000  # rows the components are fitted on
+CHUNK = 1024  # rows projected or re-ranked at a time
+CANDIDATES = 3  # the approximate search returns CANDIDATES × k candidates per image for the exact re-ranking
+NPROBE = 64  # inverted lists visited per query
 
 
 @dataclass
@@ -33,6 +45,8 @@ def nearest_neighbors(embeddings: np.ndarray, k: int = 10) -> Neighbors:
     """
     n = len(embeddings)
     k = max(1, min(k, n - 1))
+    if n > EXACT_SEARCH_LIMIT:
+        return _approximate(embeddings, k)
     unit = np.ascontiguousarray(normalize(embeddings - embeddings.mean(axis=0)))
     try:
         similarities, indices = _search_faiss(unit, k + 1)
@@ -44,16 +58,66 @@ def nearest_neighbors(embeddings: np.ndarray, k: int = 10) -> Neighbors:
 def _search_faiss(unit: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     import faiss
 
-    dimension = unit.shape[1]
-    if len(unit) <= EXACT_SEARCH_LIMIT:
-        index = faiss.IndexFlatIP(dimension)
-    else:
-        index = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efSearch = max(64, 2 * k)
-        log.info("approximate nearest neighbours (HNSW) for %d images", len(unit))
+    index = faiss.IndexFlatIP(unit.shape[1])
     index.add(unit)
     similarities, indices = index.search(unit, k)
     return similarities, indices.astype(np.int64)
+
+
+class _Centred:
+    """Rows of an (N, D) matrix, centred on its mean and scaled to unit length on demand (never all at once)."""
+
+    def __init__(self, embeddings: np.ndarray) -> None:
+        self.embeddings = embeddings
+        self.mean = embeddings.mean(axis=0, dtype=np.float64).astype(np.float32)
+        self.norms = np.concatenate([np.linalg.norm(embeddings[s] - self.mean, axis=1) for s in _chunks(len(embeddings))])
+        self.norms = np.maximum(self.norms, 1e-12).astype(np.float32)
+
+    def rows(self, which) -> np.ndarray:
+        """Unit rows for `which` (a slice or an integer array of any shape)."""
+        return (self.embeddings[which] - self.mean) / self.norms[which][..., None]
+
+
+def _approximate(embeddings: np.ndarray, k: int) -> Neighbors:
+    """Candidates from an IVF index over the principal components, re-ranked by exact cosine distance."""
+    import faiss
+
+    n = len(embeddings)
+    centred = _Centred(embeddings)
+    components = _principal_components(centred, min(REDUCED_DIM, embeddings.shape[1]))
+    reduced = np.concatenate([normalize(centred.rows(s) @ components) for s in _chunks(n)])
+    lists = int(4 * np.sqrt(n))
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(reduced.shape[1]), reduced.shape[1], lists, faiss.METRIC_INNER_PRODUCT)
+    index.cp.seed = 0
+    index.train(reduced[np.random.default_rng(0).choice(n, min(n, 40 * lists), replace=False)])
+    index.add(reduced)
+    index.nprobe = NPROBE
+    log.info("approximate nearest neighbours for %d images (IVF %d lists, %d probed, %d principal components)",
+             n, lists, NPROBE, reduced.shape[1])
+    _, candidates = index.search(reduced, CANDIDATES * k + 1)
+    del reduced
+    similarities = np.empty(candidates.shape, dtype=np.float32)
+    for s in _chunks(n):
+        found = candidates[s]
+        similarities[s] = np.einsum("bd,bkd->bk", centred.rows(s), centred.rows(np.maximum(found, 0)))
+    similarities[candidates < 0] = -np.inf
+    order = np.argsort(-similarities, axis=1, kind="stable")
+    rows = np.arange(n)[:, None]
+    return _drop_self(candidates[rows, order].astype(np.int64), 1.0 - similarities[rows, order], k)
+
+
+def _principal_components(centred: _Centred, dimensions: int) -> np.ndarray:
+    """(D, dimensions): the leading eigenvectors of the unit rows' covariance, from a seeded sample of rows."""
+    n = len(centred.embeddings)
+    sample = np.sort(np.random.default_rng(0).choice(n, min(n, PCA_SAMPLE), replace=False))
+    rows = centred.rows(sample).astype(np.float64)
+    rows -= rows.mean(axis=0)
+    _, vectors = np.linalg.eigh(rows.T @ rows)
+    return np.ascontiguousarray(vectors[:, ::-1][:, :dimensions], dtype=np.float32)
+
+
+def _chunks(n: int) -> list[slice]:
+    return [slice(start, min(start + CHUNK, n)) for start in range(0, n, CHUNK)]
 
 
 def _search_sklearn(unit: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -105,21 +106,22 @@ def _fill(db: sqlite3.Connection, manifest: Manifest, table: pd.DataFrame, pred_
     db.executemany("INSERT INTO run VALUES (?, ?)", [(k, json.dumps(v, default=str)) for k, v in record.items()])
     db.executemany("INSERT INTO classes VALUES (?, ?)", list(enumerate(manifest.classes)))
     by_item = table.assign(review_rank=np.arange(len(table))).sort_index()
+    # rows are generated as SQLite takes them: a million images never sit in memory as Python tuples
     db.executemany(
         "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [
+        (
             (i, stored_path(item.path), item.split, content_hashes[i], None if pd.isna(row.fold) else int(row.fold),
              int(row.needs_review), int(row.review_rank), None if pd.isna(row.review_score) else float(row.review_score))
             for (i, item), row in zip(enumerate(manifest.items), by_item.itertuples())
-        ],
+        ),
     )
     db.executemany(
         "INSERT INTO labels VALUES (?, ?)",
-        [(i, label) for i, item in enumerate(manifest.items) for label in item.labels],
+        ((i, label) for i, item in enumerate(manifest.items) for label in item.labels),
     )
     db.executemany(
         "INSERT INTO probabilities VALUES (?, ?)",
-        [(i, json.dumps(np.round(row, 6).tolist())) for i, row in enumerate(pred_probs) if not np.isnan(row).any()],
+        ((i, json.dumps(np.round(row, 6).tolist())) for i, row in enumerate(pred_probs) if not np.isnan(row).any()),
     )
     db.executemany("INSERT INTO issues VALUES (?, ?, ?, ?, ?, ?)", _issue_rows(by_item))
     readable_items = by_item.index.to_numpy()[~by_item["is_unreadable_issue"].to_numpy(bool)]
@@ -175,9 +177,8 @@ DETAIL_COLUMNS = {
 }
 
 
-def _issue_rows(table: pd.DataFrame) -> list[tuple]:
+def _issue_rows(table: pd.DataFrame) -> Iterator[tuple]:
     """(item_id, type, is_issue, score, suggested_label, details) for every type that applies to an image."""
-    rows = []
     item_ids = table.index.to_numpy()
     for name in issue_types(table):
         flags = table[f"is_{name}_issue"].to_numpy(bool)
@@ -187,9 +188,8 @@ def _issue_rows(table: pd.DataFrame) -> list[tuple]:
                      else [None] * int(applies.sum()))  # a multi-label suggestion is a set, in the details
         columns = [c for c in DETAIL_COLUMNS.get(name, ()) if c in table]
         details = _json_records(table.loc[applies, columns]) if columns else [None] * int(applies.sum())
-        rows += zip(item_ids[applies].tolist(), [name] * len(details), flags[applies].astype(int).tolist(),
-                    np.where(np.isnan(scores), None, scores)[applies].tolist(), suggested, details)
-    return rows
+        yield from zip(item_ids[applies].tolist(), [name] * len(details), flags[applies].astype(int).tolist(),
+                       np.where(np.isnan(scores), None, scores)[applies].tolist(), suggested, details)
 
 
 def _json_records(frame: pd.DataFrame) -> list[str]:
@@ -197,9 +197,11 @@ def _json_records(frame: pd.DataFrame) -> list[str]:
     return frame.to_json(orient="records", lines=True, double_precision=15).splitlines()
 
 
-def _neighbor_rows(neighbors: Neighbors | None, items: np.ndarray) -> list[tuple]:
+def _neighbor_rows(neighbors: Neighbors | None, items: np.ndarray, chunk: int = 10_000) -> Iterator[tuple]:
     if neighbors is None:
-        return []
-    n, k = neighbors.indices.shape
-    return list(zip(np.repeat(items, k).tolist(), np.tile(np.arange(k), n).tolist(),
-                    neighbors.indices.ravel().tolist(), neighbors.distances.ravel().astype(float).tolist()))
+        return
+    k = neighbors.indices.shape[1]
+    for start in range(0, len(items), chunk):
+        part = slice(start, start + chunk)
+        yield from zip(np.repeat(items[part], k).tolist(), np.tile(np.arange(k), len(items[part])).tolist(),
+                       neighbors.indices[part].ravel().tolist(), neighbors.distances[part].ravel().astype(float).tolist())
