@@ -238,7 +238,8 @@ def _find_issues(manifest, features, readable, labels, folds, probabilities, nei
     if config.checks.enabled:
         checks = find_image_issues(
             [item.path for item in manifest.items], features.statistics, neighbors, readable,
-            [label_set_text(item.labels) if manifest.is_multilabel else item.label for item in manifest.items],
+            [label_set_text(item.labels) for item in manifest.items] if manifest.is_multilabel
+            else [item.label for item in manifest.items],
             [item.split or "" for item in manifest.items], config.checks,
         )
     n_classes = len(manifest.classes)

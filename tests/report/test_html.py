@@ -55,3 +55,21 @@ def test_the_report_says_how_far_to_trust_the_ranking(tmp_path):
     record["config"]["crossval"]["method"] = "last_stages"
     html = _render(tmp_path, {**record, "quality": {"out_of_fold_accuracy": 0.81}})
     assert "That is low" in html and "--method finetune" in html
+
+
+def test_a_large_dataset_gives_a_capped_report_that_says_what_it_left_out(tmp_path, monkeypatch):
+    from labelfix.report import html as report_html
+
+    n = 60
+    table = pd.DataFrame({
+        "path": [f"{i}.png" for i in range(n)], "split": "", "given_label": [f"c{i % 3}" for i in range(n)],
+        "suggested_label": [f"c{(i + 1 + i // 3 % 2) % 3}" for i in range(n)], "label_score": np.linspace(0.01, 0.5, n),
+        "is_label_issue": True, "given_label_probability": 0.1, "suggested_label_probability": 0.8, "fold": 0,
+        "is_unreadable_issue": [i < 5 for i in range(n)], "unreadable_reason": "empty file (0 bytes)",
+    })
+    monkeypatch.setattr(report_html, "MAX_GROUPS", 2)
+    monkeypatch.setattr(report_html, "MAX_PROBLEM_ROWS", 3)
+    html = render_report(table, ["c0", "c1", "c2"], np.zeros(3), np.zeros((3, 3), int), _record(tmp_path), tmp_path)
+    assert html.count('<div class="pair">') == 2
+    assert "4 more groups" in html and "c2 → c0" in html  # the groups left out are listed with their counts
+    assert "The first 3 of 5 are listed here" in html and "<td>4.png</td>" not in html and "<td>2.png</td>" in html

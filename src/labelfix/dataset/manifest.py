@@ -54,7 +54,7 @@ class Manifest:
         """Sorted class names over all items."""
         return tuple(sorted({label for item in self.items for label in item.labels}))
 
-    @property
+    @cached_property
     def is_multilabel(self) -> bool:
         return self.multilabel or any(len(item.labels) != 1 for item in self.items)
 

@@ -45,6 +45,8 @@ ISSUE_TYPES = {
 # ImageNet features of 32x32 CIFAR-10N images agree with 81% of the labels (9% of them wrong); photos of
 # distinct objects usually 95% and more.
 LOW_AGREEMENT = 0.85
+MAX_GROUPS = 40  # label-issue groups shown with images; the others are listed by count
+MAX_PROBLEM_ROWS = 500  # problem files listed; issues.csv has them all
 IMAGE_ISSUE_SECTIONS = ("outlier", "dark", "light", "blurry", "low_information", "grayscale", "odd_size", "odd_aspect_ratio")
 
 
@@ -88,16 +90,16 @@ def _for_display(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _label_set_groups(table: pd.DataFrame, classes: list[str], thumbnails: Thumbnails, per_group: int) -> list[dict]:
-    """Flagged images grouped by 'probably missing <class>' and 'probably not <class>', largest group first."""
+    """Flagged images grouped by 'probably missing <class>' and 'probably not <class>', largest group first;
+    images for the first MAX_GROUPS groups."""
     flagged = table[table["is_label_issue"]].sort_values("label_score")
     groups = []
     for name in classes:
         for column, title in (("missing_labels", f"probably missing {name}"), ("extra_labels", f"probably not {name}")):
             rows = flagged[[name in labels for labels in flagged[column]]]
             if len(rows):
-                groups.append({"title": title, "count": len(rows),
-                               "images": [_image_card(row, thumbnails) for row in rows.head(per_group).itertuples()]})
-    return sorted(groups, key=lambda group: -group["count"])
+                groups.append({"title": title, "count": len(rows), "rows": rows})
+    return _with_images(sorted(groups, key=lambda group: -group["count"]), thumbnails, per_group)
 
 
 def _class_rows(table: pd.DataFrame, classes: list[str], noise_rates: np.ndarray) -> list[dict]:
@@ -121,13 +123,24 @@ def _type_rows(table: pd.DataFrame, notes: dict[str, str]) -> list[dict]:
 
 
 def _pair_groups(table: pd.DataFrame, thumbnails: Thumbnails, per_pair: int) -> list[dict]:
-    """Flagged images grouped by (given, suggested), largest group first, worst image first within."""
+    """Flagged images grouped by (given, suggested), largest group first, worst image first within; images for
+    the first MAX_GROUPS groups."""
     flagged = table[table["is_label_issue"]]
-    groups = []
-    for (given, suggested), rows in flagged.groupby(["given_label", "suggested_label"], sort=False):
-        images = [_image_card(row, thumbnails) for row in rows.sort_values("label_score").head(per_pair).itertuples()]
-        groups.append({"given": given, "suggested": suggested, "count": len(rows), "images": images})
-    return sorted(groups, key=lambda group: (-group["count"], group["given"], group["suggested"]))
+    groups = [{"given": given, "suggested": suggested, "count": len(rows), "rows": rows}
+              for (given, suggested), rows in flagged.groupby(["given_label", "suggested_label"], sort=False)]
+    groups = sorted(groups, key=lambda group: (-group["count"], group["given"], group["suggested"]))
+    return _with_images(groups, thumbnails, per_pair, sort_by="label_score")
+
+
+def _with_images(groups: list[dict], thumbnails: Thumbnails, per_group: int, sort_by: str | None = None) -> list[dict]:
+    """The groups with the cards of their worst `per_group` images, for the first MAX_GROUPS groups only (the
+    rest are listed by count: the report stays small whatever the dataset's size)."""
+    for position, group in enumerate(groups):
+        rows = group.pop("rows")
+        if position < MAX_GROUPS:
+            worst = (rows.nsmallest(per_group, sort_by) if sort_by else rows.head(per_group))
+            group["images"] = [_image_card(row, thumbnails) for row in worst.itertuples()]
+    return groups
 
 
 def _duplicate_groups(table: pd.DataFrame, thumbnails: Thumbnails, limit: int = 40) -> list[dict]:
@@ -182,15 +195,15 @@ def _image_issue_sections(table: pd.DataFrame, thumbnails: Thumbnails, neighbors
     return sections
 
 
-def _problem_files(table: pd.DataFrame) -> list[dict]:
-    """Unreadable and invalid files with their reasons."""
+def _problem_files(table: pd.DataFrame) -> tuple[list[dict], int]:
+    """The first MAX_PROBLEM_ROWS unreadable and invalid files with their reasons, and how many there are."""
     problems = table[table["is_unreadable_issue"]][["path", "given_label", "unreadable_reason"]].rename(
         columns={"unreadable_reason": "problem"})
     if "is_invalid_issue" in table:
         invalid = table[table["is_invalid_issue"]][["path", "given_label", "invalid_reason"]].rename(
             columns={"invalid_reason": "problem"})
         problems = pd.concat([problems, invalid])
-    return problems.to_dict("records")
+    return problems.head(MAX_PROBLEM_ROWS).to_dict("records"), len(problems)
 
 
 def _borderline(table: pd.DataFrame, thumbnails: Thumbnails, count: int) -> list[dict]:
@@ -225,6 +238,7 @@ def render_report(
             quality = class_quality[row["name"]]
             row.update(quality, flagged=quality["missing"] + quality["extra"])
     readable = table[~table["is_unreadable_issue"]]
+    problems, problem_count = _problem_files(table)
     context = {
         "run": run_record,
         "low_agreement": LOW_AGREEMENT,
@@ -253,7 +267,9 @@ def render_report(
                   else _pair_groups(table, thumbnails, images_per_pair)),
         "duplicates": _duplicate_groups(table, thumbnails),
         "image_sections": _image_issue_sections(table, thumbnails, neighbors),
-        "problems": _problem_files(table),
+        "problems": problems,
+        "problem_count": problem_count,
+        "max_groups": MAX_GROUPS,
         "borderline": _borderline(table, thumbnails, 12),
     }
     if run_dir is not None:
