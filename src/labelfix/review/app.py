@@ -81,21 +81,51 @@ class ReviewSession:
         try:
             self.record = store.read_run_record(self.db)
             self.classes = store.read_classes(self.db)
-            self.items = store.review_queue(self.db, everything=True)  # every image may be looked at and decided on
+            self.queue = self._shown(store.review_queue(self.db))  # what the page shows first
+            self.splits = store.read_splits(self.db)
         finally:
             self.db.execute("COMMIT")
         self.run_id = self.record.get("run_id")
-        self.multilabel = self.record.get("task") == "multilabel"
-        if self.multilabel:  # label sets, shown as text ('cat + sofa'); decided sets are stored as JSON lists
-            self.items = with_label_set_text(self.items)
-        self.item_ids = frozenset(self.items["item_id"].tolist())
-        self.queue = self.items[self.items["needs_review"].to_numpy(bool)]  # what the page shows first
-        self.sorts = sorts(self.items)
-        self.suggestions = dict(zip(self.items["item_id"], self.items["suggested_label"]))
-        if self.multilabel:
-            self.suggestions = {item_id: label_set_json(labels) for item_id, labels in
-                                zip(self.items["item_id"], self.items["suggested_labels"]) if labels is not None}
+        self._items: pd.DataFrame | None = None  # every image, read when first asked for (a million rows take a while)
+        self.queue_ids = frozenset(self.queue["item_id"].tolist())
+        self.sorts = sorts(self.queue)
+        self.summaries: dict[str, dict] = {}  # per scope: counts that do not change with decisions
         self.thumbnails = ThumbnailCache(self.run_dir / "thumbnails", Path(self.record["dataset"]["root"]))
+
+    @property
+    def multilabel(self) -> bool:
+        return self.record.get("task") == "multilabel"
+
+    def _shown(self, table: pd.DataFrame) -> pd.DataFrame:
+        """A multi-label run's label sets as text ('cat + sofa'); decided sets are stored as JSON lists."""
+        return with_label_set_text(table) if self.multilabel else table
+
+    @property
+    def items(self) -> pd.DataFrame:
+        """Every image (the "all" scope), read from the store the first time it is asked for."""
+        with self.lock:
+            if self._items is None:
+                self._items = self._shown(store.review_queue(self.db, everything=True))
+            return self._items
+
+    def summary(self, scope: str) -> dict:
+        """The page's filter choices for a scope (issue types, label pairs, given classes), computed once per run."""
+        if scope not in self.summaries:
+            base = self.items if scope == "all" else self.queue
+            self.summaries[scope] = {"issue_types": _issue_type_counts(base), "pairs": label_pairs(base),
+                                     "given_counts": base["given_label"].value_counts().sort_index().to_dict()}
+        return self.summaries[scope]
+
+    def suggestion(self, item_id: int) -> str | None:
+        """The label an accept stores: the suggested class, or a multi-label run's suggested set as a JSON list."""
+        table = self.queue if item_id in self.queue_ids else self.items
+        row = table[table["item_id"].to_numpy() == item_id]
+        if row.empty:
+            return None
+        if self.multilabel:
+            labels = row["suggested_labels"].iloc[0]
+            return label_set_json(labels) if labels is not None else None
+        return row["suggested_label"].iloc[0]
 
     def refresh(self) -> None:
         """Load the run again if a scan replaced it."""
@@ -121,7 +151,9 @@ class ReviewSession:
 
     def known(self, item_ids: list[int]) -> None:
         """Raise 404 unless every id is an image of this run (nothing is stored for a request that names another)."""
-        unknown = sorted(set(item_ids) - self.item_ids)
+        others = set(item_ids) - self.queue_ids
+        with self.lock:
+            unknown = sorted(others - store.existing_items(self.db, others)) if others else []
         if unknown:
             raise HTTPException(404, f"no image {unknown[0]} in this run" + (f" (and {len(unknown) - 1} more)"
                                                                                if len(unknown) > 1 else ""))
@@ -134,7 +166,7 @@ class ReviewSession:
         for item_id in request.item_ids:
             label = new_label
             if request.action == "accept":
-                label = self.suggestions.get(item_id)
+                label = self.suggestion(item_id)
                 if not label:
                     raise HTTPException(400, f"image {item_id} has no suggested label to accept")
             rows.append((item_id, request.action, label))
@@ -234,7 +266,7 @@ def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: b
             raise HTTPException(422, f"sort must be one of {', '.join(session.sorts)}")
         selection = QueueFilter(issue_type=issue_type, given=given, pair=pair, status=status, scope=scope, split=split,
                                 sort=sort, min_score=_bound(min_score, "min_score"), max_score=_bound(max_score, "max_score"))
-        base = session.items if scope == "all" else session.queue
+        summary = session.summary(scope)
         table = session.table(everything=scope == "all")
         shown = filter_queue(table, selection)
         rows, pages = page_of(shown, page, page_size)
@@ -243,9 +275,7 @@ def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: b
             "cards": _cards(rows), "selection": selection, "page": min(page, pages), "pages": pages,
             "page_size": page_size, "page_sizes": PAGE_SIZES, "statuses": STATUSES,
             "matching": len(filter_queue(table, replace(selection, status="all"))), "shown": len(shown),
-            "issue_types": _issue_type_counts(base), "pairs": label_pairs(base),
-            "given_counts": base["given_label"].value_counts().sort_index().to_dict(),
-            "splits": sorted(set(session.items["split"].dropna()) - {""}), "scopes": SCOPES, "sorts": session.sorts,
+            **summary, "splits": session.splits, "scopes": SCOPES, "sorts": session.sorts,
             "progress": review_progress(table), "reviewer": session.reviewer, "run_id": session.run_id,
             "multilabel": session.multilabel,
         })

@@ -16,19 +16,21 @@ from labelfix.store.decisions import (
 )
 from labelfix.store.queries import (
     current_run_id,
+    existing_items,
     item_evidence,
     item_file,
     items_with_suggestions,
     label_sets_with_suggestions,
     read_classes,
     read_run_record,
+    read_splits,
     review_queue,
 )
 from labelfix.store.schema import STORE_FILE, STORE_VERSION, open_store
 from labelfix.store.write import write_run_store
 
 __all__ = [
-    "ACTIONS", "STORE_FILE", "STORE_VERSION", "RunReplaced", "current_decisions", "current_run_id", "item_evidence", "item_file",
-    "items_with_suggestions", "label_sets_with_suggestions", "open_store", "read_classes", "read_run_record", "record_decisions", "review_queue",
+    "ACTIONS", "STORE_FILE", "STORE_VERSION", "RunReplaced", "current_decisions", "current_run_id", "existing_items", "item_evidence", "item_file",
+    "items_with_suggestions", "label_sets_with_suggestions", "open_store", "read_classes", "read_run_record", "read_splits", "record_decisions", "review_queue",
     "undo_decision", "write_run_store",
 ]

@@ -55,12 +55,27 @@ def review_queue(db: sqlite3.Connection, *, everything: bool = False) -> pd.Data
                "given_label", "given_labels", "issue_types", "suggested_label", "suggested_labels", "label_score",
                "given_label_probability", "suggested_label_probability"]
     queue = pd.DataFrame(rows, columns=columns)
-    scores = pd.DataFrame(db.execute("SELECT item_id, issue_type, score FROM issues WHERE score IS NOT NULL").fetchall(),
-                          columns=["item_id", "issue_type", "score"])
+    scores = pd.DataFrame(db.execute(
+        "SELECT s.item_id, s.issue_type, s.score FROM issues s JOIN items i USING (item_id) "
+        "WHERE s.score IS NOT NULL AND s.issue_type != 'label' AND (i.needs_review OR ?)", (int(everything),)).fetchall(),
+        columns=["item_id", "issue_type", "score"])
     by_type = scores[scores["issue_type"] != "label"].pivot(index="item_id", columns="issue_type", values="score")
     for name in by_type.columns:  # every issue type's score, to sort by (label_score is there already)
         queue[f"{name}_score"] = queue["item_id"].map(by_type[name])
     return queue
+
+
+def read_splits(db: sqlite3.Connection) -> list[str]:
+    """The split names of the run's images ('' and none left out), sorted."""
+    return [split for (split,) in db.execute("SELECT DISTINCT split FROM items WHERE split IS NOT NULL AND split != '' "
+                                             "ORDER BY split")]
+
+
+def existing_items(db: sqlite3.Connection, item_ids: set[int]) -> set[int]:
+    """Those of `item_ids` that are images of the run."""
+    ids = sorted(int(i) for i in item_ids)
+    return {item_id for (item_id,) in db.execute(
+        f"SELECT item_id FROM items WHERE item_id IN ({','.join('?' * len(ids))})", ids)}
 
 
 def item_evidence(db: sqlite3.Connection, item_id: int) -> dict | None:
