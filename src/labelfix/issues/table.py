@@ -45,7 +45,7 @@ def issue_table(
             "path": [item.path for item in manifest.items],
             "split": [item.split or "" for item in manifest.items],
             **{name: values if len(values) == n else spread(values, rows, n) for name, values in label_columns.items()},
-            "fold": pd.array(spread(folds.astype(object), rows, n), dtype="Int64"),
+            "fold": pd.arrays.IntegerArray(spread(folds.astype(np.int64), rows, n, 0), ~readable),  # <NA>: unreadable
             "is_unreadable_issue": ~readable,
             "unreadable_reason": [errors.get(i, "") for i in range(n)],
         }
