@@ -135,14 +135,16 @@ def write_labels(work: Path, n: int, given: np.ndarray, names: list[str]) -> Pat
     return path
 
 
-def measure(work: Path, n: int, truth: np.ndarray, given: np.ndarray, classes: int) -> dict:
+def measure(work: Path, n: int, truth: np.ndarray, given: np.ndarray, classes: int, seed: int) -> dict:
     import pandas as pd
     from sklearn.metrics import roc_auc_score
 
     label_file = write_labels(work, n, given, [f"c{k}" for k in range(classes)])
     run = work / f"run-{n}"
     completed = subprocess.run([sys.executable, "-c", SCAN, str(label_file), str(run), str(work / "cache")],
-                               check=True, capture_output=True, text=True)
+                               capture_output=True, text=True)
+    if completed.returncode:
+        raise SystemExit(f"the scan of {n:,} images failed:\n{completed.stderr[-3000:]}")
     outcome = json.loads(completed.stdout.strip().splitlines()[-1])
     record = json.loads((run / "run.json").read_text())
     table = pd.read_csv(run / "issues.csv", usecols=["path", "label_score", "is_label_issue"])
@@ -161,6 +163,7 @@ def measure(work: Path, n: int, truth: np.ndarray, given: np.ndarray, classes: i
         "auroc": round(float(roc_auc_score(planted, -table["label_score"].to_numpy())), 4),
         "flagged_precision": round(float(planted[flagged].mean()), 4),
         "flagged_recall": round(float(flagged[planted].mean()), 4),
+        "neighbour_recall_at_10": neighbour_recall(run, n, truth, seed),
         "report_mb": round((run / "report.html").stat().st_size / 1e6, 2),
         "review_page_seconds": review_page_seconds(run),
         "apply_seconds": apply_seconds(run, work.with_name(f"{work.name}-clean") / str(n)),
@@ -168,6 +171,33 @@ def measure(work: Path, n: int, truth: np.ndarray, given: np.ndarray, classes: i
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"scale-{n}.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+def neighbour_recall(run: Path, n: int, truth: np.ndarray, seed: int, queries: int = 200) -> float:
+    """Share of the true 10 nearest neighbours (exact cosine after centring, over all N synthetic vectors) that the
+    run's store holds, for a seeded sample of images."""
+    import sqlite3
+
+    dim = json.loads((run / "run.json").read_text())["model"]["feature_dim"]
+
+    def chunks():
+        for start in range(0, n, CHUNK):
+            yield start, synthetic_vectors(truth[start : min(start + CHUNK, n)], dim, seed, start)
+
+    mean = sum(vectors.sum(axis=0, dtype=np.float64) for _, vectors in chunks()) / n
+    sample = np.sort(np.random.default_rng(seed).choice(n, queries, replace=False))
+    unit = lambda rows: (rows - mean) / np.linalg.norm(rows - mean, axis=1, keepdims=True)  # noqa: E731
+    query = unit(np.concatenate([vectors[sample[(sample >= start) & (sample < start + CHUNK)] - start]
+                                 for start, vectors in chunks()]))
+    similarities = np.concatenate([query @ unit(vectors).T for _, vectors in chunks()], axis=1)
+    similarities[np.arange(queries), sample] = -np.inf
+    exact = np.argsort(-similarities, axis=1)[:, :10]
+    with sqlite3.connect(run / "labelfix.db") as db:
+        stored = {}
+        for item, neighbour in db.execute(
+                f"SELECT item_id, neighbor_id FROM neighbors WHERE item_id IN ({','.join(map(str, sample))})"):
+            stored.setdefault(item, set()).add(neighbour)
+    return round(float(np.mean([len(stored.get(int(i), set()) & set(row)) / 10 for i, row in zip(sample, exact)])), 4)
 
 
 def review_page_seconds(run: Path) -> dict:
@@ -222,7 +252,7 @@ def main() -> None:
         return
     results = []
     for n in sizes:
-        results.append(measure(args.work, n, truth, given, args.classes))
+        results.append(measure(args.work, n, truth, given, args.classes, args.seed))
         print(json.dumps(results[-1]), flush=True)
     stages = list(results[0]["stage_seconds"])
     print(f"\n{'images':>9} " + " ".join(f"{s[:9]:>9}" for s in stages)

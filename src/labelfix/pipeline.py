@@ -157,6 +157,8 @@ def scan(
             else:
                 vote = neighbor_vote(neighbors, labels, len(manifest.classes))
                 probabilities = normalized(blend(probabilities, vote, weight))
+    del embeddings
+    features.drop_embeddings()  # what follows needs the probabilities, neighbours and statistics only
     with timer.stage("find_issues"):
         findings = _find_issues(manifest, features, readable, labels, folds, probabilities, neighbors, config)
     pred_probs = np.full((len(manifest), len(manifest.classes)), np.nan)

@@ -35,6 +35,10 @@ class Features:
     from_cache: int
     activations: np.ndarray | None = None  # (N, views, C, h, w) float16 at the backbone's split point; 0 if unreadable
 
+    def drop_embeddings(self) -> None:
+        """Free the (N, D) matrix once nothing needs it any more (a million images: 6.8 GB)."""
+        self.embeddings = np.empty((0, self.embeddings.shape[1]), dtype=np.float32)
+
     @property
     def readable(self) -> np.ndarray:
         mask = np.ones(len(self.content_hashes), dtype=bool)
