@@ -72,10 +72,21 @@ class _Centred:
         self.mean = embeddings.mean(axis=0, dtype=np.float64).astype(np.float32)
         self.norms = np.concatenate([np.linalg.norm(embeddings[s] - self.mean, axis=1) for s in _chunks(len(embeddings))])
         self.norms = np.maximum(self.norms, 1e-12).astype(np.float32)
+        self.dot_mean: np.ndarray | None = None  # (N,) m·x, when first needed
 
     def rows(self, which) -> np.ndarray:
         """Unit rows for `which` (a slice or an integer array of any shape)."""
         return (self.embeddings[which] - self.mean) / self.norms[which][..., None]
+
+    def similarities(self, rows: slice, others: np.ndarray) -> np.ndarray:
+        """(b, c) cosine similarity of each of the b `rows` with its c `others` (item indices), centred: from the raw
+        dot products, (x - m)·(y - m) = x·y - m·x - m·y + m·m, so the gathered rows are read once."""
+        if self.dot_mean is None:
+            self.dot_mean = np.concatenate([self.embeddings[s] @ self.mean for s in _chunks(len(self.embeddings))])
+        raw = np.einsum("bd,bcd->bc", self.embeddings[rows], self.embeddings[others], dtype=np.float64)
+        mean_squared = float(self.mean.astype(np.float64) @ self.mean)
+        centred = raw - self.dot_mean[rows, None] - self.dot_mean[others] + mean_squared
+        return (centred / (self.norms[rows, None] * self.norms[others])).astype(np.float32)
 
 
 def _approximate(embeddings: np.ndarray, k: int) -> Neighbors:
@@ -98,8 +109,7 @@ def _approximate(embeddings: np.ndarray, k: int) -> Neighbors:
     del reduced
     similarities = np.empty(candidates.shape, dtype=np.float32)
     for s in _chunks(n):
-        found = candidates[s]
-        similarities[s] = np.einsum("bd,bkd->bk", centred.rows(s), centred.rows(np.maximum(found, 0)))
+        similarities[s] = centred.similarities(s, np.maximum(candidates[s], 0))
     similarities[candidates < 0] = -np.inf
     order = np.argsort(-similarities, axis=1, kind="stable")
     rows = np.arange(n)[:, None]
