@@ -86,11 +86,11 @@ def synthetic_vectors(truth: np.ndarray, dim: int, seed: int, start: int, separa
 
 
 def labels(n: int, classes: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(true, given) class per image: `noise` of the given labels are another class, chosen at random."""
-    rng = np.random.default_rng([seed, 1])
-    truth = rng.integers(0, classes, n)
-    flipped = rng.random(n) < noise
-    given = np.where(flipped, (truth + rng.integers(1, classes, n)) % classes, truth)
+    """(true, given) class per image: `noise` of the given labels are another class, chosen at random. Each draw has
+    its own generator, so the first N images get the same labels whatever `n` is."""
+    truth = np.random.default_rng([seed, 1]).integers(0, classes, n)
+    flipped = np.random.default_rng([seed, 2]).random(n) < noise
+    given = np.where(flipped, (truth + np.random.default_rng([seed, 3]).integers(1, classes, n)) % classes, truth)
     return truth, given
 
 
@@ -135,17 +135,25 @@ def write_labels(work: Path, n: int, given: np.ndarray, names: list[str]) -> Pat
     return path
 
 
-def measure(work: Path, n: int, truth: np.ndarray, given: np.ndarray, classes: int, seed: int) -> dict:
+def measure(work: Path, n: int, truth: np.ndarray, given: np.ndarray, classes: int, seed: int,
+            reuse: bool = False) -> dict:
     import pandas as pd
     from sklearn.metrics import roc_auc_score
 
     label_file = write_labels(work, n, given, [f"c{k}" for k in range(classes)])
+    given = np.array([int(json.loads(line)["label"][1:]) for line in label_file.read_text().splitlines()])
     run = work / f"run-{n}"
-    completed = subprocess.run([sys.executable, "-c", SCAN, str(label_file), str(run), str(work / "cache")],
-                               capture_output=True, text=True)
-    if completed.returncode:
-        raise SystemExit(f"the scan of {n:,} images failed:\n{completed.stderr[-3000:]}")
-    outcome = json.loads(completed.stdout.strip().splitlines()[-1])
+    if reuse and (run / "run.json").is_file():
+        stages = json.loads((run / "run.json").read_text())["timings_seconds"]
+        outcome = (json.loads((run / "outcome.json").read_text()) if (run / "outcome.json").is_file()
+                   else {"seconds": sum(stages.values()), "children_peak_rss_mib": float("nan")})
+    else:
+        completed = subprocess.run([sys.executable, "-c", SCAN, str(label_file), str(run), str(work / "cache")],
+                                   capture_output=True, text=True)
+        if completed.returncode:
+            raise SystemExit(f"the scan of {n:,} images failed:\n{completed.stderr[-3000:]}")
+        outcome = json.loads(completed.stdout.strip().splitlines()[-1])
+        (run / "outcome.json").write_text(json.dumps(outcome))
     record = json.loads((run / "run.json").read_text())
     table = pd.read_csv(run / "issues.csv", usecols=["path", "label_score", "is_label_issue"])
     index = table["path"].str.extract(r"(\d+)\.\w+$")[0].astype(int).to_numpy()
@@ -244,6 +252,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=data.BENCH_CACHE / "scale")
     parser.add_argument("--prepare-only", action="store_true", help="make the files and fill the cache, scan nothing")
+    parser.add_argument("--reuse-runs", action="store_true", help="measure the runs already scanned again, scan the rest")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     sizes = sorted(args.images)
@@ -252,7 +261,7 @@ def main() -> None:
         return
     results = []
     for n in sizes:
-        results.append(measure(args.work, n, truth, given, args.classes, args.seed))
+        results.append(measure(args.work, n, truth, given, args.classes, args.seed, args.reuse_runs))
         print(json.dumps(results[-1]), flush=True)
     stages = list(results[0]["stage_seconds"])
     print(f"\n{'images':>9} " + " ".join(f"{s[:9]:>9}" for s in stages)

@@ -79,7 +79,7 @@ def set_aside(path: Path) -> Path:
     return broken
 
 
-def link_or_copy(source: Path, target: Path) -> bool:
+def link_or_copy(source: Path | str, target: Path | str) -> bool:
     """A hard link to `source` at `target`, or a copy where the file system cannot link; True when linked."""
     try:
         os.link(source, target)

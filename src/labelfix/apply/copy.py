@@ -183,16 +183,22 @@ def _folder_targets(run: RunSource, kept: tuple[KeptImage, ...]) -> tuple[dict[i
 
 
 def _place_images(root: Path, destination: Path, pairs: list[tuple[str, str]], images: str) -> int:
-    """Hard-link (or copy) root/source to destination/target; returns how many links fell back to copies."""
-    copied = 0
+    """Hard-link (or copy) root/source to destination/target; returns how many links fell back to copies.
+    Plain strings and one mkdir per folder: a million images are placed in seconds, not minutes."""
+    copied, made = 0, set()
     for source, target in pairs:
-        if not (root / source).is_file():
-            continue  # a kept unreadable image that did not exist at scan time either
-        (destination / target).parent.mkdir(parents=True, exist_ok=True)
-        if images == "link":
-            copied += not link_or_copy(root / source, destination / target)
-        else:
-            shutil.copy2(root / source, destination / target)
+        source_path, target_path = os.path.join(root, source), os.path.join(destination, target)
+        folder = os.path.dirname(target_path)
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+        try:
+            if images == "link":
+                copied += not link_or_copy(source_path, target_path)
+            else:
+                shutil.copy2(source_path, target_path)
+        except (FileNotFoundError, IsADirectoryError):
+            continue  # a kept unreadable image that did not exist (as a file) at scan time either
     return copied
 
 

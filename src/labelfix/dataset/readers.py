@@ -215,14 +215,14 @@ class PathsUnder:
                 f"{where}: image path {value!r} points outside the dataset folder {self.root}; "
                 "paths must be relative to the label file and stay inside its folder"
             )
-        return Path(resolved[len(self.root) + 1 :]).as_posix()
+        return resolved[len(self.root) + 1 :].replace(os.sep, "/")
 
     def contains(self, path: Path) -> bool:
         """Whether `path` (absolute, or relative to the root), links followed, lies inside the root."""
         return self._resolve(os.path.join(self.root, path)).startswith(self.root + os.sep)
 
     def _resolve(self, path: str) -> str:
-        if ".." in Path(path).parts:
+        if ".." in path.replace(os.sep, "/").split("/"):
             return os.path.realpath(path)  # ".." after a link is not the link's parent: resolve it all
         folder, name = os.path.split(path)
         if folder not in self._folders:
