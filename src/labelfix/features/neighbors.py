@@ -20,7 +20,7 @@ EXACT_SEARCH_LIMIT = 50_000  # exact search on 50k images already took half of a
 REDUCED_DIM = 128  # principal components the approximate search uses
 PCA_SAMPLE = 50_000  # rows the components are fitted on
 CHUNK = 1024  # rows projected or re-ranked at a time
-CANDIDATES = 3  # the approximate search returns CANDIDATES × k candidates per image for the exact re-ranking
+CANDIDATES = 2  # the approximate search returns CANDIDATES × k candidates per image for the exact re-ranking
 NPROBE = 64  # inverted lists visited per query
 
 
@@ -83,7 +83,7 @@ class _Centred:
         dot products, (x - m)·(y - m) = x·y - m·x - m·y + m·m, so the gathered rows are read once."""
         if self.dot_mean is None:
             self.dot_mean = np.concatenate([self.embeddings[s] @ self.mean for s in _chunks(len(self.embeddings))])
-        raw = np.einsum("bd,bcd->bc", self.embeddings[rows], self.embeddings[others], dtype=np.float64)
+        raw = np.einsum("bd,bcd->bc", self.embeddings[rows], self.embeddings[others]).astype(np.float64)
         mean_squared = float(self.mean.astype(np.float64) @ self.mean)
         centred = raw - self.dot_mean[rows, None] - self.dot_mean[others] + mean_squared
         return (centred / (self.norms[rows, None] * self.norms[others])).astype(np.float32)
