@@ -89,7 +89,7 @@ class ReviewSession:
         self._items: pd.DataFrame | None = None  # every image, read when first asked for (a million rows take a while)
         self.queue_ids = frozenset(self.queue["item_id"].tolist())
         self.sorts = sorts(self.queue)
-        self.summaries: dict[str, dict] = {}  # per scope: counts that do not change with decisions
+        self.summaries = {"review": _summary(self.queue)}  # per scope: counts that do not change with decisions
         self.thumbnails = ThumbnailCache(self.run_dir / "thumbnails", Path(self.record["dataset"]["root"]))
 
     @property
@@ -111,9 +111,7 @@ class ReviewSession:
     def summary(self, scope: str) -> dict:
         """The page's filter choices for a scope (issue types, label pairs, given classes), computed once per run."""
         if scope not in self.summaries:
-            base = self.items if scope == "all" else self.queue
-            self.summaries[scope] = {"issue_types": _issue_type_counts(base), "pairs": label_pairs(base),
-                                     "given_counts": base["given_label"].value_counts().sort_index().to_dict()}
+            self.summaries[scope] = _summary(self.items if scope == "all" else self.queue)
         return self.summaries[scope]
 
     def suggestion(self, item_id: int) -> str | None:
@@ -327,6 +325,11 @@ def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: b
         return session.state(item_ids)
 
     return app
+
+
+def _summary(base: pd.DataFrame) -> dict:
+    return {"issue_types": _issue_type_counts(base), "pairs": label_pairs(base),
+            "given_counts": base["given_label"].value_counts().sort_index().to_dict()}
 
 
 def _issue_type_counts(queue: pd.DataFrame) -> dict[str, int]:
