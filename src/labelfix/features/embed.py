@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,21 +128,22 @@ def compute_features(
         else:
             batches = embed_files(files, backbone, batch_size=batch_size, workers=workers, device=device,
                                   with_statistics=with_statistics, with_activations=with_activations)
-        for batch in batches:
-            fresh = {
-                hashes[unique[j]]: CachedImage(vector, statistics)
-                for j, vector, statistics in zip(batch.indices, batch.vectors, batch.statistics)
-            }
-            if batch.activations is not None:
-                fresh_activations = {hashes[unique[j]]: array for j, array in zip(batch.indices, batch.activations)}
-                cache.put_activations(backbone.activations_key, fresh_activations.items())
-                activations.update(fresh_activations)
-            cache.put_many(key, fresh.items())
-            for h, cached in fresh.items():
-                place(h, cached)
-            errors.update({unique[j]: error for j, error in batch.errors.items()})
-            newly_embedded += len(batch.indices)
-            advance(len(batch.indices) + len(batch.errors))
+        with closing(batches):  # stopped midway (an error, Ctrl-C): the workers or Ray actors are released at once
+            for batch in batches:
+                fresh = {
+                    hashes[unique[j]]: CachedImage(vector, statistics)
+                    for j, vector, statistics in zip(batch.indices, batch.vectors, batch.statistics)
+                }
+                if batch.activations is not None:
+                    fresh_activations = {hashes[unique[j]]: array for j, array in zip(batch.indices, batch.activations)}
+                    cache.put_activations(backbone.activations_key, fresh_activations.items())
+                    activations.update(fresh_activations)
+                cache.put_many(key, fresh.items())
+                for h, cached in fresh.items():
+                    place(h, cached)
+                errors.update({unique[j]: error for j, error in batch.errors.items()})
+                newly_embedded += len(batch.indices)
+                advance(len(batch.indices) + len(batch.errors))
     bad_hashes = {hashes[i] for i in errors if hashes[i]}
     for i, h in enumerate(hashes):
         if h in bad_hashes and i not in errors:  # a duplicate of a file that failed to decode

@@ -57,8 +57,13 @@ def ray_embed_files(
     started_here = _connect(address)
     try:
         dataset = _embedding_dataset(paths, backbone, batch_size, with_statistics, with_activations)
-        for columns in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-            yield _embedded_batch(columns)
+        batches = dataset.iter_batches(batch_size=None, batch_format="numpy")
+        try:
+            for columns in batches:
+                yield _embedded_batch(columns)
+        finally:  # a scan stopped midway releases its actors now, not when collected (they hold the cluster's CPUs)
+            if hasattr(batches, "close"):
+                batches.close()
     finally:
         if started_here:
             ray.shutdown()
