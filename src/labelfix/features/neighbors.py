@@ -1,10 +1,12 @@
 """k nearest neighbours by cosine distance: exact up to 50k images (faiss, or scikit-learn), approximate above.
 
-Above EXACT_SEARCH_LIMIT the candidates come from an inverted-file index (faiss IVF) over the embeddings
-projected onto their first REDUCED_DIM principal components (a million 1,712-wide vectors would not fit twice in
+Above EXACT_SEARCH_LIMIT the candidates come from an HNSW graph (faiss) over the embeddings projected onto their
+first REDUCED_DIM principal components (a million 1,712-wide vectors would not fit twice in
 memory, and exact search grows with N²); the candidates are then re-ranked by their exact cosine distance on the
 full embeddings, so every distance reported is exact and only which neighbours are found is approximate.
-`benchmarks/scale.py` measures that recall.
+`benchmarks/scale.py` measures that recall. On 100,000 synthetic images (recall@10 against exact search, 200
+images): HNSW 0.97 in 51 s, an IVF index (4·√N lists, 64 probed) 0.83 in 41 s, and IVF's all-pairs search grows
+as N^1.5 (every query scans its probed lists: over 18 minutes at a million), HNSW's as N log N.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ REDUCED_DIM = 128  # principal components the approximate search uses
 PCA_SAMPLE = 50_000  # rows the components are fitted on
 CHUNK = 1024  # rows projected or re-ranked at a time
 CANDIDATES = 2  # the approximate search returns CANDIDATES × k candidates per image for the exact re-ranking
-NPROBE = 64  # inverted lists visited per query
+HNSW_LINKS = 32  # links per node of the HNSW graph
+HNSW_SEARCH = 64  # candidates kept while searching it (efSearch)
 
 
 @dataclass
@@ -90,21 +93,18 @@ class _Centred:
 
 
 def _approximate(embeddings: np.ndarray, k: int) -> Neighbors:
-    """Candidates from an IVF index over the principal components, re-ranked by exact cosine distance."""
+    """Candidates from an HNSW graph over the principal components, re-ranked by exact cosine distance."""
     import faiss
 
     n = len(embeddings)
     centred = _Centred(embeddings)
     components = _principal_components(centred, min(REDUCED_DIM, embeddings.shape[1]))
     reduced = np.concatenate([normalize(centred.rows(s) @ components) for s in _chunks(n)])
-    lists = int(4 * np.sqrt(n))
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(reduced.shape[1]), reduced.shape[1], lists, faiss.METRIC_INNER_PRODUCT)
-    index.cp.seed = 0
-    index.train(reduced[np.random.default_rng(0).choice(n, min(n, 40 * lists), replace=False)])
+    index = faiss.IndexHNSWFlat(reduced.shape[1], HNSW_LINKS, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = 40
     index.add(reduced)
-    index.nprobe = NPROBE
-    log.info("approximate nearest neighbours for %d images (IVF %d lists, %d probed, %d principal components)",
-             n, lists, NPROBE, reduced.shape[1])
+    index.hnsw.efSearch = max(HNSW_SEARCH, CANDIDATES * k + 1)
+    log.info("approximate nearest neighbours for %d images (HNSW on %d principal components)", n, reduced.shape[1])
     _, candidates = index.search(reduced, CANDIDATES * k + 1)
     del reduced
     similarities = np.empty(candidates.shape, dtype=np.float32)
