@@ -1,4 +1,4 @@
-"""Nearest neighbours: self excluded, exact below the limit, approximate (IVF on principal components, exact
+"""Nearest neighbours: self excluded, exact below the limit, approximate (HNSW on principal components, exact
 re-ranking) above it."""
 
 import numpy as np
