@@ -49,7 +49,10 @@ class Scans:
 def local_ray():
     ray = pytest.importorskip("ray", reason='Ray is not installed: pip install "labelfix[ray]"')
     try:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+        # 3 logical CPUs: one backbone replica (see _embedder_placement) and a spare, since the interrupted scan's
+        # replica may still hold a CPU while the next scan starts (Ray Data stops it asynchronously); with 2, the next
+        # scan's decode tasks waited for it forever on a busy machine
+        ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     except Exception as error:  # noqa: BLE001 - whatever stops Ray from starting, the engine cannot be tested here
         pytest.skip(f"a local Ray cannot start here: {error}")
     yield ray
