@@ -113,11 +113,7 @@ def compute_features(
     if with_activations:  # an image whose activations are not cached is decoded again
         known &= set(activations)
     from_cache = sum(1 for h in hashes if h in known)
-    to_embed = [i for i, h in enumerate(hashes) if h and h not in known]
-    first_of_hash = {}
-    for i in to_embed:
-        first_of_hash.setdefault(hashes[i], i)
-    unique = list(first_of_hash.values())  # identical files are embedded once
+    unique = [where[0] for h, where in positions.items() if h not in known]  # identical files are embedded once
     log.info("%d images: %d cached, %d to embed", len(paths), from_cache, len(unique))
     newly_embedded = 0
     with progress.task("embed", len(unique)) as advance:
@@ -147,7 +143,7 @@ def compute_features(
     bad_hashes = {hashes[i] for i in errors if hashes[i]}
     for i, h in enumerate(hashes):
         if h in bad_hashes and i not in errors:  # a duplicate of a file that failed to decode
-            errors[i] = errors[first_of_hash[h]]
+            errors[i] = errors[positions[h][0]]
     return Features(
         embeddings=embeddings,
         statistics=statistics,
