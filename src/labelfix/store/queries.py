@@ -34,6 +34,16 @@ SELECT i.item_id, i.path, i.content_hash, i.split, i.fold, i.needs_review, i.rev
 FROM items i LEFT JOIN issues li ON li.item_id = i.item_id AND li.issue_type = 'label'
 WHERE i.needs_review OR ? ORDER BY i.review_rank
 """
+QUEUE_COLUMNS = ["item_id", "path", "content_hash", "split", "fold", "needs_review", "review_rank", "review_score",
+                 "given_label", "given_labels", "issue_types", "suggested_label", "suggested_labels", "label_score",
+                 "given_label_probability", "suggested_label_probability"]
+# the distinct issue types, one index lookup each (a loose index scan over issues_by_type)
+ISSUE_TYPES = """
+WITH RECURSIVE types(name) AS (
+    SELECT MIN(issue_type) FROM issues
+    UNION ALL SELECT (SELECT MIN(issue_type) FROM issues WHERE issue_type > types.name) FROM types WHERE name IS NOT NULL
+) SELECT name FROM types WHERE name IS NOT NULL
+"""
 
 
 def review_queue(db: sqlite3.Connection, *, everything: bool = False) -> pd.DataFrame:
@@ -41,28 +51,33 @@ def review_queue(db: sqlite3.Connection, *, everything: bool = False) -> pd.Data
     split, fold, needs_review, given_label, given_labels (sorted list), issue_types (list), suggested_label (the
     classifier's top class), suggested_labels (a multi-label run's suggested set, else None), label_score,
     given/suggested_label_probability, and `<type>_score` for every other issue type with scores."""
-    rows = [dict(row) for row in db.execute(REVIEW_QUEUE, (int(everything),))]
-    for row in rows:
-        row["path"] = path_from_store(row["path"])
-        details = json.loads(row.pop("label_details") or "{}")
-        row["given_labels"] = sorted(json.loads(row["given_labels"]))
-        row["suggested_labels"] = details.get("suggested_labels")
-        row["given_label_probability"] = details.get("given_label_probability")
-        row["suggested_label_probability"] = details.get("suggested_label_probability")
-        row["issue_types"] = sorted((row["issue_types"] or "").split(",")) if row["issue_types"] else []
-        row["needs_review"] = bool(row["needs_review"])
-    columns = ["item_id", "path", "content_hash", "split", "fold", "needs_review", "review_rank", "review_score",
-               "given_label", "given_labels", "issue_types", "suggested_label", "suggested_labels", "label_score",
-               "given_label_probability", "suggested_label_probability"]
-    queue = pd.DataFrame(rows, columns=columns)
-    scores = pd.DataFrame(db.execute(
-        "SELECT s.item_id, s.issue_type, s.score FROM issues s JOIN items i USING (item_id) "
-        "WHERE s.score IS NOT NULL AND s.issue_type != 'label' AND (i.needs_review OR ?)", (int(everything),)).fetchall(),
-        columns=["item_id", "issue_type", "score"])
-    by_type = scores[scores["issue_type"] != "label"].pivot(index="item_id", columns="issue_type", values="score")
-    for name in by_type.columns:  # every issue type's score, to sort by (label_score is there already)
-        queue[f"{name}_score"] = queue["item_id"].map(by_type[name])
+    cursor = db.execute(REVIEW_QUEUE, (int(everything),))
+    queue = pd.DataFrame([tuple(row) for row in cursor], columns=[column for column, *_ in cursor.description])
+    queue["path"] = pd.Series([path_from_store(path) for path in queue["path"]], dtype=object)
+    details = [json.loads(text) if isinstance(text, str) else {} for text in queue.pop("label_details")]  # NaN: no row
+    queue["given_labels"] = [sorted(json.loads(labels)) for labels in queue["given_labels"]]
+    queue["issue_types"] = [sorted(types.split(",")) if isinstance(types, str) and types else []
+                            for types in queue["issue_types"]]
+    queue["needs_review"] = queue["needs_review"].astype(bool)
+    for key in ("suggested_labels", "given_label_probability", "suggested_label_probability"):
+        queue[key] = [found.get(key) for found in details]
+    queue = queue[QUEUE_COLUMNS]
+    scores = _scores_by_type(db, everything)
+    for name in scores.columns:  # every issue type's score, to sort by (label_score is there already)
+        queue[f"{name}_score"] = queue["item_id"].map(scores[name])
     return queue
+
+
+def _scores_by_type(db: sqlite3.Connection, everything: bool) -> pd.DataFrame:
+    """(item, issue type) scores of the queue's images, one column per issue type other than label that has any,
+    pivoted by SQLite (a million images have 13 million issue rows)."""
+    types = [name for (name,) in db.execute(ISSUE_TYPES) if name != "label"]
+    pivot = ", ".join("MAX(CASE WHEN s.issue_type = ? THEN s.score END)" for _ in types)
+    rows = db.execute(f"SELECT i.item_id{', ' if types else ''}{pivot} FROM items i CROSS JOIN issues s "
+                      "ON s.item_id = i.item_id WHERE i.needs_review OR ? GROUP BY i.item_id",
+                      [*types, int(everything)]).fetchall()
+    return pd.DataFrame([tuple(row) for row in rows], columns=["item_id", *types]).set_index("item_id").dropna(
+        axis=1, how="all")
 
 
 def read_splits(db: sqlite3.Connection) -> list[str]:
