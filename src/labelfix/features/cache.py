@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import sqlite3
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,12 @@ def checksum(*parts: bytes) -> str:
     return digest.hexdigest()
 
 
+def _shared_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A statistics dict whose keys are the one interned copy of each name: a million dicts otherwise hold twelve
+    million key strings (1.5 KB per image instead of 0.8 KB)."""
+    return {sys.intern(key): value for key, value in pairs}
+
+
 class EmbeddingCache:
     """One SQLite file under the cache folder."""
 
@@ -91,7 +98,7 @@ class EmbeddingCache:
             if checksum(blob, stats.encode()) != stored:
                 self._discard()
                 continue
-            yield h, CachedImage(np.frombuffer(blob, dtype=np.float32), json.loads(stats))
+            yield h, CachedImage(np.frombuffer(blob, dtype=np.float32), json.loads(stats, object_pairs_hook=_shared_keys))
 
     def put_many(self, key: str, entries: Iterable[tuple[str, CachedImage]]) -> None:
         rows = []
