@@ -11,6 +11,7 @@ def test_queue_functions_on_plain_tables(run_dir):
     store.record_decisions(db, [(int(queue["item_id"].iloc[0]), "remove", None)], "t")
     table = with_decisions(queue, store.current_decisions(db))
     assert len(filter_queue(table, QueueFilter(status="decided"))) == 1
+    assert table["action"].iloc[1] is None and table["final_label"].iloc[1] is None  # JSON null on the page, not NaN
     assert len(filter_queue(table, QueueFilter(status="all"))) == len(queue)
     rows, pages = page_of(table, 5, 2)
     assert pages == -(-len(queue) // 2) and len(rows) >= 1

@@ -83,12 +83,12 @@ class ReviewSession:
             self.classes = store.read_classes(self.db)
             self.queue = self._shown(store.review_queue(self.db))  # what the page shows first
             self.splits = store.read_splits(self.db)
+            self.sorts = sorts(store.scored_issue_types(self.db))
         finally:
             self.db.execute("COMMIT")
         self.run_id = self.record.get("run_id")
         self._items: pd.DataFrame | None = None  # every image, read when first asked for (a million rows take a while)
         self.queue_ids = frozenset(self.queue["item_id"].tolist())
-        self.sorts = sorts(self.queue)
         self.summaries = {"review": _summary(self.queue)}  # per scope: counts that do not change with decisions
         self.thumbnails = ThumbnailCache(self.run_dir / "thumbnails", Path(self.record["dataset"]["root"]))
 
@@ -143,9 +143,24 @@ class ReviewSession:
         with self.lock:
             return store.current_decisions(self.db)
 
-    def table(self, *, everything: bool = False) -> pd.DataFrame:
-        """The images needing review (with `everything`, every image) with their current decisions."""
-        return with_decisions(self.items if everything else self.queue, self.decisions())
+    def table(self, *, everything: bool = False, sort: str = "review") -> pd.DataFrame:
+        """The images needing review (with `everything`, every image) with their current decisions, and the scores
+        `sort` orders them by."""
+        return with_decisions(self._with_scores(everything, sort), self.decisions())
+
+    def _with_scores(self, everything: bool, sort: str) -> pd.DataFrame:
+        """The images, with the scores of the issue type `sort` names when it is one (read the first time, kept)."""
+        base = self.items if everything else self.queue
+        if sort in base or not sort.endswith("_score") or sort not in self.sorts:
+            return base
+        with self.lock:
+            scores = store.issue_scores(self.db, sort.removesuffix("_score"), everything=everything)
+            base = base.assign(**{sort: base["item_id"].map(scores)})
+            if everything:
+                self._items = base
+            else:
+                self.queue = base
+        return base
 
     def known(self, item_ids: list[int]) -> None:
         """Raise 404 unless every id is an image of this run (nothing is stored for a request that names another)."""
@@ -265,7 +280,7 @@ def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: b
         selection = QueueFilter(issue_type=issue_type, given=given, pair=pair, status=status, scope=scope, split=split,
                                 sort=sort, min_score=_bound(min_score, "min_score"), max_score=_bound(max_score, "max_score"))
         summary = session.summary(scope)
-        table = session.table(everything=scope == "all")
+        table = session.table(everything=scope == "all", sort=sort)
         shown = filter_queue(table, selection)
         rows, pages = page_of(shown, page, page_size)
         return templates.TemplateResponse(request, "review.html.j2", {

@@ -36,13 +36,15 @@ class QueueFilter:
 
 def with_decisions(queue: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
     """The queue with each image's current `action` and `final_label` (None when undecided)."""
-    current = decisions.set_index("item_id")
-    table = queue.copy()
-    table["action"] = table["item_id"].map(current["action"]) if len(current) else None
-    table["final_label"] = table["item_id"].map(current["label"]) if len(current) else None
-    table["action"] = table["action"].astype(object).where(table["action"].notna(), None)
-    table["final_label"] = table["final_label"].astype(object).where(table["final_label"].notna(), None)
-    return table
+    where = pd.Index(queue["item_id"]).get_indexer(decisions["item_id"])
+    found = where >= 0
+    columns = {}
+    for name, column in (("action", "action"), ("final_label", "label")):
+        values = np.full(len(queue), None, dtype=object)
+        given = decisions[column].astype(object)
+        values[where[found]] = given.where(given.notna(), None).to_numpy(object)[found]
+        columns[name] = pd.Series(values, index=queue.index, dtype=object)  # None, not NaN, when undecided
+    return queue.assign(**columns)
 
 
 def _pairs(table: pd.DataFrame) -> pd.Series:
@@ -51,8 +53,9 @@ def _pairs(table: pd.DataFrame) -> pd.Series:
 
 
 def _has_issue(table: pd.DataFrame, issue_type: str) -> np.ndarray:
-    """(N,) bool: the rows whose issue types include `issue_type` (an empty table gives an empty mask)."""
-    return np.array([issue_type in types for types in table["issue_types"]], dtype=bool)
+    """(N,) bool: the rows flagged with `issue_type` (the store's `is_<type>_issue` column; none without it)."""
+    column = f"is_{issue_type}_issue"
+    return table[column].to_numpy(bool) if column in table else np.zeros(len(table), dtype=bool)
 
 
 def label_pairs(queue: pd.DataFrame) -> list[tuple[str, int]]:
@@ -88,11 +91,9 @@ def filter_queue(table: pd.DataFrame, selection: QueueFilter) -> pd.DataFrame:
     return table[keep]
 
 
-def sorts(table: pd.DataFrame) -> dict[str, str]:
-    """The orders the page offers: review order, label score, and each other issue type's score in `table`."""
-    by_type = {column: f"{column[:-6].replace('_', ' ')} score, lowest first" for column in table.columns
-               if column.endswith("_score") and column not in ("label_score", "review_score")}
-    return {**SORTS, **by_type}
+def sorts(scored_types: list[str]) -> dict[str, str]:
+    """The orders the page offers: review order, label score, and each other issue type's score (`scored_types`)."""
+    return {**SORTS, **{f"{name}_score": f"{name.replace('_', ' ')} score, lowest first" for name in scored_types}}
 
 
 def page_of(rows: pd.DataFrame, page: int, page_size: int) -> tuple[pd.DataFrame, int]:
@@ -104,24 +105,24 @@ def page_of(rows: pd.DataFrame, page: int, page_size: int) -> tuple[pd.DataFrame
 
 def review_progress(table: pd.DataFrame) -> dict:
     """Reviewed / left of the images needing review, and per given class the share of decided label flags that
-    were real errors."""
-    if "needs_review" in table:
-        table = table[table["needs_review"].to_numpy(bool)]
-    decided = table["action"].notna()
-    label_flags = pd.Series(_has_issue(table, "label"), index=table.index)
-    confirmed = table["action"].isin(CONFIRMING_ACTIONS)
+    were real errors (from whole columns: the table is not copied, a million images have 200,000 to review)."""
+    scope = table["needs_review"].to_numpy(bool) if "needs_review" in table else np.ones(len(table), dtype=bool)
+    decided = table["action"].notna().to_numpy(bool) & scope
+    confirmed = table["action"].isin(CONFIRMING_ACTIONS).to_numpy(bool) & scope
+    flags = _has_issue(table, "label") & scope
     per_class = []
-    for name, rows in table[label_flags].groupby("given_label", sort=True):
-        reviewed = int(rows["action"].notna().sum())
-        real = int(rows["action"].isin(CONFIRMING_ACTIONS).sum())
-        per_class.append({"class": name, "flagged": len(rows), "reviewed": reviewed, "real_errors": real,
+    by_class = pd.DataFrame({"class": table["given_label"].to_numpy(object)[flags], "flagged": 1,
+                             "reviewed": decided[flags], "real_errors": confirmed[flags]})
+    for name, counts in by_class.groupby("class", sort=True).sum().iterrows():
+        reviewed, real = int(counts["reviewed"]), int(counts["real_errors"])
+        per_class.append({"class": name, "flagged": int(counts["flagged"]), "reviewed": reviewed, "real_errors": real,
                           "share_real": real / reviewed if reviewed else None})
-    reviewed_flags = int((decided & label_flags).sum())
+    reviewed_flags = int((decided & flags).sum())
     return {
-        "total": len(table),
+        "total": int(scope.sum()),
         "reviewed": int(decided.sum()),
-        "left": int((~decided).sum()),
+        "left": int((scope & ~decided).sum()),
         "label_flags_reviewed": reviewed_flags,
-        "share_real": float((confirmed & label_flags).sum() / reviewed_flags) if reviewed_flags else None,
+        "share_real": float((confirmed & flags).sum() / reviewed_flags) if reviewed_flags else None,
         "per_class": per_class,
     }

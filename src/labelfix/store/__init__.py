@@ -18,6 +18,7 @@ from labelfix.store.queries import (
     current_run_id,
     existing_items,
     item_evidence,
+    issue_scores,
     item_file,
     items_with_suggestions,
     label_sets_with_suggestions,
@@ -25,12 +26,13 @@ from labelfix.store.queries import (
     read_run_record,
     read_splits,
     review_queue,
+    scored_issue_types,
 )
 from labelfix.store.schema import STORE_FILE, STORE_VERSION, open_store
 from labelfix.store.write import write_run_store
 
 __all__ = [
-    "ACTIONS", "STORE_FILE", "STORE_VERSION", "RunReplaced", "current_decisions", "current_run_id", "existing_items", "item_evidence", "item_file",
+    "ACTIONS", "STORE_FILE", "STORE_VERSION", "RunReplaced", "current_decisions", "current_run_id", "existing_items", "issue_scores", "item_evidence", "item_file",
     "items_with_suggestions", "label_sets_with_suggestions", "open_store", "read_classes", "read_run_record", "read_splits", "record_decisions", "review_queue",
-    "undo_decision", "write_run_store",
+    "scored_issue_types", "undo_decision", "write_run_store",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import numpy as np
 import pandas as pd
 
 from labelfix.fileio import path_from_store
@@ -27,9 +28,7 @@ def read_classes(db: sqlite3.Connection) -> list[str]:
 
 REVIEW_QUEUE = """
 SELECT i.item_id, i.path, i.content_hash, i.split, i.fold, i.needs_review, i.review_rank, i.review_score,
-       (SELECT GROUP_CONCAT(label, '|') FROM labels l WHERE l.item_id = i.item_id) AS given_label,
        (SELECT json_group_array(label) FROM labels l WHERE l.item_id = i.item_id) AS given_labels,
-       (SELECT GROUP_CONCAT(issue_type, ',') FROM issues s WHERE s.item_id = i.item_id AND s.is_issue) AS issue_types,
        li.suggested_label, li.score AS label_score, li.details AS label_details
 FROM items i LEFT JOIN issues li ON li.item_id = i.item_id AND li.issue_type = 'label'
 WHERE i.needs_review OR ? ORDER BY i.review_rank
@@ -50,34 +49,58 @@ def review_queue(db: sqlite3.Connection, *, everything: bool = False) -> pd.Data
     """Every image that needs review (with `everything`, every image), in review order: item_id, path, content_hash,
     split, fold, needs_review, given_label, given_labels (sorted list), issue_types (list), suggested_label (the
     classifier's top class), suggested_labels (a multi-label run's suggested set, else None), label_score,
-    given/suggested_label_probability, and `<type>_score` for every other issue type with scores."""
+    given/suggested_label_probability, and `is_<type>_issue` (bool) for every issue type. The other types' scores
+    come from `issue_scores`, when asked for."""
     cursor = db.execute(REVIEW_QUEUE, (int(everything),))
     queue = pd.DataFrame([tuple(row) for row in cursor], columns=[column for column, *_ in cursor.description])
     queue["path"] = pd.Series([path_from_store(path) for path in queue["path"]], dtype=object)
+    given = [json.loads(labels) for labels in queue["given_labels"]]  # in the labels index's order, as the store has
+    queue["given_label"] = pd.Series(["|".join(labels) for labels in given], dtype=object)  # object: also when empty
+    queue["given_labels"] = [sorted(labels) for labels in given]
     details = [json.loads(text) if isinstance(text, str) else {} for text in queue.pop("label_details")]  # NaN: no row
-    queue["given_labels"] = [sorted(json.loads(labels)) for labels in queue["given_labels"]]
-    queue["issue_types"] = [sorted(types.split(",")) if isinstance(types, str) and types else []
-                            for types in queue["issue_types"]]
-    queue["needs_review"] = queue["needs_review"].astype(bool)
     for key in ("suggested_labels", "given_label_probability", "suggested_label_probability"):
         queue[key] = [found.get(key) for found in details]
-    queue = queue[QUEUE_COLUMNS]
-    scores = _scores_by_type(db, everything)
-    for name in scores.columns:  # every issue type's score, to sort by (label_score is there already)
-        queue[f"{name}_score"] = queue["item_id"].map(scores[name])
-    return queue
+    queue["needs_review"] = queue["needs_review"].astype(bool)
+    flags = _flags(db, queue["item_id"])
+    queue["issue_types"] = pd.Series(_flagged_types(flags, len(queue)), dtype=object)
+    return queue[QUEUE_COLUMNS].assign(**{f"is_{name}_issue": values for name, values in flags.items()})
 
 
-def _scores_by_type(db: sqlite3.Connection, everything: bool) -> pd.DataFrame:
-    """(item, issue type) scores of the queue's images, one column per issue type other than label that has any,
-    pivoted by SQLite (a million images have 13 million issue rows)."""
-    types = [name for (name,) in db.execute(ISSUE_TYPES) if name != "label"]
-    pivot = ", ".join("MAX(CASE WHEN s.issue_type = ? THEN s.score END)" for _ in types)
-    rows = db.execute(f"SELECT i.item_id{', ' if types else ''}{pivot} FROM items i CROSS JOIN issues s "
-                      "ON s.item_id = i.item_id WHERE i.needs_review OR ? GROUP BY i.item_id",
-                      [*types, int(everything)]).fetchall()
-    return pd.DataFrame([tuple(row) for row in rows], columns=["item_id", *types]).set_index("item_id").dropna(
-        axis=1, how="all")
+def _flags(db: sqlite3.Connection, item_ids: pd.Series) -> dict[str, np.ndarray]:
+    """{issue type: (n,) bool, flagged} for the images `item_ids`, every issue type: the flagged rows only, found by
+    the issues_by_type index (a million images have 13 million issue rows)."""
+    positions = pd.Index(item_ids)
+    flags = {}
+    for (name,) in db.execute(ISSUE_TYPES).fetchall():
+        flagged = [item for (item,) in db.execute("SELECT item_id FROM issues WHERE issue_type = ? AND is_issue = 1",
+                                                  (name,))]
+        where = positions.get_indexer(flagged)
+        flags[name] = np.zeros(len(positions), dtype=bool)
+        flags[name][where[where >= 0]] = True
+    return flags
+
+
+def _flagged_types(flags: dict[str, np.ndarray], n: int) -> list[list[str]]:
+    """Each image's flagged issue types, sorted."""
+    types: list[list[str]] = [[] for _ in range(n)]
+    for name in sorted(flags):
+        for i in np.flatnonzero(flags[name]):
+            types[i].append(name)
+    return types
+
+
+def scored_issue_types(db: sqlite3.Connection) -> list[str]:
+    """The issue types other than label that have a score for some image (the review page sorts by them)."""
+    return [name for (name,) in db.execute(ISSUE_TYPES).fetchall() if name != "label" and db.execute(
+        "SELECT EXISTS (SELECT 1 FROM issues WHERE issue_type = ? AND is_issue IN (0, 1) AND score IS NOT NULL)",
+        (name,)).fetchone()[0]]
+
+
+def issue_scores(db: sqlite3.Connection, issue_type: str, *, everything: bool = False) -> pd.Series:
+    """Score of `issue_type` per item_id, of the images needing review (with `everything`, of every image)."""
+    rows = db.execute("SELECT i.item_id, s.score FROM items i CROSS JOIN issues s ON s.item_id = i.item_id "
+                      "WHERE s.issue_type = ? AND (i.needs_review OR ?)", (issue_type, int(everything))).fetchall()
+    return pd.Series([score for _, score in rows], index=[item for item, _ in rows], dtype=float)
 
 
 def read_splits(db: sqlite3.Connection) -> list[str]:
