@@ -17,8 +17,8 @@ from labelfix.store.decisions import (
 from labelfix.store.queries import (
     current_run_id,
     existing_items,
-    item_evidence,
     issue_scores,
+    item_evidence,
     item_file,
     items_with_suggestions,
     label_sets_with_suggestions,
