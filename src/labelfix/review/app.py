@@ -27,10 +27,10 @@ from labelfix.review.queue import (
     SCOPES,
     STATUSES,
     QueueFilter,
-    filter_queue,
     label_pairs,
     page_of,
     review_progress,
+    shown_rows,
     sorts,
     with_decisions,
 )
@@ -281,13 +281,13 @@ def create_app(run_dir: Path, reviewer: str | None = None, *, warm_thumbnails: b
                                 sort=sort, min_score=_bound(min_score, "min_score"), max_score=_bound(max_score, "max_score"))
         summary = session.summary(scope)
         table = session.table(everything=scope == "all", sort=sort)
-        shown = filter_queue(table, selection)
+        shown = shown_rows(table, selection)
         rows, pages = page_of(shown, page, page_size)
         return templates.TemplateResponse(request, "review.html.j2", {
             "run": session.record, "run_dir": str(session.run_dir), "classes": session.classes,
-            "cards": _cards(rows), "selection": selection, "page": min(page, pages), "pages": pages,
+            "cards": _cards(table.iloc[rows]), "selection": selection, "page": min(page, pages), "pages": pages,
             "page_size": page_size, "page_sizes": PAGE_SIZES, "statuses": STATUSES,
-            "matching": len(filter_queue(table, replace(selection, status="all"))), "shown": len(shown),
+            "matching": len(shown_rows(table, replace(selection, status="all", sort="review"))), "shown": len(shown),
             **summary, "splits": session.splits, "scopes": SCOPES, "sorts": session.sorts,
             "progress": review_progress(table), "reviewer": session.reviewer, "run_id": session.run_id,
             "multilabel": session.multilabel,

@@ -65,8 +65,9 @@ def label_pairs(queue: pd.DataFrame) -> list[tuple[str, int]]:
     return list(counts.items())
 
 
-def filter_queue(table: pd.DataFrame, selection: QueueFilter) -> pd.DataFrame:
-    """Rows of `table` (the images with decisions, in review order) that the filter shows, in its order."""
+def shown_rows(table: pd.DataFrame, selection: QueueFilter) -> np.ndarray:
+    """Positions in `table` (the images with decisions, in review order) of the rows the filter shows, in its order
+    (the table is not copied: the "all images" scope of a million-image run has a million rows)."""
     keep = np.ones(len(table), bool)
     if selection.scope != "all":
         keep &= table["needs_review"].to_numpy(bool)
@@ -86,9 +87,10 @@ def filter_queue(table: pd.DataFrame, selection: QueueFilter) -> pd.DataFrame:
     if selection.status != "all":
         decided = table["action"].notna().to_numpy()
         keep &= decided if selection.status == "decided" else ~decided
-    if selection.sort != "review":
-        return table[keep].sort_values(selection.sort, kind="stable", na_position="last")
-    return table[keep]
+    rows = np.flatnonzero(keep)
+    if selection.sort != "review":  # lowest first, images without a score last (numpy sorts NaN last)
+        rows = rows[np.argsort(table[selection.sort].to_numpy(float)[rows], kind="stable")]
+    return rows
 
 
 def sorts(scored_types: list[str]) -> dict[str, str]:
@@ -96,11 +98,11 @@ def sorts(scored_types: list[str]) -> dict[str, str]:
     return {**SORTS, **{f"{name}_score": f"{name.replace('_', ' ')} score, lowest first" for name in scored_types}}
 
 
-def page_of(rows: pd.DataFrame, page: int, page_size: int) -> tuple[pd.DataFrame, int]:
-    """Rows of page `page` (1-based, clamped) and the number of pages."""
+def page_of(rows: np.ndarray, page: int, page_size: int) -> tuple[np.ndarray, int]:
+    """The `rows` (positions) of page `page` (1-based, clamped) and the number of pages."""
     pages = max(1, -(-len(rows) // page_size))
     page = min(max(page, 1), pages)
-    return rows.iloc[(page - 1) * page_size : page * page_size], pages
+    return rows[(page - 1) * page_size : page * page_size], pages
 
 
 def review_progress(table: pd.DataFrame) -> dict:
