@@ -149,9 +149,10 @@ class ReviewSession:
         return with_decisions(self._with_scores(everything, sort), self.decisions())
 
     def _with_scores(self, everything: bool, sort: str) -> pd.DataFrame:
-        """The images, with the scores of the issue type `sort` names when it is one (read the first time, kept)."""
+        """The images, with the scores of the issue type `sort` names (one of `sorts`) when they are not there yet
+        (read the first time, kept)."""
         base = self.items if everything else self.queue
-        if sort in base or not sort.endswith("_score") or sort not in self.sorts:
+        if sort == "review" or sort in base:
             return base
         with self.lock:
             scores = store.issue_scores(self.db, sort.removesuffix("_score"), everything=everything)
