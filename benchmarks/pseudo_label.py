@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import data  # noqa: E402
 
 from labelfix.config import load_train_config  # noqa: E402
-from labelfix.pseudo import pseudo_label, write_pseudo_labels  # noqa: E402
+from labelfix.pseudo import keep_precise, score_pool, write_pseudo_labels  # noqa: E402
 from labelfix.training.predict import image_files  # noqa: E402
 from labelfix.training.train import train  # noqa: E402
 
@@ -58,11 +58,13 @@ def main() -> None:
         first = train(labelled, load_train_config(None, {**settings, "out": work / "first"}))
         report["first_model"] = {"val_accuracy": first.evaluation["accuracy"], "seconds": round(time.perf_counter() - start)}
         print(f"first model: {report['first_model']}", flush=True)
-        files = image_files([pool])
+        start = time.perf_counter()
+        scored = score_pool([work / "first" / "checkpoint.pt"], image_files([pool]), workers=2)
+        report["pool_seconds"] = round(time.perf_counter() - start)  # the pool is predicted once for every precision
         report["precisions"] = {}
         for precision in args.precisions:
             start = time.perf_counter()
-            result = pseudo_label([work / "first" / "checkpoint.pt"], files, precision, workers=2)
+            result = keep_precise(scored, precision)
             rows = write_pseudo_labels(result, work / f"pseudo-{precision}")
             kept = [json.loads(line) for line in (work / f"pseudo-{precision}" / "labels.jsonl").read_text().splitlines()]
             right = sum(record["label"] == truth[Path(record["source"]).name] for record in kept)

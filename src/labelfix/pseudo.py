@@ -89,9 +89,18 @@ def validation_of(checkpoint_path: Path) -> tuple[list[Path], list[str]]:
     return [root / row["path"] for row in rows], [row["label"] for row in rows]
 
 
-def pseudo_label(checkpoints: list[Path], pool: list[Path], precision: float, *, tta: bool = False,
-                 batch_size: int = 32, workers: int = 0, device=None, progress: Progress = NoProgress()) -> PseudoLabels:
-    """Average the checkpoints' probabilities over `pool` and choose the thresholds (see the module)."""
+@dataclass(frozen=True)
+class ScoredPool:
+    """The pool's probabilities and each checkpoint's validation predictions, from which thresholds are chosen."""
+    classes: list[str]
+    files: list[Path]  # the pool's readable images
+    probabilities: np.ndarray  # (N, K), averaged over the checkpoints
+    validations: list[tuple[np.ndarray, np.ndarray]]  # per checkpoint: probabilities (V, K), label indices (V,)
+
+
+def score_pool(checkpoints: list[Path], pool: list[Path], *, tta: bool = False, batch_size: int = 32,
+               workers: int = 0, device=None, progress: Progress = NoProgress()) -> ScoredPool:
+    """Each checkpoint's probabilities for its validation images and for `pool`; the pool's averaged."""
     from labelfix.training.ensemble import load_members
     from labelfix.training.predict import file_probabilities
 
@@ -100,23 +109,32 @@ def pseudo_label(checkpoints: list[Path], pool: list[Path], precision: float, *,
     if members[0].multilabel:
         raise DatasetError(f"{checkpoints[0]}: a multi-label checkpoint; pseudo-labelling keeps one label per image "
                            "and needs single-label checkpoints")
-    classes, pooled, thresholds, precisions = members[0].classes, [], [], []
+    classes, pooled, validations = members[0].classes, [], []
     for path, member in zip(checkpoints, members):
         val_files, val_labels = validation_of(path)
         unknown = sorted(set(val_labels) - set(classes))
         if unknown:
             raise DatasetError(f"{path}: validation labels {', '.join(unknown[:3])} are not classes of the checkpoint")
         val_probabilities, seen = file_probabilities(member, val_files, **options)
-        chosen, reached = precision_thresholds(val_probabilities, np.array([classes.index(v) for v in val_labels])[seen],
-                                               precision)
-        thresholds.append(chosen)
-        precisions.append(reached)
+        validations.append((val_probabilities, np.array([classes.index(v) for v in val_labels])[seen]))
         pooled.append(file_probabilities(member, pool, **options))
     readable = pooled[0][1]
     average = np.mean([probabilities for probabilities, _ in pooled], axis=0)
-    threshold = np.max(thresholds, axis=0)  # NaN where any checkpoint cannot reach the precision
-    reached = np.min(precisions, axis=0)
-    return PseudoLabels(classes, [pool[i] for i in readable], average, threshold, reached)
+    return ScoredPool(classes, [pool[i] for i in readable], average, validations)
+
+
+def keep_precise(scored: ScoredPool, precision: float) -> PseudoLabels:
+    """Per class the highest of the checkpoints' thresholds for `precision` (NaN where any cannot reach it)."""
+    chosen = [precision_thresholds(probabilities, labels, precision) for probabilities, labels in scored.validations]
+    thresholds = np.max([threshold for threshold, _ in chosen], axis=0)
+    reached = np.min([measured for _, measured in chosen], axis=0)
+    return PseudoLabels(scored.classes, scored.files, scored.probabilities, thresholds, reached)
+
+
+def pseudo_label(checkpoints: list[Path], pool: list[Path], precision: float, **options) -> PseudoLabels:
+    """Average the checkpoints' probabilities over `pool` and choose the thresholds (see the module); `options` are
+    `score_pool`'s."""
+    return keep_precise(score_pool(checkpoints, pool, **options), precision)
 
 
 def write_pseudo_labels(result: PseudoLabels, out: Path, *, page_images: int = 48) -> list[dict]:
