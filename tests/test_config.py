@@ -45,3 +45,15 @@ def test_the_readme_config_blocks_load_and_show_the_defaults(tmp_path):
         path = tmp_path / "config.yaml"
         path.write_text(block)
         assert load(path).model_dump() == load(None).model_dump()
+
+
+@pytest.mark.parametrize("precision, reduced", [("auto", True), ("fp32", False)])
+def test_the_embedding_precision_reaches_the_backbone(tmp_path, tiny_weights, precision, reduced):
+    from helpers import make_color_folders
+    from labelfix.dataset import read_dataset
+    from labelfix.pipeline import configured_backbone
+
+    make_color_folders(tmp_path / "d", per_class=2)
+    config = load_config(None, {"embedding.model": "test_efficientnet", "embedding.weights": tiny_weights,
+                                "embedding.precision": precision})
+    assert configured_backbone(config, read_dataset(tmp_path / "d")).reduced_precision is reduced

@@ -47,6 +47,7 @@ class Backbone:
     stages_pooled: int = 0  # see STAGES_POOLED; 0 for models without timm's `forward_intermediates`
     flip_average: bool = False  # average each image's embedding with its mirror image's (twice the work)
     split_at: str = ""  # module whose output `embed` keeps as activations; "" for the default (see `split_module`)
+    reduced_precision: bool = True  # forward passes in the device's `devices.reduced_precision` dtype, where it has one
 
     def embed(self, images: torch.Tensor, *, with_activations: bool = False) -> Embedded:
         """Embeddings of a batch of images, the pretrained head's uncertainty, and (when asked) the activations

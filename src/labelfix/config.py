@@ -41,6 +41,10 @@ class EmbeddingConfig(_Section):
     batch_size: int = Field(64, ge=1)
     workers: int | None = Field(None, ge=0, description="DataLoader workers; default: up to 8 CPU cores")
     device: str = "auto"
+    precision: Literal["auto", "fp32"] = Field(
+        "auto", description="auto: the forward pass in fp16 on CUDA and in bf16 on CPUs that compute it natively "
+        "(AMX or AVX-512 BF16), else fp32; fp32: full precision everywhere (slower)"
+    )
     cache_dir: Path | None = None
     engine: Literal["local", "ray"] = Field(
         "local", description="where images are decoded and embedded: local (this process and its DataLoader workers) "

@@ -278,7 +278,8 @@ def configured_backbone(config: ScanConfig, manifest: Manifest) -> Backbone:
         size = auto_input_size(typical_short_side(manifest.paths), backbone.data_config["input_size"][-1])
     flip_average = config.embedding.flip_average or config.crossval.method == "last_stages"
     split_at = "" if config.crossval.last_stages_split == "auto" else config.crossval.last_stages_split
-    return replace(with_input_size(backbone, size), flip_average=flip_average, split_at=split_at)
+    return replace(with_input_size(backbone, size), flip_average=flip_average, split_at=split_at,
+                   reduced_precision=config.embedding.precision == "auto")
 
 
 def _with_options(config: ScanConfig, options: dict) -> ScanConfig:

@@ -3,9 +3,12 @@
 from dataclasses import replace
 
 import numpy as np
+import pytest
+import torch
 
 from helpers import make_color_folders
 from labelfix.backbones import load_backbone, with_input_size
+from labelfix.devices import reduced_precision
 from labelfix.features.cache import EmbeddingCache
 from labelfix.features.embed import compute_features
 
@@ -30,3 +33,28 @@ def test_activations_are_cached_and_only_missing_ones_are_computed_again(tmp_pat
         np.testing.assert_allclose(resumed.activations, first.activations, atol=1e-3)  # batched in another batch
         plain = compute_features(paths, backbone, cache, workers=0)
         assert plain.newly_embedded == 0 and plain.activations is None
+
+
+@pytest.mark.parametrize("amx, avx512_bf16, expected", [(True, False, torch.bfloat16), (False, True, torch.bfloat16),
+                                                         (False, False, None)])
+def test_the_cpu_runs_in_bf16_only_where_it_computes_bf16_natively(monkeypatch, amx, avx512_bf16, expected):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    assert reduced_precision(torch.device("cpu")) == expected
+    assert reduced_precision(torch.device("cuda")) == torch.float16
+
+
+def test_embeddings_in_reduced_precision_point_where_full_precision_ones_do(tmp_path, tiny_weights, monkeypatch):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)  # bf16 is emulated where it is not native
+    make_color_folders(tmp_path / "d", per_class=4)
+    paths = sorted((tmp_path / "d").rglob("*.png"))
+    backbone = with_input_size(load_backbone("test_efficientnet", tiny_weights), 32)
+    embedded = {}
+    for reduced in (True, False):
+        with EmbeddingCache(tmp_path / f"cache-{reduced}") as cache:
+            embedded[reduced] = compute_features(paths, replace(backbone, reduced_precision=reduced), cache,
+                                                 workers=0).embeddings
+    assert not np.array_equal(embedded[True], embedded[False])  # bf16 did run
+    cosine = (embedded[True] * embedded[False]).sum(axis=1) / (
+        np.linalg.norm(embedded[True], axis=1) * np.linalg.norm(embedded[False], axis=1))
+    assert cosine.min() > 0.99
