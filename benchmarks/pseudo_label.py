@@ -5,7 +5,8 @@ precision, how many are kept, and the validation accuracy of a model trained wit
 
 The labelled images train a first model (lite0, its validation split fixed by a seed); the pool is treated
 as unlabelled; `pseudo-label` keeps what reaches the asked precision; a second model trains on the labelled
-images plus the kept pseudo-labels (`--extra`) with the same validation images (`--split-file`).
+images plus the kept pseudo-labels (`--extra`) with the same validation images (`--split-file`), once for each
+asked precision that keeps something.
 Writes benchmarks/results/pseudo_label-<labelled>-<pool>.json.
 """
 
@@ -74,26 +75,24 @@ def main() -> None:
                 "seconds": round(time.perf_counter() - start),
             }
             print(f"asked precision {precision}: {report['precisions'][precision]}", flush=True)
-        keeping = [precision for precision in args.precisions if report["precisions"][precision]["kept"]]
-        report["with_pseudo_labels"] = None  # when no asked precision keeps anything, there is nothing to add
-        if keeping:
-            chosen = max(keeping)  # the most precise level that keeps something
+        report["with_pseudo_labels"] = {}  # per asked precision that keeps something: the second model
+        for precision in [p for p in args.precisions if report["precisions"][p]["kept"]]:
             start = time.perf_counter()
             second = train(labelled, load_train_config(None, {
-                **settings, "out": work / "second", "data.split_file": work / "first" / "split.csv",
-                "data.extra": [work / f"pseudo-{chosen}" / "labels.jsonl"]}))
-            report["with_pseudo_labels"] = {"precision": chosen, "val_accuracy": second.evaluation["accuracy"],
-                                            "seconds": round(time.perf_counter() - start)}
+                **settings, "out": work / f"second-{precision}", "data.split_file": work / "first" / "split.csv",
+                "data.extra": [work / f"pseudo-{precision}" / "labels.jsonl"]}))
+            report["with_pseudo_labels"][precision] = {"val_accuracy": second.evaluation["accuracy"],
+                                                       "seconds": round(time.perf_counter() - start)}
+            print(f"with the {precision} pseudo-labels: {report['with_pseudo_labels'][precision]}", flush=True)
         labelled.unlink()
     print(f"\n{args.labelled} labelled + {args.pool} unlabelled CIFAR-10 images, lite0 at {args.image_size} px, "
           f"{args.epochs} epochs")
     print(f"{'asked precision':>16} {'kept':>7} {'measured precision':>19}")
     for precision, row in report["precisions"].items():
         print(f"{precision:>16} {row['kept']:>7} {row['measured_precision']!s:>19}")
-    with_them = report["with_pseudo_labels"]
-    print(f"val accuracy without pseudo-labels {report['first_model']['val_accuracy']:.4f}; " + (
-        f"with the {with_them['precision']} ones {with_them['val_accuracy']:.4f}" if with_them else
-        "no asked precision kept any pseudo-label"))
+    print(f"val accuracy without pseudo-labels {report['first_model']['val_accuracy']:.4f}; with them: " + (
+        ", ".join(f"{p} {row['val_accuracy']:.4f}" for p, row in report["with_pseudo_labels"].items())
+        or "no asked precision kept any"))
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"pseudo_label-{args.labelled}-{args.pool}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
