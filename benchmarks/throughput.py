@@ -31,7 +31,7 @@ import labelfix  # noqa: E402
 from labelfix import scan  # noqa: E402  (imports the pipeline now: its import time is not the scan's)
 from labelfix.backbones import load_backbone  # noqa: E402
 from labelfix.dataset import read_dataset  # noqa: E402
-from labelfix.devices import default_workers, reduced_precision, resolve_device  # noqa: E402
+from labelfix.devices import default_workers, inference_autocast, resolve_device  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -63,10 +63,8 @@ def bare_forward(paths, model_name: str, preprocessing: dict, batch_size: int, w
     transform = timm.data.create_transform(**config, is_training=False)
     model = backbone.model.to(device).to(memory_format=torch.channels_last)
     loader = DataLoader(PlainFiles(paths, transform), batch_size=batch_size, num_workers=workers, collate_fn=_stack)
-    dtype = reduced_precision(device)  # the precision the scan runs in by default
-    autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else torch.autocast("cpu", enabled=False)
     start = time.perf_counter()
-    with torch.inference_mode(), autocast:
+    with torch.inference_mode(), inference_autocast(device):  # the scan's default precision
         for images in loader:
             model(images.to(device).to(memory_format=torch.channels_last)).float().cpu()
     if device.type == "cuda":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
 from labelfix.errors import ConfigError
@@ -37,6 +37,15 @@ def reduced_precision(device: torch.device) -> torch.dtype | None:
         return torch.float16
     native = [getattr(torch.cpu, name, lambda: False) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
     return torch.bfloat16 if device.type == "cpu" and any(check() for check in native) else None
+
+
+def inference_autocast(device: torch.device, reduced: bool = True) -> AbstractContextManager:
+    """Autocast to the device's `reduced_precision` when `reduced` and it has one; otherwise a context that does
+    nothing (fp32)."""
+    import torch
+
+    dtype = reduced_precision(device) if reduced else None
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
 
 
 def default_workers() -> int:

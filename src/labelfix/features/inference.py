@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from labelfix.backbones import Backbone
-from labelfix.devices import default_workers, reduced_precision, resolve_device
+from labelfix.devices import default_workers, inference_autocast, resolve_device
 from labelfix.images.io import UnreadableImage, open_image, read_bytes
 from labelfix.images.stats import image_statistics
 from labelfix.images.transforms import SplitTransform, split_eval_transform
@@ -98,8 +97,7 @@ def embed_decoded(
     good_statistics = [s for i, s in zip(indices, statistics) if i not in failed]
     if images is None:
         return EmbeddedBatch(good, np.zeros((0, backbone.feature_dim), np.float32), good_statistics, failed)
-    dtype = reduced_precision(device) if backbone.reduced_precision else None
-    autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+    autocast = inference_autocast(device, backbone.reduced_precision)
     with torch.inference_mode():
         images = transform.normalize(images.to(device, non_blocking=True)).contiguous(memory_format=torch.channels_last)
         with autocast:
