@@ -38,8 +38,9 @@ class EmbeddingConfig(_Section):
         False, description="average each image's embedding with its mirror image's: slightly better label-error "
         "ranking for twice the embedding time"
     )
-    batch_size: int = Field(64, ge=1)
-    workers: int | None = Field(None, ge=0, description="DataLoader workers; default: up to 8 CPU cores")
+    batch_size: int | None = Field(None, ge=1, description="images per forward pass; default 64 on a CPU, 512 on CUDA")
+    workers: int | None = Field(None, ge=0, description="DataLoader workers; default: one per CPU core (up to 16, "
+                                "one core left to the main process above 4)")
     device: str = "auto"
     precision: Literal["auto", "fp32"] = Field(
         "auto", description="auto: the forward pass in fp16 on CUDA and in bf16 on CPUs that compute it natively "

@@ -48,9 +48,31 @@ def inference_autocast(device: torch.device, reduced: bool = True) -> AbstractCo
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
 
 
+@contextmanager
+def exact_fp32_matmul() -> Iterator[None]:
+    """Matrix products in full fp32 on CUDA inside the block: TF32's 10-bit mantissa would move a search's or a
+    solver's results away from the CPU's."""
+    import torch
+
+    previous = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = previous
+
+
 def default_workers() -> int:
-    """Image-decoding worker processes when none are asked for: one per CPU core, at most 8."""
-    return min(8, os.cpu_count() or 1)
+    """Image-decoding worker processes when none are asked for: one per CPU core on small machines; above 4 cores
+    one core is left to the main process (which feeds the device and writes the cache), and at most 16."""
+    cores = os.cpu_count() or 1
+    return cores if cores <= 4 else min(16, cores - 1)
+
+
+def default_batch_size(device: torch.device, cpu: int = 64, cuda: int = 512) -> int:
+    """Images per batch when none is asked for: small on a CPU (memory, progress); on CUDA large enough that the
+    device does not wait for Python between its many small kernels (an H200 was under 25% busy at 256 images)."""
+    return cuda if device.type == "cuda" else cpu
 
 
 @contextmanager

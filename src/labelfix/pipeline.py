@@ -31,7 +31,7 @@ from labelfix.crossval.multilabel import (
 from labelfix.crossval.neighbor_vote import neighbor_vote
 from labelfix.crossval.probabilities import agreement, blend, normalized
 from labelfix.dataset import Manifest, ReaderOptions, read_dataset
-from labelfix.devices import resolve_device
+from labelfix.devices import default_batch_size, resolve_device
 from labelfix.errors import ConfigError, DatasetError
 from labelfix.features.cache import EmbeddingCache, default_cache_dir
 from labelfix.features.embed import Features, compute_features
@@ -125,8 +125,8 @@ def scan(
     device = resolve_device(config.embedding.device)
     with timer.stage("embed"), EmbeddingCache(config.embedding.cache_dir or default_cache_dir()) as cache:
         features = compute_features(
-            manifest.paths, backbone, cache, batch_size=config.embedding.batch_size, workers=config.embedding.workers,
-            device=device, with_statistics=config.checks.enabled,
+            manifest.paths, backbone, cache, batch_size=config.embedding.batch_size or default_batch_size(device),
+            workers=config.embedding.workers, device=device, with_statistics=config.checks.enabled,
             with_activations=config.crossval.method == "last_stages", progress=progress,
             engine=config.embedding.engine, ray_address=config.embedding.ray_address,
         )
@@ -134,7 +134,7 @@ def scan(
     labels = (manifest.label_matrix() if multilabel else manifest.label_indices())[readable]  # (N, K) or (N,)
     embeddings = features.embeddings if readable.all() else features.embeddings[readable]  # one copy at most
     with timer.stage("neighbors"):
-        neighbors = nearest_neighbors(embeddings, NEIGHBORS_K)  # positions among the readable
+        neighbors = nearest_neighbors(embeddings, NEIGHBORS_K, device)  # positions among the readable
     with timer.stage("crossval"):
         if multilabel:
             folds = multilabel_folds(labels, config.crossval.folds, config.seed)
@@ -192,7 +192,7 @@ def _out_of_fold(manifest, features, embeddings, readable, labels, folds, backbo
     if method != "finetune":
         head = out_of_fold_probabilities(
             embeddings, labels, folds, n_classes, head=cv.head, regularization=cv.regularization,
-            seed=config.seed, progress=progress,
+            seed=config.seed, device=device, progress=progress,
         )
         if method == "embedding":
             return head

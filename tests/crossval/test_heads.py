@@ -48,3 +48,29 @@ def test_minibatch_logistic_head_matches_sklearn_and_reads_rows_without_copies()
     from_rows = MinibatchLogisticHead(batch_size=64, seed=0).fit(features, labels, rows)
     from_copy = MinibatchLogisticHead(batch_size=64, seed=0).fit(features[rows], labels[rows])
     np.testing.assert_allclose(from_rows.predict_proba(features, rows), from_copy.predict_proba(features[rows]), atol=1e-6)
+
+
+def test_the_gpu_logistic_heads_solve_sklearns_problem_per_fold():
+    """logistic_heads_on_device (a scan's heads on CUDA; here on the CPU) reaches each fold's scikit-learn solution
+    when both solve tightly, on overlapping classes where the regularisation matters; a class missing from a
+    fold's training rows gets probability 0 there, as with scikit-learn."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import Normalizer
+
+    from labelfix.crossval.heads import logistic_heads_on_device
+
+    features, labels = blobs(60, 4, separation=1.0)
+    folds = np.arange(len(labels)) % 3
+    folds[labels == 3] = 0  # class 3 is only in fold 0: fold 0's head never sees it
+    for regularization in (0.3, 10.0):
+        found = logistic_heads_on_device(features, labels, folds, 4, regularization, "cpu", tolerance=1e-7)
+        assert found.shape == (len(labels), 4) and found.dtype == np.float64
+        for fold in range(3):
+            held_out = folds == fold
+            expected = make_pipeline(Normalizer(), LogisticRegression(C=regularization, tol=1e-8, max_iter=5000))
+            expected.fit(features[~held_out], labels[~held_out])
+            columns = expected.classes_
+            np.testing.assert_allclose(found[np.ix_(held_out, columns)], expected.predict_proba(features[held_out]),
+                                       atol=2e-3)
+        assert (found[folds == 0, 3] == 0).all()

@@ -50,3 +50,20 @@ def test_the_approximate_search_finds_most_true_neighbours_and_reports_exact_dis
     pairs = 1 - np.einsum("nd,nkd->nk", unit, unit[approximate.indices])
     np.testing.assert_allclose(approximate.distances, np.clip(pairs, 0, 2), atol=1e-4)
     assert (np.diff(approximate.distances, axis=1) >= -1e-6).all()
+
+
+def test_the_torch_search_finds_what_faiss_finds():
+    """The exact search a CUDA device runs (here on the CPU): the same neighbours and distances."""
+    import torch
+
+    points = _clusters()
+    unit = neighbors_module.normalize(points - points.mean(axis=0))
+    found = neighbors_module._drop_self(*_indices_and_distances(neighbors_module.search_torch(unit, 4, torch.device("cpu"))), 3)
+    expected = neighbors_module._drop_self(*_indices_and_distances(neighbors_module._search_faiss(unit, 4)), 3)
+    assert (found.indices == expected.indices).all()
+    np.testing.assert_allclose(found.distances, expected.distances, atol=1e-5)
+
+
+def _indices_and_distances(search):
+    similarities, indices = search
+    return indices, 1 - similarities

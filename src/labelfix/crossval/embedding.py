@@ -6,9 +6,10 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import torch
 from threadpoolctl import threadpool_limits
 
-from labelfix.crossval.heads import MinibatchLogisticHead, make_head
+from labelfix.crossval.heads import MinibatchLogisticHead, logistic_heads_on_device, make_head
 from labelfix.crossval.probabilities import normalized
 from labelfix.devices import torch_threads
 from labelfix.progress import NoProgress, Progress
@@ -25,6 +26,7 @@ def out_of_fold_probabilities(
     head: str = "logistic",
     regularization: float = 10.0,
     seed: int = 0,
+    device: torch.device | None = None,
     progress: Progress = NoProgress(),
 ) -> np.ndarray:
     """Probabilities (N, K) for each image from a head trained on the other folds; rows sum to 1.
@@ -33,7 +35,13 @@ def out_of_fold_probabilities(
     the 5 logistic folds take 1.3 s that way, 2.3 s one after another, 6.4 s with BLAS threads (2 cores); a
     single thread per fold also keeps a busy machine from slowing to a crawl in contended threads. Above
     MINIBATCH_ABOVE images the logistic head is `MinibatchLogisticHead`, fed rows of `features` without copies.
+    On a CUDA `device` the logistic heads of all folds are fitted there at once (`logistic_heads_on_device`).
     """
+    if head == "logistic" and device is not None and device.type == "cuda":
+        with progress.task("cross-validate", 1) as advance:
+            probabilities = logistic_heads_on_device(features, labels, folds, n_classes, regularization, device)
+            advance(1)
+        return normalized(probabilities)
     probabilities = np.zeros((len(labels), n_classes), dtype=np.float64)
     fold_ids = np.unique(folds)
     minibatch = head == "logistic" and len(labels) > MINIBATCH_ABOVE

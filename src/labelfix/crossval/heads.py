@@ -10,6 +10,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import Normalizer
 
+from labelfix.devices import exact_fp32_matmul
+
 
 def make_head(kind: str = "logistic", regularization: float = 10.0, seed: int = 0):
     """The classifier fitted on each fold: `logistic` (see `logistic_head`) or `mlp` (`MLPHead`)."""
@@ -31,6 +33,57 @@ def logistic_head(regularization: float = 10.0, seed: int = 0) -> Pipeline:
         # tol 1e-3 instead of 1e-4: the same AUROC on 10k CIFAR-10N images (0.9039) in 17 s instead of 44 s
         LogisticRegression(C=regularization, tol=1e-3, max_iter=3000, random_state=seed),
     )
+
+
+def logistic_heads_on_device(features: np.ndarray, labels: np.ndarray, folds: np.ndarray, n_classes: int,
+                             regularization: float, device: torch.device | str, *, tolerance: float = 1e-4,
+                             max_iterations: int = 1000) -> np.ndarray:
+    """Out-of-fold probabilities (N, K) from one `logistic_head` per fold (unit-length rows, multinomial logistic
+    regression, L2 with inverse strength `regularization`), all folds fitted at once by full-batch L-BFGS in torch
+    on `device`: the scan's head on a GPU, where 5 folds of 50,000 × 1,712 embeddings take about a second.
+
+    Each fold minimises scikit-learn's objective (mean cross-entropy over its training rows + ||W||² / (2 C n),
+    bias not penalised); their sum is minimised jointly (the problems are independent, so the joint optimum is
+    each fold's optimum, and one solver run replaces five). A class absent from a fold's training rows gets
+    probability 0 from that fold, as with scikit-learn. Starts from zeros: nothing is random.
+    """
+    device = torch.device(device)
+    fold_ids = np.unique(folds)
+    rows = torch.as_tensor(features, dtype=torch.float32, device=device)
+    rows = rows / rows.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    targets = torch.as_tensor(labels, device=device)
+    training = torch.as_tensor(np.stack([folds != fold for fold in fold_ids]), device=device)  # (F, N)
+    present = torch.zeros(len(fold_ids), n_classes, dtype=torch.bool, device=device)  # (F, K)
+    for f in range(len(fold_ids)):
+        present[f, targets[training[f]].unique()] = True
+    absent = torch.where(present, 0.0, -torch.inf)[:, None, :]  # (F, 1, K): added to the logits
+    counts = training.sum(dim=1, keepdim=True).float()
+    row_weights = training.float() / counts  # (F, N): each fold's mean over its training rows
+    penalties = 1.0 / (2 * regularization * counts[:, 0])  # (F,)
+    weights = torch.zeros(len(fold_ids), rows.shape[1], n_classes, device=device, requires_grad=True)
+    bias = torch.zeros(len(fold_ids), 1, n_classes, device=device, requires_grad=True)
+
+    def logits() -> torch.Tensor:  # (F, N, K)
+        return torch.einsum("nd,fdk->fnk", rows, weights) + bias + absent
+
+    optimizer = torch.optim.LBFGS([weights, bias], lr=1, max_iter=max_iterations, history_size=20,
+                                  tolerance_grad=tolerance, tolerance_change=1e-12, line_search_fn="strong_wolfe")
+
+    def objective() -> torch.Tensor:
+        optimizer.zero_grad()
+        scores = logits()
+        losses = torch.logsumexp(scores, dim=2) - scores.gather(2, targets.expand(len(fold_ids), -1)[..., None])[..., 0]
+        losses = torch.where(training, losses, 0.0)  # a held-out row of a class its fold lacks has an infinite loss
+        loss = (losses * row_weights).sum() + (penalties * weights.square().sum(dim=(1, 2))).sum()
+        loss.backward()
+        return loss
+
+    with exact_fp32_matmul():
+        optimizer.step(objective)
+        with torch.no_grad():
+            probabilities = logits().softmax(dim=2)  # (F, N, K)
+    held_out = torch.as_tensor(np.searchsorted(fold_ids, folds), device=device)
+    return probabilities[held_out, torch.arange(len(folds), device=device)].double().cpu().numpy()
 
 
 class MinibatchLogisticHead:

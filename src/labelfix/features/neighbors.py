@@ -1,4 +1,5 @@
-"""k nearest neighbours by cosine distance: exact up to 50k images (faiss, or scikit-learn), approximate above.
+"""k nearest neighbours by cosine distance: exact up to 50k images (faiss, or scikit-learn), approximate above;
+on a CUDA device exact at any size that fits in its memory (chunked matrix products in torch).
 
 Above EXACT_SEARCH_LIMIT the candidates come from an HNSW graph (faiss) over the embeddings projected onto their
 first REDUCED_DIM principal components (a million 1,712-wide vectors would not fit twice in
@@ -13,8 +14,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from labelfix.devices import exact_fp32_matmul
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +32,7 @@ CHUNK = 1024  # rows projected or re-ranked at a time
 CANDIDATES = 2  # the approximate search returns CANDIDATES × k candidates per image for the exact re-ranking
 HNSW_LINKS = 32  # links per node of the HNSW graph
 HNSW_SEARCH = 64  # candidates kept while searching it (efSearch)
+TORCH_BLOCK = 2048  # query rows per matrix product in the exact torch search
 
 
 @dataclass
@@ -40,22 +48,50 @@ def normalize(embeddings: np.ndarray) -> np.ndarray:
     return (embeddings / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def nearest_neighbors(embeddings: np.ndarray, k: int = 10) -> Neighbors:
-    """k nearest neighbours of every row of `embeddings` (N, D) among the others.
+def nearest_neighbors(embeddings: np.ndarray, k: int = 10, device: torch.device | None = None) -> Neighbors:
+    """k nearest neighbours of every row of `embeddings` (N, D) among the others; on a CUDA `device`, found there.
 
     Distances are cosine distances after subtracting the dataset's mean embedding: what all images share
     (pooled CNN features are all positive) would otherwise make every pair look alike.
     """
     n = len(embeddings)
     k = max(1, min(k, n - 1))
-    if n > EXACT_SEARCH_LIMIT:
+    on_gpu = device is not None and device.type == "cuda" and _fits_on(device, embeddings)
+    if n > EXACT_SEARCH_LIMIT and not on_gpu:
         return _approximate(embeddings, k)
     unit = np.ascontiguousarray(normalize(embeddings - embeddings.mean(axis=0)))
-    try:
-        similarities, indices = _search_faiss(unit, k + 1)
-    except ImportError:
-        similarities, indices = _search_sklearn(unit, k + 1)
+    if on_gpu:
+        similarities, indices = search_torch(unit, k + 1, device)
+    else:
+        try:
+            similarities, indices = _search_faiss(unit, k + 1)
+        except ImportError:
+            similarities, indices = _search_sklearn(unit, k + 1)
     return _drop_self(indices, 1.0 - similarities, k)
+
+
+def search_torch(unit: np.ndarray, k: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """Exact inner-product search of every row of `unit` among all rows, on `device`: (N, k) similarities and
+    indices, a block of TORCH_BLOCK queries at a time (full fp32 products)."""
+    import torch
+
+    matrix = torch.as_tensor(unit, device=device)
+    similarities, indices = [], []
+    with torch.inference_mode(), exact_fp32_matmul():
+        for start in range(0, len(unit), TORCH_BLOCK):
+            top = torch.topk(matrix[start : start + TORCH_BLOCK] @ matrix.T, k, dim=1)
+            similarities.append(top.values.cpu())
+            indices.append(top.indices.cpu())
+    return torch.cat(similarities).numpy(), torch.cat(indices).numpy().astype(np.int64)
+
+
+def _fits_on(device: torch.device, embeddings: np.ndarray) -> bool:
+    """Whether the embeddings and a block of similarities fit in a third of the device's free memory."""
+    import torch
+
+    free, _ = torch.cuda.mem_get_info(device)
+    return 4 * (embeddings.size + TORCH_BLOCK * len(embeddings)) < free / 3
+
 
 
 def _search_faiss(unit: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
