@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from labelfix.features.cache import CACHE_FILE, CachedImage, EmbeddingCache, default_cache_dir
 
@@ -80,3 +81,26 @@ def test_rows_of_the_table_before_checksums_are_taken_over(tmp_path):
         db.execute("INSERT INTO decoded VALUES ('m', 'a', ?, '{}')", (np.ones(4, np.float32).tobytes(),))
     with EmbeddingCache(tmp_path) as cache:
         np.testing.assert_array_equal(cache.get_many("m", ["a"])["a"].vector, np.ones(4))
+
+
+def test_rows_written_behind_are_committed_when_the_block_ends_even_after_an_error(tmp_path):
+    with EmbeddingCache(tmp_path) as cache:
+        with pytest.raises(KeyboardInterrupt), cache.writing_behind():
+            cache.put_many("m", [(f"h{i}", _entry(i)) for i in range(300)])
+            cache.put_activations("a", [("h0", np.ones((2, 3), np.float16))])
+            raise KeyboardInterrupt  # Ctrl-C while embedding
+    with EmbeddingCache(tmp_path) as cache:
+        assert len(cache.get_many("m", [f"h{i}" for i in range(300)])) == 300
+        assert cache.get_activations("a", ["h0"])["h0"].shape == (2, 3)
+
+
+def test_a_cache_damaged_while_written_behind_is_started_afresh_with_the_rows_not_yet_written(tmp_path):
+    with EmbeddingCache(tmp_path) as cache:
+        cache.put_many("m", [(f"h{i}", _entry(i)) for i in range(2000)])
+    with EmbeddingCache(tmp_path) as cache:
+        data = bytearray((tmp_path / CACHE_FILE).read_bytes())
+        data[4096:len(data) - 4096] = b"\x00\xff" * ((len(data) - 8192) // 2)
+        (tmp_path / CACHE_FILE).write_bytes(bytes(data))
+        with cache.writing_behind():
+            cache.put_many("m", [("new", _entry(1))])
+        assert list(cache.get_many("m", ["new"])) == ["new"]

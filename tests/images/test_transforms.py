@@ -20,3 +20,24 @@ def test_uint8_pixels_normalised_on_the_device_equal_the_whole_transform(config)
         pixels = split.to_pixels(image)
         assert pixels.dtype == torch.uint8 and pixels.shape == (3, config["input_size"][1], config["input_size"][2])
         assert torch.equal(split.normalize(pixels[None])[0], whole(image))
+
+
+@pytest.mark.parametrize("config", [sized_data_config(LITE0, 160), IMAGENET])
+def test_small_images_resized_on_the_device_match_the_workers_resize(config):
+    """CUDA scans send images no larger than the input as they are and resize them there (`finish`): a batch of
+    mixed sizes comes out at the input size, close to PIL's resize in the workers; larger images are resized in
+    the workers as before."""
+    rng = np.random.default_rng(0)
+    side = config["input_size"][-1]
+    smooth = [np.clip(np.linspace(0, 255, w)[None, :, None] * rng.uniform(0.3, 1, (1, 1, 3))
+                      + rng.normal(0, 12, (h, w, 3)), 0, 255).astype(np.uint8) for h, w in ((32, 32), (28, 40), (32, 32))]
+    images = [Image.fromarray(pixels) for pixels in smooth] + [Image.fromarray(rng.integers(0, 256, (300, 400, 3), np.uint8))]
+    split = split_eval_transform(config)
+    sent = [split.to_pixels(image, small_as_they_are=True) for image in images]
+    assert [tuple(p.shape[1:]) for p in sent] == [(32, 32), (28, 40), (32, 32), (side, side)]
+    finished = split.finish(sent)
+    expected = torch.stack([split.to_pixels(image) for image in images])
+    assert finished.shape == expected.shape and finished.dtype == torch.uint8
+    difference = (finished.int() - expected.int()).abs().float()
+    assert difference.mean() < 1.0 and torch.equal(finished[3], expected[3])
+    assert torch.equal(split.finish(expected), expected)  # a batch already at the input size is left alone

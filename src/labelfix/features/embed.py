@@ -124,7 +124,9 @@ def compute_features(
         else:
             batches = embed_files(files, backbone, batch_size=batch_size, workers=workers, device=device,
                                   with_statistics=with_statistics, with_activations=with_activations)
-        with closing(batches):  # stopped midway (an error, Ctrl-C): the workers or Ray actors are released at once
+        # stopped midway (an error, Ctrl-C): the workers or Ray actors are released at once, and what was embedded
+        # is committed to the cache before the error goes on
+        with closing(batches), cache.writing_behind():
             for batch in batches:
                 fresh = {
                     hashes[unique[j]]: CachedImage(vector, statistics)

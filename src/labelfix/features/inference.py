@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +38,12 @@ class ImageFiles(Dataset):
         return self.to_pixels(image), index, "", statistics
 
 
-def _collate(batch: list[tuple]) -> tuple[torch.Tensor | None, list[int], list[str], list[dict]]:
+def _collate(batch: list[tuple]) -> tuple[torch.Tensor | list[torch.Tensor] | None, list[int], list[str], list[dict]]:
+    """The readable images stacked (a list when their sizes differ: `SplitTransform.finish` resizes them)."""
     good = [tensor for tensor, _, error, _ in batch if not error]
     _, indices, errors, statistics = zip(*batch)
-    return (torch.stack(good) if good else None), list(indices), list(errors), list(statistics)
+    same_size = len({tuple(tensor.shape) for tensor in good}) == 1
+    return (torch.stack(good) if same_size else good or None), list(indices), list(errors), list(statistics)
 
 
 @dataclass
@@ -68,8 +71,10 @@ def embed_files(
     device = device or resolve_device()
     transform = split_eval_transform(backbone.data_config)
     workers = default_workers() if workers is None else workers
+    # on CUDA small images are resized there (see SplitTransform.to_pixels); on a CPU the workers resize them
+    to_pixels = partial(transform.to_pixels, small_as_they_are=device.type == "cuda")
     loader = DataLoader(
-        ImageFiles(paths, transform.to_pixels, with_statistics=with_statistics),
+        ImageFiles(paths, to_pixels, with_statistics=with_statistics),
         batch_size=batch_size,
         num_workers=workers,
         collate_fn=_collate,
@@ -82,7 +87,7 @@ def embed_files(
 
 
 def embed_decoded(
-    decoded: tuple[torch.Tensor | None, list[int], list[str], list[dict]],
+    decoded: tuple[torch.Tensor | list[torch.Tensor] | None, list[int], list[str], list[dict]],
     backbone: Backbone,
     transform: SplitTransform,
     device: torch.device,
@@ -91,15 +96,17 @@ def embed_decoded(
 ) -> EmbeddedBatch:
     """One batch as `_collate` makes it, embedded on `device` (where the backbone's model already is); the pretrained
     head's prediction entropy is added to each image's statistics."""
-    images, indices, errors, statistics = decoded
+    pixels, indices, errors, statistics = decoded
     failed = {i: e for i, e in zip(indices, errors) if e}
     good = [i for i in indices if i not in failed]
     good_statistics = [s for i, s in zip(indices, statistics) if i not in failed]
-    if images is None:
+    if pixels is None:
         return EmbeddedBatch(good, np.zeros((0, backbone.feature_dim), np.float32), good_statistics, failed)
     autocast = inference_autocast(device, backbone.reduced_precision)
     with torch.inference_mode():
-        images = transform.normalize(images.to(device, non_blocking=True)).contiguous(memory_format=torch.channels_last)
+        on_device = ([image.to(device, non_blocking=True) for image in pixels] if isinstance(pixels, list)
+                     else pixels.to(device, non_blocking=True))
+        images = transform.normalize(transform.finish(on_device)).contiguous(memory_format=torch.channels_last)
         with autocast:
             embedded = backbone.embed(images, with_activations=with_activations)
     if embedded.entropy is not None:
