@@ -61,10 +61,11 @@ def with_settings(overrides: dict, settings: list[str] | None, renamed: dict[str
 
 def inference_options(batch_size: int | None, workers: int | None, device: str | None) -> dict:
     """batch_size, workers and device for a command that runs checkpoints, their defaults filled in."""
-    from labelfix.devices import default_workers, resolve_device
+    from labelfix.devices import default_batch_size, default_workers, resolve_device
 
-    return {"batch_size": batch_size or 32, "workers": default_workers() if workers is None else workers,
-            "device": resolve_device(device or "auto")}
+    resolved = resolve_device(device or "auto")
+    return {"batch_size": batch_size or default_batch_size(resolved, cpu=32), "device": resolved,
+            "workers": default_workers() if workers is None else workers}
 
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth")

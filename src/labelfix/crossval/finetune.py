@@ -11,6 +11,7 @@ import numpy as np
 
 from labelfix.config import ScanConfig, ScheduleConfig, TrainConfig, TrainDataConfig, TrainModelConfig
 from labelfix.crossval.probabilities import FLOOR, normalized
+from labelfix.devices import default_batch_size, resolve_device
 from labelfix.images.transforms import eval_transform, train_transform
 from labelfix.progress import NoProgress, Progress
 from labelfix.training.callbacks import ProgressBars
@@ -24,12 +25,14 @@ log = logging.getLogger(__name__)
 
 
 def finetune_config(config: ScanConfig, image_size: int | None) -> TrainConfig:
-    """The training recipe for the scan's folds: its backbone, seed, batch size, device; few epochs, fixed lr."""
+    """The training recipe for the scan's folds: its backbone, seed, device; few epochs, fixed lr; batches of 32 on a
+    CPU and 128 on CUDA (or the scan's batch size, when smaller)."""
     embedding = config.embedding
+    batch_size = default_batch_size(resolve_device(embedding.device), cpu=32, cuda=128)
     return TrainConfig(
         seed=config.seed,
         model=TrainModelConfig(name=embedding.model, weights=embedding.weights, image_size=image_size),
-        data=TrainDataConfig(batch_size=min(embedding.batch_size, 32), workers=embedding.workers),
+        data=TrainDataConfig(batch_size=min(embedding.batch_size or batch_size, batch_size), workers=embedding.workers),
         schedule=ScheduleConfig(epochs=config.crossval.finetune_epochs, freeze_epochs=1, lr=config.crossval.finetune_lr),
         device=embedding.device,
     )

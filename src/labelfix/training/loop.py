@@ -143,7 +143,8 @@ class Trainer:
         self.mixing_random = np.random.RandomState(self.config.seed + self.context.rank)
         self.autocast = autocast_dtype(self.config.precision, self.context.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.autocast == torch.float16)
-        self.network.to(self.context.device)
+        self.channels_last = self.context.device.type == "cuda"  # convolutions' fast layout there
+        self.network.to(self.context.device, memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
         self.eval_network = self.network
         self._event("before_fit")
         for phase in phases(self.config.schedule.epochs, self.config.schedule.freeze_epochs):
@@ -183,22 +184,27 @@ class Trainer:
         set_train_mode(self.network, self.phase.frozen)
         self.train_batches.sampler.set_epoch(self.epoch)
         accumulate = self.config.schedule.accumulate_steps
-        total, count = 0.0, 0
+        total, count = torch.zeros((), device=self.context.device), 0  # summed on the device: no sync per step
         self.optimizer.zero_grad(set_to_none=True)
         batches = len(self.train_batches)
         for index, (images, targets) in enumerate(self.train_batches):
             if len(targets) >= 2:  # a last batch of one is skipped: batch norm (and MixUp) need two images
                 loss = self._forward(images, targets)
                 self.scaler.scale(loss / accumulate).backward()
-                total, count = total + loss.item() * len(targets), count + len(targets)
+                total, count = total + loss.detach() * len(targets), count + len(targets)
             if (index + 1) % accumulate == 0 or index + 1 == batches:
                 self._optimizer_step()
             self._event("after_batch")
-        total, count = distributed.sum_over_processes([total, count], self.context)
+        total, count = distributed.sum_over_processes([total.item(), count], self.context)
         return total / max(count, 1)
 
+    def to_device(self, images: torch.Tensor) -> torch.Tensor:
+        """A batch of images on the training device (channels-last on CUDA; the copy overlaps from pinned memory)."""
+        images = images.to(self.context.device, non_blocking=True)
+        return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
+
     def _forward(self, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        images, targets = images.to(self.context.device), targets.to(self.context.device)
+        images, targets = self.to_device(images), targets.to(self.context.device, non_blocking=True)
         if self.mixer is not None:
             if len(targets) % 2:  # MixUp pairs images: an odd last batch loses one
                 images, targets = images[:-1], targets[:-1]
@@ -230,7 +236,7 @@ class Trainer:
             for images, targets in self.val_batches:
                 if not len(targets):
                     continue
-                images, targets = images.to(self.context.device), targets.to(self.context.device)
+                images, targets = self.to_device(images), targets.to(self.context.device)
                 logits = self.eval_network(images).float()
                 if self.multilabel:
                     loss += nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="sum").item()

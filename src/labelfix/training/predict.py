@@ -14,6 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from labelfix.dataset.readers import IMAGE_EXTENSIONS, image_files_under
+from labelfix.devices import inference_autocast
 from labelfix.errors import DatasetError, ModelError
 from labelfix.images.transforms import eval_transform, tta_views
 from labelfix.issues.multilabel import label_set_text
@@ -43,14 +44,16 @@ def image_files(inputs: Sequence[Path]) -> list[Path]:
 def predict_probabilities(network: nn.Module, batches: DataLoader, device: torch.device, *, tta: bool = False,
                           progress_advance=None, multilabel: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Softmax probabilities (N, K) (label sets: each class's sigmoid) and labels (N,) of the readable images, in
-    loader order; TTA averages views."""
+    loader order; TTA averages views. On CUDA in fp16 and channels-last; on a CPU in fp32."""
     activation = torch.sigmoid if multilabel else (lambda logits: logits.softmax(1))
-    network.eval().to(device)
+    on_gpu = device.type == "cuda"
+    network.eval().to(device, memory_format=torch.channels_last if on_gpu else torch.preserve_format)
     probabilities, labels = [], []
-    with torch.inference_mode():
+    with torch.inference_mode(), inference_autocast(device, reduced=on_gpu):
         for images, targets in batches:
             if len(targets):
-                images = images.to(device)
+                images = images.to(device, non_blocking=True)
+                images = images.contiguous(memory_format=torch.channels_last) if on_gpu else images
                 views = tta_views(images) if tta else [images]
                 probabilities.append(torch.stack([activation(network(v).float()) for v in views]).mean(0).cpu().numpy())
                 labels.append(targets.numpy())
