@@ -98,9 +98,12 @@ def _rewrite(path: Path, manifest: Manifest, table: pd.DataFrame, pred_probs: np
 def _fill(db: sqlite3.Connection, manifest: Manifest, table: pd.DataFrame, pred_probs: np.ndarray,
           content_hashes: list[str | None], run_record: dict, neighbors: Neighbors | None, carried: Carried,
           dropped_before: list[tuple]) -> dict:
-    """Create the tables and insert the run, inside the caller's transaction; returns the carried-over summary."""
+    """Create the tables and insert the run, inside the caller's transaction; returns the carried-over summary.
+    The run's indexes are built after its rows are in (one sort instead of an index update per row)."""
+    run_indexes = [statement for statement in statements(SCHEMA) if statement.startswith("CREATE INDEX")]
     for statement in statements(SCHEMA + DECISIONS_SCHEMA):
-        db.execute(statement)
+        if statement not in run_indexes:
+            db.execute(statement)
     db.execute(f"PRAGMA user_version = {STORE_VERSION}")
     record = {**run_record, "decisions_carried_over": carried.summary()}
     db.executemany("INSERT INTO run VALUES (?, ?)", [(k, json.dumps(v, default=str)) for k, v in record.items()])
@@ -132,6 +135,8 @@ def _fill(db: sqlite3.Connection, manifest: Manifest, table: pd.DataFrame, pred_
     )
     db.executemany("INSERT INTO dropped_decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                    dropped_before + [(stored_path(row[0]), *row[1:]) for row in carried.dropped])
+    for statement in run_indexes:
+        db.execute(statement)
     return record["decisions_carried_over"]
 
 
