@@ -1,0 +1,167 @@
+"""Fine-tuning speed: labelfix's training loop next to a bare timm loop and next to the network alone.
+
+    python benchmarks/finetune_speed.py --subset 10000
+    python benchmarks/finetune_speed.py --subset 2000 --device cpu
+
+All three train the whole network the scan's `--method finetune` trains (its backbone, input size, batch size and
+precision on this device), on the same CIFAR-10N images, for one epoch each, in one run, after one training step
+has warmed the device up (timed and reported apart):
+- labelfix: `Trainer` with the scan's fine-tuning recipe and loader (augmentation, label smoothing, one-cycle);
+- bare timm: what a hand-written loop does: the same model, timm's training transform, DataLoader with the same
+  workers, AdamW, cross-entropy, autocast where labelfix uses it, channels-last on CUDA;
+- network alone: the bare loop's step on one batch that stays on the device (no decoding, no copies): the
+  ceiling for both.
+Writes benchmarks/results/finetune_speed-<n>-<device>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import data  # noqa: E402
+
+import labelfix  # noqa: E402
+from labelfix.crossval.finetune import finetune_config  # noqa: E402
+from labelfix.dataset import read_dataset  # noqa: E402
+from labelfix.devices import default_workers, resolve_device  # noqa: E402
+from labelfix.images.resolution import auto_input_size, typical_short_side  # noqa: E402
+from labelfix.images.transforms import train_transform  # noqa: E402
+from labelfix.training.data import LabeledImages, collate, train_loader  # noqa: E402
+from labelfix.training.distributed import Context  # noqa: E402
+from labelfix.training.loop import Trainer, autocast_dtype  # noqa: E402
+from labelfix.training.network import build_network  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def labelfix_epoch(paths, labels, n_classes: int, config, device: torch.device) -> float:
+    """Seconds for one epoch of labelfix's Trainer (whole network, the scan's fine-tuning recipe)."""
+    config = config.model_copy(update={"schedule": config.schedule.model_copy(update={"epochs": 1, "freeze_epochs": 0})})
+    network = build_network(config.model, n_classes, config.seed)
+    context = Context(device=device)
+    images = LabeledImages(paths, labels, train_transform(network.data_config, config.augment))
+    batches = train_loader(images, batch_size=config.data.batch_size, workers=config.data.workers, seed=config.seed,
+                           context=context)
+    trainer = Trainer(network.module, batches, None, config, lr=config.schedule.lr, context=context)
+    start = time.perf_counter()
+    trainer.fit()
+    _synchronize(device)
+    return time.perf_counter() - start
+
+
+def _bare_step(model, optimizer, images, targets, dtype):
+    with torch.autocast(images.device.type, dtype=dtype) if dtype else nullcontext():
+        loss = torch.nn.functional.cross_entropy(model(images), targets)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def bare_epoch(paths, labels, n_classes: int, config, device: torch.device) -> tuple[float, float]:
+    """Seconds for one epoch of a bare timm loop, and images/s of its step on one batch kept on the device."""
+    network = build_network(config.model, n_classes, config.seed)
+    channels_last = torch.channels_last if device.type == "cuda" else torch.preserve_format
+    model = network.module.to(device, memory_format=channels_last).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    dtype = autocast_dtype(config.precision, device)
+    loader = DataLoader(LabeledImages(paths, labels, train_transform(network.data_config, config.augment)),
+                        batch_size=config.data.batch_size, shuffle=True, num_workers=config.data.workers,
+                        collate_fn=collate, pin_memory=device.type == "cuda")
+    start = time.perf_counter()
+    for images, targets in loader:
+        images = images.to(device, non_blocking=True).contiguous(memory_format=channels_last)
+        _bare_step(model, optimizer, images, targets.to(device, non_blocking=True), dtype)
+    _synchronize(device)
+    epoch_seconds = time.perf_counter() - start
+
+    images, targets = next(iter(loader))
+    images = images.to(device).contiguous(memory_format=channels_last)
+    targets = targets.to(device)
+    for _ in range(3):  # warm-up
+        _bare_step(model, optimizer, images, targets, dtype)
+    _synchronize(device)
+    steps = max(5, min(50, len(paths) // len(targets)))
+    start = time.perf_counter()
+    for _ in range(steps):
+        _bare_step(model, optimizer, images, targets, dtype)
+    _synchronize(device)
+    return epoch_seconds, steps * len(targets) / (time.perf_counter() - start)
+
+
+def training_warmup(config, n_classes: int, size: int, device: torch.device) -> float:
+    """Seconds of the process's first training step (CUDA loads its kernels then), before either loop is timed."""
+    network = build_network(config.model, n_classes, config.seed)
+    channels_last = torch.channels_last if device.type == "cuda" else torch.preserve_format
+    model = network.module.to(device, memory_format=channels_last).train()
+    images = torch.zeros(config.data.batch_size, 3, size, size, device=device).contiguous(memory_format=channels_last)
+    targets = torch.zeros(config.data.batch_size, dtype=torch.long, device=device)
+    start = time.perf_counter()
+    _bare_step(model, torch.optim.AdamW(model.parameters()), images, targets, autocast_dtype(config.precision, device))
+    _synchronize(device)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subset", type=int, default=10000)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args()
+
+    label_file, given, _ = data.cifar10n("aggre", args.subset)
+    manifest = read_dataset(label_file)
+    paths, labels = manifest.paths, manifest.label_indices()
+    for file in paths:  # the same page-cache state for both loops
+        file.read_bytes()
+    device = resolve_device(args.device)
+    scan_config = labelfix.load_config(None, {"embedding.device": args.device, "embedding.workers": args.workers})
+    size = auto_input_size(typical_short_side(paths), 224)
+    config = finetune_config(scan_config, size)
+    config = config.model_copy(update={"data": config.data.model_copy(update={
+        "workers": default_workers() if args.workers is None else args.workers})})
+    n_classes = len(manifest.classes)
+
+    warmup_seconds = training_warmup(config, n_classes, size, device)
+    bare_seconds, network_rate = bare_epoch(paths, labels, n_classes, config, device)
+    labelfix_seconds = labelfix_epoch(paths, labels, n_classes, config, device)
+    n = len(paths)
+    result = {
+        "images": n, "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "model": config.model.name, "input_size": size, "batch_size": config.data.batch_size,
+        "workers": config.data.workers, "precision": str(autocast_dtype(config.precision, device) or "fp32"),
+        "images_per_second": {"labelfix": round(n / labelfix_seconds, 1), "bare_timm": round(n / bare_seconds, 1),
+                              "network_alone": round(network_rate, 1)},
+        "seconds": {"labelfix": round(labelfix_seconds, 2), "bare_timm": round(bare_seconds, 2)},
+        "labelfix_over_bare": round(bare_seconds / labelfix_seconds, 3),
+        "first_training_step_seconds": round(warmup_seconds, 2),
+        "labelfix": labelfix.__version__,
+    }
+    print(f"\nfine-tuning one epoch of {n} CIFAR-10N images: {result['model']} at {size} px on {result['device']} "
+          f"(batch {result['batch_size']}, {result['workers']} workers, {result['precision']})")
+    for name, rate in result["images_per_second"].items():
+        print(f"{name:16}{rate:>10.1f} images/s")
+    print(f"labelfix / bare timm: {result['labelfix_over_bare']:.2f}x (the process's first training step, "
+          f"{result['first_training_step_seconds']} s, ran before both)")
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"finetune_speed-{n}-{device.type}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
