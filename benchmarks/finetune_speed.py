@@ -4,8 +4,10 @@
     python benchmarks/finetune_speed.py --subset 2000 --device cpu
 
 All three train the whole network the scan's `--method finetune` trains (its backbone, input size, batch size and
-precision on this device), on the same CIFAR-10N images, for one epoch each, in one run, after one training step
-has warmed the device up (timed and reported apart):
+precision on this device), on the same CIFAR-10N images, in one run, after one training step has warmed the device
+up (timed and reported apart). The loops run two epochs each and their second epoch is compared: on an H200 the
+first epoch of whichever loop ran first was 4-8x slower (new batch shapes, e.g. the last partial batch, cost
+seconds there the first time):
 - labelfix: `Trainer` with the scan's fine-tuning recipe and loader (augmentation, label smoothing, one-cycle);
 - bare timm: what a hand-written loop does: the same model, timm's training transform, DataLoader with the same
   workers, AdamW, cross-entropy, autocast where labelfix uses it, channels-last on CUDA;
@@ -37,7 +39,7 @@ from labelfix.images.resolution import auto_input_size, typical_short_side  # no
 from labelfix.images.transforms import train_transform  # noqa: E402
 from labelfix.training.data import LabeledImages, collate, train_loader  # noqa: E402
 from labelfix.training.distributed import Context  # noqa: E402
-from labelfix.training.loop import Trainer, autocast_dtype  # noqa: E402
+from labelfix.training.loop import Callback, Trainer, autocast_dtype  # noqa: E402
 from labelfix.training.network import build_network  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -48,19 +50,25 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def labelfix_epoch(paths, labels, n_classes: int, config, device: torch.device) -> float:
-    """Seconds for one epoch of labelfix's Trainer (whole network, the scan's fine-tuning recipe)."""
-    config = config.model_copy(update={"schedule": config.schedule.model_copy(update={"epochs": 1, "freeze_epochs": 0})})
+class EpochSeconds(Callback):
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+
+    def after_epoch(self, trainer: Trainer) -> None:
+        self.seconds.append(trainer.metrics["seconds"])
+
+
+def labelfix_epochs(paths, labels, n_classes: int, config, device: torch.device) -> list[float]:
+    """Seconds of each of two epochs of labelfix's Trainer (whole network, the scan's fine-tuning recipe)."""
+    config = config.model_copy(update={"schedule": config.schedule.model_copy(update={"epochs": 2, "freeze_epochs": 0})})
     network = build_network(config.model, n_classes, config.seed)
     context = Context(device=device)
     images = LabeledImages(paths, labels, train_transform(network.data_config, config.augment))
     batches = train_loader(images, batch_size=config.data.batch_size, workers=config.data.workers, seed=config.seed,
                            context=context)
-    trainer = Trainer(network.module, batches, None, config, lr=config.schedule.lr, context=context)
-    start = time.perf_counter()
-    trainer.fit()
-    _synchronize(device)
-    return time.perf_counter() - start
+    timer = EpochSeconds()
+    Trainer(network.module, batches, None, config, lr=config.schedule.lr, context=context, callbacks=[timer]).fit()
+    return timer.seconds
 
 
 def _bare_step(model, optimizer, images, targets, dtype):
@@ -71,8 +79,8 @@ def _bare_step(model, optimizer, images, targets, dtype):
     optimizer.step()
 
 
-def bare_epoch(paths, labels, n_classes: int, config, device: torch.device) -> tuple[float, float]:
-    """Seconds for one epoch of a bare timm loop, and images/s of its step on one batch kept on the device."""
+def bare_epochs(paths, labels, n_classes: int, config, device: torch.device) -> tuple[list[float], float]:
+    """Seconds of each of two epochs of a bare timm loop, and images/s of its step on one batch kept on the device."""
     network = build_network(config.model, n_classes, config.seed)
     channels_last = torch.channels_last if device.type == "cuda" else torch.preserve_format
     model = network.module.to(device, memory_format=channels_last).train()
@@ -81,12 +89,14 @@ def bare_epoch(paths, labels, n_classes: int, config, device: torch.device) -> t
     loader = DataLoader(LabeledImages(paths, labels, train_transform(network.data_config, config.augment)),
                         batch_size=config.data.batch_size, shuffle=True, num_workers=config.data.workers,
                         collate_fn=collate, pin_memory=device.type == "cuda")
-    start = time.perf_counter()
-    for images, targets in loader:
-        images = images.to(device, non_blocking=True).contiguous(memory_format=channels_last)
-        _bare_step(model, optimizer, images, targets.to(device, non_blocking=True), dtype)
-    _synchronize(device)
-    epoch_seconds = time.perf_counter() - start
+    epoch_seconds = []
+    for _ in range(2):
+        start = time.perf_counter()
+        for images, targets in loader:
+            images = images.to(device, non_blocking=True).contiguous(memory_format=channels_last)
+            _bare_step(model, optimizer, images, targets.to(device, non_blocking=True), dtype)
+        _synchronize(device)
+        epoch_seconds.append(time.perf_counter() - start)
 
     images, targets = next(iter(loader))
     images = images.to(device).contiguous(memory_format=channels_last)
@@ -136,23 +146,24 @@ def main() -> None:
     n_classes = len(manifest.classes)
 
     warmup_seconds = training_warmup(config, n_classes, size, device)
-    bare_seconds, network_rate = bare_epoch(paths, labels, n_classes, config, device)
-    labelfix_seconds = labelfix_epoch(paths, labels, n_classes, config, device)
+    bare_seconds, network_rate = bare_epochs(paths, labels, n_classes, config, device)
+    labelfix_seconds = labelfix_epochs(paths, labels, n_classes, config, device)
     n = len(paths)
     result = {
         "images": n, "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "model": config.model.name, "input_size": size, "batch_size": config.data.batch_size,
         "workers": config.data.workers, "precision": str(autocast_dtype(config.precision, device) or "fp32"),
-        "images_per_second": {"labelfix": round(n / labelfix_seconds, 1), "bare_timm": round(n / bare_seconds, 1),
+        "images_per_second": {"labelfix": round(n / labelfix_seconds[1], 1), "bare_timm": round(n / bare_seconds[1], 1),
                               "network_alone": round(network_rate, 1)},
-        "seconds": {"labelfix": round(labelfix_seconds, 2), "bare_timm": round(bare_seconds, 2)},
-        "labelfix_over_bare": round(bare_seconds / labelfix_seconds, 3),
+        "epoch_seconds": {"labelfix": [round(x, 2) for x in labelfix_seconds],
+                          "bare_timm": [round(x, 2) for x in bare_seconds]},
+        "labelfix_over_bare": round(bare_seconds[1] / labelfix_seconds[1], 3),
         "first_training_step_seconds": round(warmup_seconds, 2),
         "labelfix": labelfix.__version__,
     }
-    print(f"\nfine-tuning one epoch of {n} CIFAR-10N images: {result['model']} at {size} px on {result['device']} "
-          f"(batch {result['batch_size']}, {result['workers']} workers, {result['precision']})")
+    print(f"\nfine-tuning on {n} CIFAR-10N images (second epochs compared): {result['model']} at {size} px on "
+          f"{result['device']} (batch {result['batch_size']}, {result['workers']} workers, {result['precision']})")
     for name, rate in result["images_per_second"].items():
         print(f"{name:16}{rate:>10.1f} images/s")
     print(f"labelfix / bare timm: {result['labelfix_over_bare']:.2f}x (the process's first training step, "
