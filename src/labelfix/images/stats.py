@@ -14,11 +14,26 @@ STATS_VERSION = 3
 STATS_SIDE = 256  # statistics other than size and pixel hash are computed on a copy about this large
 
 
-def grayscale_entropy(gray: np.ndarray) -> float:
+def grayscale_entropy(gray: np.ndarray, histogram: np.ndarray | None = None) -> float:
     """Shannon entropy in bits (0..8) of an 8-bit grayscale histogram: near 0 for blank images."""
-    histogram = np.bincount(gray.ravel(), minlength=256).astype(np.float64)
+    histogram = (np.bincount(gray.ravel(), minlength=256) if histogram is None else histogram).astype(np.float64)
     p = histogram[histogram > 0] / gray.size
     return float(-(p * np.log2(p)).sum())
+
+
+def histogram_percentiles(histogram: np.ndarray, q: list[float]) -> np.ndarray:
+    """`np.percentile(values, q)` (its default linear method, to the last bit) of the 8-bit values counted by
+    `histogram`, without sorting them: a quarter of the statistics' time went into np.percentile."""
+    count = int(histogram.sum())
+    position = (count - 1) * (np.asarray(q, dtype=np.float64) / 100)
+    below = np.floor(position)
+    above = np.minimum(below + 1, count - 1)
+    cumulative = np.cumsum(histogram)
+    low = np.searchsorted(cumulative, below, side="right").astype(np.float64)
+    high = np.searchsorted(cumulative, above, side="right").astype(np.float64)
+    weight = position - below
+    difference = high - low
+    return np.where(weight >= 0.5, high - difference * (1 - weight), low + difference * weight)  # numpy's _lerp
 
 
 def laplacian_std(gray: np.ndarray) -> float:
@@ -50,7 +65,8 @@ def image_statistics(image: Image.Image, facts: dict | None = None) -> dict:
     small = image.reduce(factor) if factor > 1 else image  # a fast box filter; exact size does not matter
     rgb = np.asarray(small)
     gray = np.asarray(small.convert("L"))
-    p1, p99 = np.percentile(gray, [1, 99]) / 255.0
+    histogram = np.bincount(gray.ravel(), minlength=256)
+    p1, p99 = histogram_percentiles(histogram, [1, 99]) / 255.0
     return {
         **(facts or {}),
         "width": image.width,
@@ -58,7 +74,7 @@ def image_statistics(image: Image.Image, facts: dict | None = None) -> dict:
         "brightness": round(float(gray.mean()) / 255.0, 4),
         "brightness_p1": round(float(p1), 4),
         "brightness_p99": round(float(p99), 4),
-        "entropy": round(grayscale_entropy(gray), 4),
+        "entropy": round(grayscale_entropy(gray, histogram), 4),
         "sharpness": round(laplacian_std(gray), 5),
         "colorfulness": round(colorfulness(rgb), 5),
         "pixel_hash": pixel_hash(image),
