@@ -39,11 +39,17 @@ class ImageFiles(Dataset):
 
 
 def _collate(batch: list[tuple]) -> tuple[torch.Tensor | list[torch.Tensor] | None, list[int], list[str], list[dict]]:
-    """The readable images stacked (a list when their sizes differ: `SplitTransform.finish` resizes them)."""
+    """The readable images stacked (a list when their sizes differ: `SplitTransform.finish` resizes them). The
+    batch is stacked channels-last, the layout the pixels come in from PIL and the one the network runs in: no
+    transposing here, and none of the float batch in the main process (on 2 cores that copy took a third of the
+    main process's time)."""
     good = [tensor for tensor, _, error, _ in batch if not error]
     _, indices, errors, statistics = zip(*batch)
-    same_size = len({tuple(tensor.shape) for tensor in good}) == 1
-    return (torch.stack(good) if same_size else good or None), list(indices), list(errors), list(statistics)
+    if len({tuple(tensor.shape) for tensor in good}) == 1:
+        pixels = torch.stack([tensor.permute(1, 2, 0) for tensor in good]).permute(0, 3, 1, 2)
+    else:
+        pixels = good or None
+    return pixels, list(indices), list(errors), list(statistics)
 
 
 @dataclass

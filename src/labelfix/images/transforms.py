@@ -53,8 +53,8 @@ class SplitTransform:
 
     def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) uint8 → float32 as ToTensor and Normalize make them."""
-        floats = pixels.to(torch.float32).div(255)
-        return floats.sub_(self.mean.to(floats.device)).div_(self.std.to(floats.device))
+        floats = pixels.to(torch.float32)  # in place from here on: the same numbers, one float batch less to fill
+        return floats.div_(255).sub_(self.mean.to(floats.device)).div_(self.std.to(floats.device))
 
 
 def split_eval_transform(data_config: dict) -> SplitTransform:
