@@ -71,6 +71,13 @@ def labelfix_epochs(paths, labels, n_classes: int, config, device: torch.device)
     return timer.seconds
 
 
+def _bare_model(config, n_classes: int, device: torch.device):
+    """(network, its module on `device` in training mode, the memory format its batches take)."""
+    network = build_network(config.model, n_classes, config.seed)
+    channels_last = torch.channels_last if device.type == "cuda" else torch.preserve_format
+    return network, network.module.to(device, memory_format=channels_last).train(), channels_last
+
+
 def _bare_step(model, optimizer, images, targets, dtype):
     with torch.autocast(images.device.type, dtype=dtype) if dtype else nullcontext():
         loss = torch.nn.functional.cross_entropy(model(images), targets)
@@ -81,9 +88,7 @@ def _bare_step(model, optimizer, images, targets, dtype):
 
 def bare_epochs(paths, labels, n_classes: int, config, device: torch.device) -> tuple[list[float], float]:
     """Seconds of each of two epochs of a bare timm loop, and images/s of its step on one batch kept on the device."""
-    network = build_network(config.model, n_classes, config.seed)
-    channels_last = torch.channels_last if device.type == "cuda" else torch.preserve_format
-    model = network.module.to(device, memory_format=channels_last).train()
+    network, model, channels_last = _bare_model(config, n_classes, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     dtype = autocast_dtype(config.precision, device)
     loader = DataLoader(LabeledImages(paths, labels, train_transform(network.data_config, config.augment)),
@@ -114,9 +119,7 @@ def bare_epochs(paths, labels, n_classes: int, config, device: torch.device) -> 
 
 def training_warmup(config, n_classes: int, size: int, device: torch.device) -> float:
     """Seconds of the process's first training step (CUDA loads its kernels then), before either loop is timed."""
-    network = build_network(config.model, n_classes, config.seed)
-    channels_last = torch.channels_last if device.type == "cuda" else torch.preserve_format
-    model = network.module.to(device, memory_format=channels_last).train()
+    _, model, channels_last = _bare_model(config, n_classes, device)
     images = torch.zeros(config.data.batch_size, 3, size, size, device=device).contiguous(memory_format=channels_last)
     targets = torch.zeros(config.data.batch_size, dtype=torch.long, device=device)
     start = time.perf_counter()
