@@ -68,3 +68,16 @@ def test_unreadable_data_says_why(data, reason):
 
 def test_content_hash_depends_on_bytes_only():
     assert content_hash(b"abc") == content_hash(b"abc") != content_hash(b"abd")
+
+
+def test_previews_of_large_jpegs_are_decoded_reduced_but_keep_their_orientation(tmp_path):
+    from labelfix.images.io import open_image, thumbnail_jpeg
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = _encode(Image.new("RGB", (2000, 1000), (200, 30, 30)), "JPEG", exif=exif.tobytes())
+    assert open_image(data)[0].size == (1000, 2000)  # a scan decodes every pixel
+    assert open_image(data, at_least=320)[0].size == (500, 1000)  # a preview: reduced by 2 in the decoder
+    (tmp_path / "big.jpg").write_bytes(data)
+    preview = Image.open(io.BytesIO(thumbnail_jpeg(tmp_path / "big.jpg", 160)))
+    assert preview.size == (80, 160) and abs(preview.getpixel((40, 80))[0] - 200) < 8

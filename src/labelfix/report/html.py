@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import jinja2
@@ -51,16 +53,39 @@ IMAGE_ISSUE_SECTIONS = ("outlier", "dark", "light", "blurry", "low_information",
 
 
 class Thumbnails:
-    """Thumbnail data URIs, made once per image however often the report shows it."""
+    """Thumbnail data URIs, made once per image however often the report shows it, by a few threads while the
+    report is put together (decoding and shrinking let go of Python's lock: a photo of several megapixels takes
+    tens of milliseconds, and a report shows up to a few hundred). A card gets a `Thumbnail` that waits for
+    its image only when the page is rendered."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, threads: int = min(8, os.cpu_count() or 1)) -> None:
         self.root = root
-        self._made: dict[str, str | None] = {}
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="labelfix-thumbnails")
+        self._made: dict[str, Thumbnail] = {}
 
-    def __call__(self, path: str) -> str | None:
+    def __call__(self, path: str) -> Thumbnail:
         if path not in self._made:
-            self._made[path] = thumbnail_data_uri(self.root / path)
+            self._made[path] = Thumbnail(self._pool.submit(thumbnail_data_uri, self.root / path))
         return self._made[path]
+
+    def __enter__(self) -> Thumbnails:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(cancel_futures=True)
+
+
+class Thumbnail:
+    """A data URI being made: false when the image cannot be read, else the URI as text."""
+
+    def __init__(self, made: Future) -> None:
+        self.made = made
+
+    def __bool__(self) -> bool:
+        return self.made.result() is not None
+
+    def __str__(self) -> str:
+        return self.made.result() or ""
 
 
 def _image_card(row, thumbnails: Thumbnails) -> dict:
@@ -229,53 +254,58 @@ def render_report(
     """The report's HTML text. `table` is the issue table; `noise_matrix` (K, K) counts flagged given→suggested
     (multi-label: classes given together on flagged images, with `class_quality` per class); `neighbors` rows are
     the readable items in item order."""
-    thumbnails = Thumbnails(root)
-    multilabel = is_multilabel_table(table)
-    table = _for_display(table)
-    class_rows = _class_rows(table, classes, noise_rates)
-    if multilabel:
-        for row in class_rows:  # counted by class, not by label set
-            quality = class_quality[row["name"]]
-            row.update(quality, flagged=quality["missing"] + quality["extra"])
-    readable = table[~table["is_unreadable_issue"]]
-    problems, problem_count = _problem_files(table)
-    context = {
-        "run": run_record,
-        "low_agreement": LOW_AGREEMENT,
-        "classes": class_rows,
-        "summary": {
-            "images": len(table),
-            "classes": len(classes),
-            "flagged": int(readable["is_label_issue"].sum()),
-            "needs_review": int(table["needs_review"].sum()) if "needs_review" in table else 0,
-            "flagged_share": float(readable["is_label_issue"].mean()) if len(readable) else 0.0,
-        },
-        "types": _type_rows(table, notes or {}),
-        "plots": {
-            "distribution": plots.png_data_uri(plots.class_distribution(
-                classes, np.array([c["images"] for c in class_rows]), np.array([c["flagged"] for c in class_rows])
-            )),
-            "noise_matrix": plots.png_data_uri(plots.count_matrix(
-                noise_matrix, classes, rows="given label" if not multilabel else "class given",
-                columns="suggested label" if not multilabel else "class given with it")),
-            "scores": plots.png_data_uri(plots.score_histogram(
-                readable["label_score"].to_numpy(float), readable["is_label_issue"].to_numpy(bool)
-            )),
-        },
-        "multilabel": multilabel,
-        "pairs": (_label_set_groups(table, classes, thumbnails, images_per_pair) if multilabel
-                  else _pair_groups(table, thumbnails, images_per_pair)),
-        "duplicates": _duplicate_groups(table, thumbnails),
-        "image_sections": _image_issue_sections(table, thumbnails, neighbors),
-        "problems": problems,
-        "problem_count": problem_count,
-        "max_groups": MAX_GROUPS,
-        "borderline": _borderline(table, thumbnails, 12),
-    }
-    if run_dir is not None:
-        context["next_commands"] = [f"labelfix review {shlex.quote(str(run_dir))} --open",
-                                    f"labelfix apply {shlex.quote(str(run_dir))} --to CLEANED_FOLDER"]
-    return _TEMPLATES.get_template("report.html.j2").render(**context)
+    with Thumbnails(root) as thumbnails:  # made by threads while the page is put together
+        multilabel = is_multilabel_table(table)
+        table = _for_display(table)
+        class_rows = _class_rows(table, classes, noise_rates)
+        if multilabel:
+            for row in class_rows:  # counted by class, not by label set
+                quality = class_quality[row["name"]]
+                row.update(quality, flagged=quality["missing"] + quality["extra"])
+        readable = table[~table["is_unreadable_issue"]]
+        problems, problem_count = _problem_files(table)
+        # the cards first: their thumbnails are made while the plots are drawn
+        pairs = (_label_set_groups(table, classes, thumbnails, images_per_pair) if multilabel
+                 else _pair_groups(table, thumbnails, images_per_pair))
+        duplicates = _duplicate_groups(table, thumbnails)
+        image_sections = _image_issue_sections(table, thumbnails, neighbors)
+        borderline = _borderline(table, thumbnails, 12)
+        context = {
+            "run": run_record,
+            "low_agreement": LOW_AGREEMENT,
+            "classes": class_rows,
+            "summary": {
+                "images": len(table),
+                "classes": len(classes),
+                "flagged": int(readable["is_label_issue"].sum()),
+                "needs_review": int(table["needs_review"].sum()) if "needs_review" in table else 0,
+                "flagged_share": float(readable["is_label_issue"].mean()) if len(readable) else 0.0,
+            },
+            "types": _type_rows(table, notes or {}),
+            "plots": {
+                "distribution": plots.png_data_uri(plots.class_distribution(
+                    classes, np.array([c["images"] for c in class_rows]), np.array([c["flagged"] for c in class_rows])
+                )),
+                "noise_matrix": plots.png_data_uri(plots.count_matrix(
+                    noise_matrix, classes, rows="given label" if not multilabel else "class given",
+                    columns="suggested label" if not multilabel else "class given with it")),
+                "scores": plots.png_data_uri(plots.score_histogram(
+                    readable["label_score"].to_numpy(float), readable["is_label_issue"].to_numpy(bool)
+                )),
+            },
+            "multilabel": multilabel,
+            "pairs": pairs,
+            "duplicates": duplicates,
+            "image_sections": image_sections,
+            "problems": problems,
+            "problem_count": problem_count,
+            "max_groups": MAX_GROUPS,
+            "borderline": borderline,
+        }
+        if run_dir is not None:
+            context["next_commands"] = [f"labelfix review {shlex.quote(str(run_dir))} --open",
+                                        f"labelfix apply {shlex.quote(str(run_dir))} --to CLEANED_FOLDER"]
+        return _TEMPLATES.get_template("report.html.j2").render(**context)
 
 
 def write_report(path: Path, **kwargs) -> None:
