@@ -184,14 +184,14 @@ class Trainer:
         set_train_mode(self.network, self.phase.frozen)
         self.train_batches.sampler.set_epoch(self.epoch)
         accumulate = self.config.schedule.accumulate_steps
-        total, count = torch.zeros((), device=self.context.device), 0  # summed on the device: no sync per step
+        total, count = torch.zeros((), dtype=torch.float64, device=self.context.device), 0  # on the device: no sync per step
         self.optimizer.zero_grad(set_to_none=True)
         batches = len(self.train_batches)
         for index, (images, targets) in enumerate(self.train_batches):
             if len(targets) >= 2:  # a last batch of one is skipped: batch norm (and MixUp) need two images
                 loss = self._forward(images, targets)
                 self.scaler.scale(loss / accumulate).backward()
-                total, count = total + loss.detach() * len(targets), count + len(targets)
+                total, count = total + loss.detach().double() * len(targets), count + len(targets)
             if (index + 1) % accumulate == 0 or index + 1 == batches:
                 self._optimizer_step()
             self._event("after_batch")
