@@ -165,7 +165,8 @@ class TrainModelConfig(_Section):
 
 class TrainDataConfig(_Section):
     batch_size: int = Field(32, ge=1)
-    workers: int | None = Field(None, ge=0, description="DataLoader workers; default: up to 8 CPU cores")
+    workers: int | None = Field(None, ge=0, description="DataLoader workers; default: one per CPU core (up to 16, "
+                                "one core left to the main process above 4)")
     val_fraction: float = Field(0.2, gt=0, lt=1, description="stratified validation share when the dataset has no val split")
     split_file: Path | None = Field(None, description="split.csv of an earlier run: its images keep their split")
     subset_fraction: float = Field(1.0, gt=0, le=1, description="train on a stratified, nested share of the training images")

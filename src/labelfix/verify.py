@@ -58,7 +58,7 @@ def check_file(path: Path, root: Path, settings: InvalidCheck = InvalidCheck()) 
 def verify_folder(root: Path, settings: InvalidCheck = InvalidCheck(), *, workers: int | None = None,
                   progress: Progress = NoProgress()) -> list[FileCheck]:
     """Every image file under `root` (links out of it left out, as the scan does), checked in `workers`
-    processes (default: one per core, at most 8; 0: in this process)."""
+    processes (default: `devices.default_workers`; 0: in this process)."""
     root = Path(root).resolve()
     files = image_files_under(root, inside=root)
     workers = default_workers() if workers is None else workers

@@ -92,7 +92,7 @@ ModelOption = Annotated[Optional[str], typer.Option(help="Backbone: 'lite0' (emb
 WeightsOption = Annotated[Optional[Path], typer.Option(help="Local weights file for --model (.pth/.safetensors).")]
 ImageSizeOption = Annotated[Optional[int], typer.Option(help="Input side in pixels [default: the model's].")]
 BatchSizeOption = Annotated[Optional[int], typer.Option(help="Images per batch [default: 32; scan: 64].")]
-WorkersOption = Annotated[Optional[int], typer.Option(help="Image-decoding worker processes [default: one per core, at most 8].")]
+WorkersOption = Annotated[Optional[int], typer.Option(help="Image-decoding worker processes [default: one per core; above 4 cores, one left to the main process; at most 16].")]
 DeviceOption = Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N [default: auto].")]
 FormatOption = Annotated[Optional[str], typer.Option("--format", help="Dataset layout: auto, folders, jsonl, csv or regex [default: auto].")]
 TtaOption = Annotated[bool, typer.Option("--tta", help="Average predictions over flips and zoomed crops.")]
