@@ -34,7 +34,7 @@ import data  # noqa: E402
 import labelfix  # noqa: E402
 from labelfix.crossval.finetune import finetune_config  # noqa: E402
 from labelfix.dataset import read_dataset  # noqa: E402
-from labelfix.devices import default_workers, resolve_device  # noqa: E402
+from labelfix.devices import default_workers, images_to, network_to, resolve_device  # noqa: E402
 from labelfix.images.resolution import auto_input_size, typical_short_side  # noqa: E402
 from labelfix.images.transforms import train_transform  # noqa: E402
 from labelfix.training.data import LabeledImages, collate, train_loader  # noqa: E402
@@ -72,10 +72,9 @@ def labelfix_epochs(paths, labels, n_classes: int, config, device: torch.device)
 
 
 def _bare_model(config, n_classes: int, device: torch.device):
-    """(network, its module on `device` in training mode, the memory format its batches take)."""
+    """(network, its module on `device` in training mode)."""
     network = build_network(config.model, n_classes, config.seed)
-    channels_last = torch.channels_last if device.type == "cuda" else torch.preserve_format
-    return network, network.module.to(device, memory_format=channels_last).train(), channels_last
+    return network, network_to(network.module, device).train()
 
 
 def _bare_step(model, optimizer, images, targets, dtype):
@@ -88,7 +87,7 @@ def _bare_step(model, optimizer, images, targets, dtype):
 
 def bare_epochs(paths, labels, n_classes: int, config, device: torch.device) -> tuple[list[float], float]:
     """Seconds of each of two epochs of a bare timm loop, and images/s of its step on one batch kept on the device."""
-    network, model, channels_last = _bare_model(config, n_classes, device)
+    network, model = _bare_model(config, n_classes, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     dtype = autocast_dtype(config.precision, device)
     loader = DataLoader(LabeledImages(paths, labels, train_transform(network.data_config, config.augment)),
@@ -98,13 +97,13 @@ def bare_epochs(paths, labels, n_classes: int, config, device: torch.device) -> 
     for _ in range(2):
         start = time.perf_counter()
         for images, targets in loader:
-            images = images.to(device, non_blocking=True).contiguous(memory_format=channels_last)
+            images = images_to(images, device)
             _bare_step(model, optimizer, images, targets.to(device, non_blocking=True), dtype)
         _synchronize(device)
         epoch_seconds.append(time.perf_counter() - start)
 
     images, targets = next(iter(loader))
-    images = images.to(device).contiguous(memory_format=channels_last)
+    images = images_to(images, device)
     targets = targets.to(device)
     for _ in range(3):  # warm-up
         _bare_step(model, optimizer, images, targets, dtype)
@@ -119,8 +118,8 @@ def bare_epochs(paths, labels, n_classes: int, config, device: torch.device) -> 
 
 def training_warmup(config, n_classes: int, size: int, device: torch.device) -> float:
     """Seconds of the process's first training step (CUDA loads its kernels then), before either loop is timed."""
-    _, model, channels_last = _bare_model(config, n_classes, device)
-    images = torch.zeros(config.data.batch_size, 3, size, size, device=device).contiguous(memory_format=channels_last)
+    _, model = _bare_model(config, n_classes, device)
+    images = images_to(torch.zeros(config.data.batch_size, 3, size, size), device)
     targets = torch.zeros(config.data.batch_size, dtype=torch.long, device=device)
     start = time.perf_counter()
     _bare_step(model, torch.optim.AdamW(model.parameters()), images, targets, autocast_dtype(config.precision, device))

@@ -62,6 +62,22 @@ def exact_fp32_matmul() -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32 = previous
 
 
+def network_to(network: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """`network` moved to `device` (in place), channels-last on CUDA: the layout its convolutions run fastest in."""
+    import torch
+
+    return network.to(device, memory_format=torch.channels_last if device.type == "cuda" else torch.preserve_format)
+
+
+def images_to(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A batch of images (B, C, H, W) on `device`, copied without waiting from pinned memory; channels-last on
+    CUDA, as `network_to` puts the network."""
+    import torch
+
+    images = images.to(device, non_blocking=True)
+    return images.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else images
+
+
 def default_workers() -> int:
     """Image-decoding worker processes when none are asked for: one per CPU core on small machines; above 4 cores
     one core is left to the main process (which feeds the device and writes the cache), and at most 16."""

@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from labelfix.config import TrainConfig
+from labelfix.devices import images_to, network_to
 from labelfix.seeding import numpy_global_state
 from labelfix.training import distributed
 from labelfix.training.distributed import Context
@@ -143,8 +144,7 @@ class Trainer:
         self.mixing_random = np.random.RandomState(self.config.seed + self.context.rank)
         self.autocast = autocast_dtype(self.config.precision, self.context.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.autocast == torch.float16)
-        self.channels_last = self.context.device.type == "cuda"  # convolutions' fast layout there
-        self.network.to(self.context.device, memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
+        network_to(self.network, self.context.device)
         self.eval_network = self.network
         self._event("before_fit")
         for phase in phases(self.config.schedule.epochs, self.config.schedule.freeze_epochs):
@@ -198,13 +198,8 @@ class Trainer:
         total, count = distributed.sum_over_processes([total.item(), count], self.context)
         return total / max(count, 1)
 
-    def to_device(self, images: torch.Tensor) -> torch.Tensor:
-        """A batch of images on the training device (channels-last on CUDA; the copy overlaps from pinned memory)."""
-        images = images.to(self.context.device, non_blocking=True)
-        return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
-
     def _forward(self, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        images, targets = self.to_device(images), targets.to(self.context.device, non_blocking=True)
+        images, targets = images_to(images, self.context.device), targets.to(self.context.device, non_blocking=True)
         if self.mixer is not None:
             if len(targets) % 2:  # MixUp pairs images: an odd last batch loses one
                 images, targets = images[:-1], targets[:-1]
@@ -236,7 +231,7 @@ class Trainer:
             for images, targets in self.val_batches:
                 if not len(targets):
                     continue
-                images, targets = self.to_device(images), targets.to(self.context.device)
+                images, targets = images_to(images, self.context.device), targets.to(self.context.device)
                 logits = self.eval_network(images).float()
                 if self.multilabel:
                     loss += nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="sum").item()

@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from labelfix.dataset.readers import IMAGE_EXTENSIONS, image_files_under
-from labelfix.devices import inference_autocast
+from labelfix.devices import images_to, inference_autocast, network_to
 from labelfix.errors import DatasetError, ModelError
 from labelfix.images.transforms import eval_transform, tta_views
 from labelfix.issues.multilabel import label_set_text
@@ -46,14 +46,12 @@ def predict_probabilities(network: nn.Module, batches: DataLoader, device: torch
     """Softmax probabilities (N, K) (label sets: each class's sigmoid) and labels (N,) of the readable images, in
     loader order; TTA averages views. On CUDA in fp16 and channels-last; on a CPU in fp32."""
     activation = torch.sigmoid if multilabel else (lambda logits: logits.softmax(1))
-    on_gpu = device.type == "cuda"
-    network.eval().to(device, memory_format=torch.channels_last if on_gpu else torch.preserve_format)
+    network_to(network.eval(), device)
     probabilities, labels = [], []
-    with torch.inference_mode(), inference_autocast(device, reduced=on_gpu):
+    with torch.inference_mode(), inference_autocast(device, reduced=device.type == "cuda"):
         for images, targets in batches:
             if len(targets):
-                images = images.to(device, non_blocking=True)
-                images = images.contiguous(memory_format=torch.channels_last) if on_gpu else images
+                images = images_to(images, device)
                 views = tta_views(images) if tta else [images]
                 probabilities.append(torch.stack([activation(network(v).float()) for v in views]).mean(0).cpu().numpy())
                 labels.append(targets.numpy())
