@@ -32,3 +32,16 @@ def numpy_global_state(state: np.random.RandomState) -> Iterator[None]:
     finally:
         state.set_state(np.random.get_state())
         np.random.set_state(saved)
+
+
+@contextmanager
+def seeded_globals(seed: int) -> Iterator[None]:
+    """Inside the block Python's `random` and torch's global generators start from `seed` (augmentation drawn in
+    the main process, `workers: 0`); outside it they are as they were."""
+    saved = random.getstate()
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if torch.cuda.is_initialized() else []):
+        seed_everything(seed)
+        try:
+            yield
+        finally:
+            random.setstate(saved)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
+import torch
 
 import labelfix
 from helpers import make_color_folders
@@ -52,9 +55,28 @@ def test_finetuned_folds_on_label_sets_give_each_class_its_own_probability(tmp_p
     manifest = read_dataset(label_file)
     matrix = manifest.label_matrix()
     scan_config = load_config(None, {"embedding.model": "test_efficientnet", "embedding.weights": str(tiny_weights),
-                                     "embedding.workers": 0, "crossval.finetune_epochs": 8,
+                                     "embedding.workers": 0, "crossval.finetune_epochs": 16,
                                      "crossval.finetune_lr": 0.1})
     probabilities = finetuned_out_of_fold_probabilities(manifest.paths, matrix, multilabel_folds(matrix, 3, 0), 3,
                                                         finetune_config(scan_config, image_size=32))
     assert probabilities.shape == matrix.shape and ((probabilities > 0) & (probabilities < 1)).all()
-    assert ((probabilities >= 0.5) == matrix.astype(bool)).mean() > 0.75  # chance is about 0.5 per entry
+    # chance is about 0.5 per entry; seeds 0-5 measured 0.77-0.84 (8 epochs: 0.64-0.86)
+    assert ((probabilities >= 0.5) == matrix.astype(bool)).mean() > 0.7
+
+
+def test_finetuned_folds_are_reproducible_with_augmentation_in_the_main_process(tmp_path, tiny_weights):
+    make_color_folders(tmp_path / "d", per_class=4)
+    manifest = read_dataset(tmp_path / "d")
+    labels = manifest.label_indices()
+
+    def run(seed: int) -> np.ndarray:
+        scan_config = load_config(None, {"seed": seed, "embedding.model": "test_efficientnet",
+                                         "embedding.weights": str(tiny_weights), "embedding.workers": 0,
+                                         "crossval.finetune_epochs": 2})
+        return finetuned_out_of_fold_probabilities(manifest.paths, labels, assign_folds(labels, 2, 0), 3,
+                                                   finetune_config(scan_config, image_size=32))
+
+    first = run(0)
+    torch.rand(7), random.random()  # the global generators move on between the runs: the result must not
+    np.testing.assert_array_equal(first, run(0))
+    assert not np.array_equal(first, run(1))

@@ -14,6 +14,7 @@ from labelfix.crossval.probabilities import FLOOR, normalized
 from labelfix.devices import default_batch_size, resolve_device
 from labelfix.images.transforms import eval_transform, train_transform
 from labelfix.progress import NoProgress, Progress
+from labelfix.seeding import seeded_globals
 from labelfix.training.callbacks import ProgressBars
 from labelfix.training.data import LabeledImages, eval_loader, train_loader, worker_count
 from labelfix.training.distributed import Context
@@ -61,8 +62,9 @@ def finetuned_out_of_fold_probabilities(paths: Sequence[Path], labels: np.ndarra
         batch_size = min(config.data.batch_size, max(8, len(training) // 8))  # small folds still get ~8 steps an epoch
         batches = train_loader(train_set, batch_size=batch_size, workers=worker_count(config),
                                seed=config.seed + int(fold), context=context)
-        Trainer(network.module, batches, None, config, lr=config.schedule.lr, context=context,
-                callbacks=[ProgressBars(progress)], multilabel=multilabel).fit()
+        with seeded_globals(config.seed + int(fold)):
+            Trainer(network.module, batches, None, config, lr=config.schedule.lr, context=context,
+                    callbacks=[ProgressBars(progress)], multilabel=multilabel).fit()
         positions = LabeledImages([paths[i] for i in held_out], np.arange(len(held_out)), eval_transform(network.data_config))
         fold_probabilities, readable = predict_probabilities(
             network.module, eval_loader(positions, batch_size=config.data.batch_size, workers=worker_count(config)),
