@@ -194,3 +194,30 @@ def test_fine_tuning_the_last_stages_ranks_the_planted_errors_worst(scanned, sca
     assert set(worst) == set(scanned.planted)
     assert result.record["model"]["flip_average"] and result.record["quality"]["out_of_fold_accuracy"] > 0.9
     assert "last stages fine-tuned" in (tmp_path / "run" / "report.html").read_text()
+
+
+def test_method_auto_keeps_the_embedding_head_when_it_agrees_with_the_labels(scanned):
+    record = scanned.result.record
+    assert record["config"]["crossval"]["method"] == "auto"
+    assert record["crossval"]["method"] == "embedding"
+    assert record["crossval"]["embedding_out_of_fold_accuracy"] == record["quality"]["out_of_fold_accuracy"] >= 0.85
+    assert "embed_activations" not in record["timings_seconds"]
+
+
+def test_method_auto_fine_tunes_the_last_stages_when_the_head_agrees_too_little(scanned, scanned_copy, tmp_path):
+    # the planted errors keep agreement under 100%: with the bar there, auto must go on to the last stages
+    result = labelfix.scan(scanned_copy, out=tmp_path / "run", folds=3, workers=0, image_size=64, auto_below=1.0)
+    chosen = result.record["crossval"]
+    assert chosen["method"] == "last_stages" and "below 100%" in chosen["auto_reason"]
+    assert chosen["embedding_out_of_fold_accuracy"] < 1.0
+    assert {"embed_activations", "last_stages"} <= set(result.record["timings_seconds"])
+    worst = result.issues.dropna(subset=["label_score"]).sort_values("label_score")["path"].head(len(scanned.planted))
+    assert set(worst) == set(scanned.planted)
+    report = (tmp_path / "run" / "report.html").read_text()
+    assert "last stages fine-tuned" in report and "so labelfix fine-tuned the backbone's last stages" in report
+
+    too_big = labelfix.scan(scanned_copy, out=tmp_path / "run2", folds=3, workers=0, image_size=64, auto_below=1.0,
+                            auto_max_images=10)
+    assert too_big.record["crossval"]["method"] == "embedding"
+    assert "auto_max_images" in too_big.record["crossval"]["auto_reason"]
+    assert too_big.record["counts"]["embedded"] == 0  # the first scan's embeddings came from the cache

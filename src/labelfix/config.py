@@ -62,10 +62,20 @@ class CrossValidationConfig(_Section):
         None, description="out-of-fold probabilities you made (a .npy (N, K) in dataset order, or a CSV with an "
         "image column and one column per class): used instead of labelfix's cross-validation"
     )
-    method: Literal["embedding", "last_stages", "finetune", "ensemble"] = Field(
-        "embedding", description="embedding: a head on frozen embeddings; last_stages: the backbone's last stages "
-        "fine-tuned per fold on cached activations; finetune: the whole network fine-tuned per fold; ensemble: the "
-        "average of embedding and finetune"
+    method: Literal["auto", "embedding", "last_stages", "finetune", "ensemble"] = Field(
+        "auto", description="auto: embedding, then last_stages when the embedding head's out-of-fold accuracy is "
+        "below auto_below (single-label); embedding: a head on frozen embeddings; last_stages: the backbone's last "
+        "stages fine-tuned per fold on cached activations; finetune: the whole network fine-tuned per fold; "
+        "ensemble: the average of embedding and finetune"
+    )
+    auto_below: float = Field(
+        0.85, ge=0, le=1, description="method auto: fine-tune the last stages when the embedding head's out-of-fold "
+        "accuracy against the given labels is below this (the report calls such agreement low)"
+    )
+    auto_max_images: int = Field(
+        20000, ge=0, description="method auto: the most images (counted at 128 px; a 160-px input counts 1.56) "
+        "whose last stages are fine-tuned (about 20 minutes on 2 CPU cores; raise it on a GPU); larger sets keep "
+        "the embedding head and the log says so"
     )
     last_stages_epochs: int = Field(3, ge=1, description="epochs per fold for method last_stages")
     last_stages_lr: float = Field(1e-3, gt=0, description="peak learning rate (AdamW, one-cycle) for method last_stages")

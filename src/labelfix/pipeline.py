@@ -19,6 +19,7 @@ import pandas as pd
 
 from labelfix.backbones import Backbone, backbone_from_checkpoint, load_backbone, plain_data_config, with_input_size
 from labelfix.config import ScanConfig, flatten, load_config
+from labelfix.crossval.auto import MethodChoice, choose_method
 from labelfix.crossval.embedding import out_of_fold_probabilities
 from labelfix.crossval.folds import assign_folds, small_classes
 from labelfix.crossval.given import read_pred_probs
@@ -32,7 +33,7 @@ from labelfix.crossval.neighbor_vote import neighbor_vote
 from labelfix.crossval.probabilities import agreement, blend, normalized
 from labelfix.dataset import Manifest, ReaderOptions, read_dataset
 from labelfix.devices import default_batch_size, resolve_device
-from labelfix.errors import ConfigError, DatasetError
+from labelfix.errors import ConfigError, DatasetError, ModelError
 from labelfix.features.cache import EmbeddingCache, default_cache_dir
 from labelfix.features.embed import Features, compute_features
 from labelfix.features.neighbors import Neighbors, nearest_neighbors
@@ -123,13 +124,9 @@ def scan(
     with timer.stage("load_model"):
         backbone = configured_backbone(config, manifest)
     device = resolve_device(config.embedding.device)
-    with timer.stage("embed"), EmbeddingCache(config.embedding.cache_dir or default_cache_dir()) as cache:
-        features = compute_features(
-            manifest.paths, backbone, cache, batch_size=config.embedding.batch_size or default_batch_size(device),
-            workers=config.embedding.workers, device=device, with_statistics=config.checks.enabled,
-            with_activations=config.crossval.method == "last_stages", progress=progress,
-            engine=config.embedding.engine, ray_address=config.embedding.ray_address,
-        )
+    with timer.stage("embed"):
+        features = _features(manifest, backbone, config, device, progress, with_statistics=config.checks.enabled,
+                             with_activations=config.crossval.method == "last_stages")
     readable = _readable(manifest, features)
     labels = (manifest.label_matrix() if multilabel else manifest.label_indices())[readable]  # (N, K) or (N,)
     embeddings = features.embeddings if readable.all() else features.embeddings[readable]  # one copy at most
@@ -141,22 +138,17 @@ def scan(
         else:
             folds = assign_folds(labels, config.crossval.folds, config.seed)
             _warn_small_classes(labels, folds, manifest.classes)
+        method = "embedding" if config.crossval.method == "auto" else config.crossval.method
         if given is not None:
             probabilities = given[readable]  # the user's own out-of-fold probabilities, as they are
-        elif multilabel and config.crossval.method == "embedding":
-            probabilities = multilabel_out_of_fold_probabilities(
-                embeddings, labels, folds, regularization=config.crossval.regularization,
-                seed=config.seed, progress=progress)
         else:
-            probabilities = _out_of_fold(manifest, features, embeddings, readable, labels, folds, backbone, config,
-                                         device, progress)
-        if config.crossval.neighbor_weight and given is None:
-            weight = config.crossval.neighbor_weight
-            if multilabel:
-                probabilities = blend(probabilities, neighbor_label_share(neighbors, labels), weight)
-            else:
-                vote = neighbor_vote(neighbors, labels, len(manifest.classes))
-                probabilities = normalized(blend(probabilities, vote, weight))
+            folded = _Folded(labels, folds, neighbors, readable)
+            probabilities = _cross_validate(method, folded, manifest, features.activations, embeddings, backbone,
+                                            config, device, progress)
+        method_record = {"method": "given" if given is not None else method}
+    if config.crossval.method == "auto" and given is None:
+        probabilities, method_record = _auto(probabilities, folded, manifest, embeddings, backbone, config, device,
+                                             progress, timer)
     del embeddings
     features.drop_embeddings()  # what follows needs the probabilities, neighbours and statistics only
     with timer.stage("find_issues"):
@@ -165,6 +157,7 @@ def scan(
     pred_probs[readable] = probabilities
     record = _run_record(config, manifest, backbone, features, device, started, timer, findings.table, int(folds.max()) + 1)
     record["task"] = "multilabel" if multilabel else "single"
+    record["crossval"] = method_record  # the method that made the probabilities (config.crossval.method may be auto)
     record["quality"] = ({"out_of_fold_presence_accuracy": round(presence_accuracy(probabilities, labels), 4),
                           "classes": findings.class_quality} if multilabel else
                          {"out_of_fold_accuracy": round(agreement(probabilities, labels), 4)})
@@ -178,15 +171,44 @@ def scan(
     return ScanResult(run_dir=run_dir, manifest=manifest, issues=findings.table, pred_probs=pred_probs, record=record)
 
 
-def _out_of_fold(manifest, features, embeddings, readable, labels, folds, backbone: Backbone, config: ScanConfig,
-                 device, progress) -> np.ndarray:
-    """Out-of-fold probabilities (readable N, K) of the configured method (see `CrossValidationConfig.method`)."""
-    method, n_classes, cv = config.crossval.method, len(manifest.classes), config.crossval
+@dataclass
+class _Folded:
+    """What every method cross-validates: the readable images' labels, folds and nearest neighbours."""
+
+    labels: np.ndarray  # (N,) or (N, K)
+    folds: np.ndarray  # (N,)
+    neighbors: Neighbors  # positions among the readable
+    readable: np.ndarray  # (all images,) bool
+
+
+def _cross_validate(method: str, folded: _Folded, manifest: Manifest, activations: np.ndarray | None,
+                    embeddings: np.ndarray, backbone: Backbone, config: ScanConfig, device, progress) -> np.ndarray:
+    """Out-of-fold probabilities (readable N, K) of `method`, blended with the neighbours' label vote."""
+    labels, cv = folded.labels, config.crossval
+    if labels.ndim == 2 and method == "embedding":
+        probabilities = multilabel_out_of_fold_probabilities(
+            embeddings, labels, folded.folds, regularization=cv.regularization, seed=config.seed, progress=progress)
+    else:
+        probabilities = _out_of_fold(method, manifest, activations, embeddings, folded, backbone, config, device,
+                                     progress)
+    if not cv.neighbor_weight:
+        return probabilities
+    if labels.ndim == 2:
+        return blend(probabilities, neighbor_label_share(folded.neighbors, labels), cv.neighbor_weight)
+    vote = neighbor_vote(folded.neighbors, labels, len(manifest.classes))
+    return normalized(blend(probabilities, vote, cv.neighbor_weight))
+
+
+def _out_of_fold(method: str, manifest: Manifest, activations: np.ndarray | None, embeddings: np.ndarray,
+                 folded: _Folded, backbone: Backbone, config: ScanConfig, device, progress) -> np.ndarray:
+    """Out-of-fold probabilities (readable N, K) of one method (see `CrossValidationConfig.method`)."""
+    labels, folds, readable = folded.labels, folded.folds, folded.readable
+    n_classes, cv = len(manifest.classes), config.crossval
     if method == "last_stages":
         from labelfix.crossval.last_stages import last_stages_out_of_fold_probabilities
 
         return last_stages_out_of_fold_probabilities(
-            features.activations[readable], labels, folds, n_classes, backbone, epochs=cv.last_stages_epochs,
+            activations[readable], labels, folds, n_classes, backbone, epochs=cv.last_stages_epochs,
             learning_rate=cv.last_stages_lr, seed=config.seed, device=device, progress=progress,
         )
     if method != "finetune":
@@ -203,6 +225,50 @@ def _out_of_fold(manifest, features, embeddings, readable, labels, folds, backbo
         paths, labels, folds, n_classes, finetune_config(config, backbone.data_config["input_size"][-1]), progress=progress,
     )
     return tuned if method == "finetune" else blend(head, tuned, 0.5)
+
+
+def _auto(probabilities: np.ndarray, folded: _Folded, manifest: Manifest, embeddings: np.ndarray, backbone: Backbone,
+          config: ScanConfig, device, progress, timer: _Timer) -> tuple[np.ndarray, dict]:
+    """Method auto after the embedding head: its probabilities, or the last stages' when `choose_method` says so;
+    and what run.json records about the choice."""
+    choice = _auto_choice(probabilities, folded.labels, backbone, config)
+    log.log(logging.WARNING if choice.declined else logging.INFO, "method auto: %s", choice.reason)
+    record = {"method": choice.method, "auto_reason": choice.reason}
+    if folded.labels.ndim == 1:
+        record["embedding_out_of_fold_accuracy"] = round(agreement(probabilities, folded.labels), 4)
+    if choice.method == "last_stages":
+        with timer.stage("embed_activations"):  # each image and its mirror image, to the split point
+            activations = _features(manifest, replace(backbone, flip_average=True), config, device, progress,
+                                    with_statistics=False, with_activations=True).activations
+        with timer.stage("last_stages"):
+            probabilities = _cross_validate("last_stages", folded, manifest, activations, embeddings, backbone,
+                                            config, device, progress)
+    return probabilities, record
+
+
+def _auto_choice(probabilities: np.ndarray, labels: np.ndarray, backbone: Backbone, config: ScanConfig) -> MethodChoice:
+    """Method auto's choice after the embedding head (see `labelfix.crossval.auto`)."""
+    try:
+        backbone.split_module
+        split_problem = None
+    except ModelError as error:
+        split_problem = str(error)
+    return choose_method(
+        0.0 if labels.ndim == 2 else agreement(probabilities, labels), len(labels), backbone.data_config["input_size"][-1],
+        below=config.crossval.auto_below, max_images=config.crossval.auto_max_images,
+        multilabel=labels.ndim == 2, split_problem=split_problem)
+
+
+def _features(manifest: Manifest, backbone: Backbone, config: ScanConfig, device, progress, *, with_statistics: bool,
+              with_activations: bool) -> Features:
+    """The images' embeddings (and statistics, activations) from the cache or the backbone."""
+    with EmbeddingCache(config.embedding.cache_dir or default_cache_dir()) as cache:
+        return compute_features(
+            manifest.paths, backbone, cache, batch_size=config.embedding.batch_size or default_batch_size(device),
+            workers=config.embedding.workers, device=device, with_statistics=with_statistics,
+            with_activations=with_activations, progress=progress, engine=config.embedding.engine,
+            ray_address=config.embedding.ray_address,
+        )
 
 
 @dataclass

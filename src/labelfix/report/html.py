@@ -45,7 +45,7 @@ ISSUE_TYPES = {
 }
 # Below this out-of-fold agreement with the given labels the report says the ranking is less reliable. Frozen
 # ImageNet features of 32x32 CIFAR-10N images agree with 81% of the labels (9% of them wrong); photos of
-# distinct objects usually 95% and more.
+# distinct objects usually 95% and more. Runs record their own threshold (crossval.auto_below); this is for older ones.
 LOW_AGREEMENT = 0.85
 MAX_GROUPS = 40  # label-issue groups shown with images; the others are listed by count
 MAX_PROBLEM_ROWS = 500  # problem files listed; issues.csv has them all
@@ -272,7 +272,7 @@ def render_report(
         borderline = _borderline(table, thumbnails, 12)
         context = {
             "run": run_record,
-            "low_agreement": LOW_AGREEMENT,
+            "low_agreement": run_record["config"]["crossval"].get("auto_below", LOW_AGREEMENT),
             "classes": class_rows,
             "summary": {
                 "images": len(table),

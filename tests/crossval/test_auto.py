@@ -1,0 +1,45 @@
+"""Method auto's choice between the embedding head and the last stages."""
+
+from __future__ import annotations
+
+import pytest
+
+from labelfix.crossval.auto import choose_method
+
+DEFAULTS = dict(below=0.85, max_images=20000, multilabel=False, split_problem=None)
+
+
+def test_features_that_separate_the_classes_keep_the_embedding_head():
+    choice = choose_method(0.93, 300, 224, **DEFAULTS)
+    assert choice.method == "embedding" and "93.0%" in choice.reason and not choice.declined
+
+
+def test_low_agreement_fine_tunes_the_last_stages_and_says_why():
+    choice = choose_method(0.76, 10000, 160, **DEFAULTS)
+    assert choice.method == "last_stages"
+    assert "76.0%" in choice.reason and "85%" in choice.reason
+
+
+@pytest.mark.parametrize(("images", "side", "method"), [
+    (20000, 128, "last_stages"), (20001, 128, "embedding"),  # the work counts images at 128 px ...
+    (12800, 160, "last_stages"), (12900, 160, "embedding"),  # ... and grows with the input's area
+])
+def test_the_work_must_fit(images, side, method):
+    choice = choose_method(0.7, images, side, **DEFAULTS)
+    assert choice.method == method and choice.declined == (method == "embedding")
+    if method == "embedding":
+        assert "--method last_stages" in choice.reason and "auto_max_images" in choice.reason
+
+
+def test_a_larger_budget_takes_larger_sets():
+    assert choose_method(0.7, 1_000_000, 224, **{**DEFAULTS, "max_images": 4_000_000}).method == "last_stages"
+
+
+def test_a_backbone_that_cannot_be_split_keeps_the_head_and_says_why():
+    choice = choose_method(0.7, 1000, 224, **{**DEFAULTS, "split_problem": "vit: no feature stages"})
+    assert choice.method == "embedding" and "vit: no feature stages" in choice.reason and choice.declined
+
+
+def test_label_sets_keep_the_embedding_head():
+    choice = choose_method(0.0, 1000, 224, **{**DEFAULTS, "multilabel": True})
+    assert choice.method == "embedding" and "--method last_stages" in choice.reason
