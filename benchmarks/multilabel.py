@@ -79,7 +79,8 @@ def entry_self_confidence(given: np.ndarray, pred_probs: np.ndarray) -> np.ndarr
     return np.where(given == 1, pred_probs, 1 - pred_probs)
 
 
-def measure(folder: Path, classes: list[str], truth: np.ndarray, rate: float, args, cache: Path) -> dict:
+def measure(folder: Path, classes: list[str], truth: np.ndarray, rate: float, peak_weight: float | None, args,
+            cache: Path) -> dict:
     given = with_noise(truth, rate, args.seed)
     label_file = folder / f"labels-{rate}-{args.seed}.jsonl"
     label_file.write_text("".join(json.dumps({"image": f"images/{i:05d}.png", "label": [classes[k] for k in
@@ -87,7 +88,8 @@ def measure(folder: Path, classes: list[str], truth: np.ndarray, rate: float, ar
                                   for i, row in enumerate(given)))
     with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
-        options = {"method": args.method, **({"image_size": args.image_size} if args.image_size else {})}
+        options = {"method": args.method, **({"image_size": args.image_size} if args.image_size else {}),
+                   **({"peak_weight": peak_weight} if peak_weight is not None else {})}
         result = labelfix.scan(label_file, out=Path(scratch) / "run", folds=args.folds, seed=args.seed,
                                cache_dir=cache, task="multilabel", **options)
         seconds = time.perf_counter() - start
@@ -105,7 +107,7 @@ def measure(folder: Path, classes: list[str], truth: np.ndarray, rate: float, ar
     baseline_score = get_label_quality_scores(labels, pred_probs)
     baseline_flags = find_label_issues(labels, pred_probs)
     row = {
-        "noise_rate": rate, "images_with_wrong_set": int(wrong_set.sum()), "flipped_entries": int(flipped.sum()),
+        "noise_rate": rate, "peak_weight": peak_weight, "images_with_wrong_set": int(wrong_set.sum()), "flipped_entries": int(flipped.sum()),
         "seconds": round(seconds, 1), "timings_seconds": result.record["timings_seconds"],
         "embedded": result.record["counts"]["embedded"],
         "presence_accuracy_vs_given": result.record["quality"]["out_of_fold_presence_accuracy"],
@@ -132,25 +134,30 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--method", default="embedding", help="the scan's --method (embedding, last_stages, finetune)")
     parser.add_argument("--image-size", type=int, default=None, help="the scan's input size [default: auto]")
+    parser.add_argument("--peak-weights", type=float, nargs="+", default=[None],
+                        help="crossval.peak_weight values to compare (--method last_stages) [default: the config's]")
     args = parser.parse_args()
     start = time.perf_counter()
     folder, classes, truth = mosaics(args.mosaics, args.seed)
     print(f"{args.mosaics} mosaics ready in {time.perf_counter() - start:.0f} s; "
           f"{truth.sum(axis=1).mean():.2f} classes per mosaic", flush=True)
     with tempfile.TemporaryDirectory() as cache:  # cold for the first rate, warm after
-        rows = [measure(folder, classes, truth, rate, args, Path(cache)) for rate in args.noise]
+        rows = [measure(folder, classes, truth, rate, peak, args, Path(cache))
+                for rate in args.noise for peak in args.peak_weights]
     print(f"\n{args.mosaics} mosaics of 4 CIFAR-10 images, {args.folds} folds, --method {args.method}, image size "
           f"{args.image_size or 'auto'} (first row: cold cache)")
-    print(f"{'noise':>6} {'ours AUROC':>10} {'AUPRC':>6} {'P':>6} {'R':>6} {'cleanlab AUROC':>14} {'P':>6} {'R':>6} "
+    print(f"{'noise':>6} {'peak':>5} {'ours AUROC':>10} {'AUPRC':>6} {'P':>6} {'R':>6} {'cleanlab AUROC':>14} {'P':>6} {'R':>6} "
           f"{'1-max AUROC':>11} {'entry AUROC':>11} {'seconds':>8}")
     for row in rows:
         ours, base = row["labelfix"], row["cleanlab_defaults"]
-        print(f"{row['noise_rate']:>6} {ours['auroc']:>10} {ours['auprc']:>6} {ours['flagged']['precision']:>6} "
+        peak = "-" if row["peak_weight"] is None else f"{row['peak_weight']:g}"
+        print(f"{row['noise_rate']:>6} {peak:>5} {ours['auroc']:>10} {ours['auprc']:>6} {ours['flagged']['precision']:>6} "
               f"{ours['flagged']['recall']:>6} {base['auroc']:>14} {base['flagged']['precision']:>6} "
               f"{base['flagged']['recall']:>6} {row['one_minus_max_disagreement']['auroc']:>11} "
               f"{row['entry_auroc']:>11} {row['seconds']:>8}")
     RESULTS.mkdir(exist_ok=True)
     suffix = "" if args.method == "embedding" and not args.image_size else f"-{args.method}-{args.image_size or 'auto'}"
+    suffix += "".join(f"-peak{peak:g}" for peak in args.peak_weights if peak is not None)
     out = RESULTS / f"multilabel-{args.mosaics}{suffix}.json"
     out.write_text(json.dumps({"mosaics": args.mosaics, "folds": args.folds, "seed": args.seed, "method": args.method,
                                "image_size": args.image_size, "rows": rows}, indent=2) + "\n")

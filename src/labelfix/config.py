@@ -79,6 +79,10 @@ class CrossValidationConfig(_Section):
     )
     last_stages_epochs: int = Field(3, ge=1, description="epochs per fold for method last_stages")
     last_stages_lr: float = Field(1e-3, gt=0, description="peak learning rate (AdamW, one-cycle) for method last_stages")
+    peak_weight: float = Field(
+        0.0, ge=0, description="label sets, method last_stages: a class's logit is its mean score over the final "
+        "feature map plus this times its highest score there (0: the mean alone, as for single labels)"
+    )
     last_stages_split: str = Field(
         "auto", description="for method last_stages: the module after which the network is fine-tuned (e.g. "
         "blocks.5); auto: the end of the last but one feature stage"

@@ -216,7 +216,8 @@ def _out_of_fold(method: str, manifest: Manifest, activations: np.ndarray | None
 
         return last_stages_out_of_fold_probabilities(
             activations[readable], labels, folds, n_classes, backbone, epochs=cv.last_stages_epochs,
-            learning_rate=cv.last_stages_lr, seed=config.seed, device=device, progress=progress,
+            learning_rate=cv.last_stages_lr, peak_weight=cv.peak_weight, seed=config.seed, device=device,
+            progress=progress,
         )
     if method != "finetune":
         head = out_of_fold_probabilities(

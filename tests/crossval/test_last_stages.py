@@ -10,7 +10,7 @@ import torch
 
 from labelfix.backbones import load_backbone, with_input_size
 from labelfix.crossval.folds import assign_folds
-from labelfix.crossval.last_stages import last_stages_out_of_fold_probabilities, top_network
+from labelfix.crossval.last_stages import PeakAndMeanLogits, last_stages_out_of_fold_probabilities, top_network
 from labelfix.errors import ModelError
 
 
@@ -74,3 +74,32 @@ def test_a_model_that_does_not_chain_its_layers_is_refused(tmp_path):
     backbone = load_backbone("test_vit", tmp_path / "vit.pth")
     with pytest.raises(ModelError, match="cannot be run on their own; use crossval.method embedding"):
         top_network(backbone, 3, seed=0)
+
+
+def test_peak_scores_count_an_object_in_one_corner_for_label_sets(tiny_backbone):
+    activations = torch.from_numpy(_activations(tiny_backbone, torch.rand(3, 3, 32, 32))[:, 0]).float()
+    plain = top_network(tiny_backbone, 4, seed=0)
+    peaked = top_network(tiny_backbone, 4, seed=0, peak_weight=0.5)
+    assert isinstance(peaked, PeakAndMeanLogits) and peaked.peak_weight == 0.5
+    with torch.inference_mode():
+        features = plain.forward_features(activations)
+        scores = torch.einsum("bchw,kc->bkhw", features, plain.get_classifier().weight)
+        torch.testing.assert_close(PeakAndMeanLogits(plain, 0.0)(activations), plain(activations))
+        torch.testing.assert_close(peaked(activations) - plain(activations), 0.5 * scores.amax(dim=(2, 3)))
+
+    matrix = np.array([[1, 0, 1], [0, 1, 0]] * 6)
+    images, _ = _two_kinds_of_images(6)
+    probabilities = last_stages_out_of_fold_probabilities(_activations(tiny_backbone, images), matrix,
+                                                          np.arange(12) % 2, 3, tiny_backbone, epochs=1,
+                                                          peak_weight=1.0)
+    assert probabilities.shape == (12, 3) and ((probabilities > 0) & (probabilities < 1)).all()
+
+
+def test_peak_scores_are_skipped_with_a_warning_where_the_head_does_more_than_pool(tmp_path, caplog):
+    import timm
+
+    torch.save(timm.create_model("test_convnext").state_dict(), tmp_path / "convnext.pth")
+    backbone = with_input_size(load_backbone("test_convnext", tmp_path / "convnext.pth"), 64)
+    network = top_network(backbone, 3, seed=0, peak_weight=1.0)  # ConvNeXt normalises the pooled features
+    assert not isinstance(network, PeakAndMeanLogits)
+    assert "peak scores are not used" in caplog.text

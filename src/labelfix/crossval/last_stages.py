@@ -39,12 +39,14 @@ def last_stages_out_of_fold_probabilities(
     weight_decay: float = 0.05,
     batch_size: int = 128,
     label_smoothing: float = 0.1,
+    peak_weight: float = 0.0,
     seed: int = 0,
     device: torch.device | None = None,
     progress: Progress = NoProgress(),
 ) -> np.ndarray:
     """Probabilities (N, K) for each image from the last stages fine-tuned on the other folds; rows sum to 1. Label
-    sets (`labels` (N, K) 0/1) train with binary cross-entropy and get each class's sigmoid.
+    sets (`labels` (N, K) 0/1) train with binary cross-entropy and get each class's sigmoid; with `peak_weight`,
+    from `PeakAndMeanLogits`.
 
     `activations` (N, views, C, h, w) float16 are the backbone's outputs at its split point for each view.
     """
@@ -55,7 +57,7 @@ def last_stages_out_of_fold_probabilities(
         for fold in fold_ids:
             held_out, training = np.flatnonzero(folds == fold), np.flatnonzero(folds != fold)
             log.info("fold %d: fine-tuning the last stages on %d images", fold, len(training))
-            network = top_network(backbone, n_classes, seed=seed + int(fold))
+            network = top_network(backbone, n_classes, seed=seed + int(fold), peak_weight=peak_weight if multilabel else 0)
             network = network.to(device or torch.device("cpu"), memory_format=torch.channels_last)  # ~10% faster
             generator = torch.Generator().manual_seed(seed + int(fold))
             fit_top(network, activations[training], labels[training], generator, epochs=epochs,
@@ -66,9 +68,10 @@ def last_stages_out_of_fold_probabilities(
     return np.clip(probabilities, FLOOR, 1 - FLOOR) if multilabel else normalized(probabilities)
 
 
-def top_network(backbone: Backbone, n_classes: int, *, seed: int) -> nn.Module:
+def top_network(backbone: Backbone, n_classes: int, *, seed: int, peak_weight: float = 0.0) -> nn.Module:
     """A copy of the backbone that takes activations at its split point (the modules before it are identities)
-    with a new classifier of `n_classes` outputs, in eval mode (batch-norm statistics frozen).
+    with a new classifier of `n_classes` outputs, in eval mode (batch-norm statistics frozen); with `peak_weight`,
+    inside `PeakAndMeanLogits` (where the model pools and then classifies; otherwise as it is, with a warning).
 
     Raises ModelError for an architecture whose forward pass does not simply chain its modules (most ViTs).
     """
@@ -84,7 +87,31 @@ def top_network(backbone: Backbone, n_classes: int, *, seed: int) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         network.reset_classifier(n_classes)
+    if peak_weight:
+        with torch.inference_mode():
+            plain = network(split)
+        if _reproduces(PeakAndMeanLogits(network, 0.0), split, plain):
+            return PeakAndMeanLogits(network, peak_weight).eval()
+        log.warning("%s: its head does more than pool and classify; the classes' peak scores are not used",
+                    backbone.name)
     return network.eval()
+
+
+class PeakAndMeanLogits(nn.Module):
+    """For label sets: the network's classifier applied at every position of its final feature map; a class's logit
+    is its mean score there plus `peak_weight` × its highest (class-specific residual attention with an infinite
+    temperature, Zhu & Wu, ICCV 2021), so an object that fills one corner of the image still counts fully. With
+    `peak_weight` 0 it is the network's own global-average-pooled logit."""
+
+    def __init__(self, network: nn.Module, peak_weight: float) -> None:
+        super().__init__()
+        self.network, self.peak_weight = network, peak_weight
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        features = self.network.forward_features(inputs)  # (B, C, h, w)
+        classifier = self.network.get_classifier()
+        scores = torch.einsum("bchw,kc->bkhw", features, classifier.weight)  # (B, K, h, w)
+        return scores.mean(dim=(2, 3)) + self.peak_weight * scores.amax(dim=(2, 3)) + classifier.bias
 
 
 def fit_top(network: nn.Module, activations: np.ndarray, labels: np.ndarray, generator: torch.Generator, *,
@@ -138,7 +165,7 @@ def _reproduces(network: nn.Module, split: torch.Tensor, expected: torch.Tensor)
     try:
         with torch.inference_mode():
             return torch.allclose(network(split), expected, rtol=1e-3, atol=1e-3)
-    except (RuntimeError, ValueError, TypeError, AssertionError):
+    except (RuntimeError, ValueError, TypeError, AssertionError, AttributeError):
         return False
 
 
