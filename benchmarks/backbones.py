@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import data  # noqa: E402
-from metrics import detection_report  # noqa: E402
+from metrics import detection_report, print_variants  # noqa: E402
 
 from labelfix.backbones import load_backbone, with_input_size  # noqa: E402
 from labelfix.crossval.embedding import out_of_fold_probabilities  # noqa: E402
@@ -78,7 +78,8 @@ def main() -> None:
                       **detection_report(found.label_score, found.is_label_issue, probabilities[:, order], given, clean)}
     report = {"benchmark": "backbones", "labels": args.labels, "images": len(labels), "image_size": args.image_size,
               "seconds": seconds, "variants": rows}
-    _print(report)
+    print_variants(f"CIFAR-10N '{args.labels}', {len(labels)} images at {args.image_size} px, embedding head + "
+                   f"neighbours' vote {VOTE_WEIGHT}", rows, seconds, width=24)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"backbones-{args.labels}-{args.subset or 'all'}-{args.image_size}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
@@ -88,16 +89,6 @@ def main() -> None:
 def _unit_rows(features: np.ndarray) -> np.ndarray:
     """Each row scaled to unit length, so every backbone weighs the same in a concatenation."""
     return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
-
-
-def _print(report: dict) -> None:
-    print(f"\nCIFAR-10N '{report['labels']}', {report['images']} images at {report['image_size']} px, embedding head "
-          f"+ neighbours' vote {VOTE_WEIGHT}")
-    print(f"{'backbone':24}{'dims':>6}{'AUROC':>7}{'AUPRC':>7}{'flag F1':>9}{'acc(clean)':>12}{'acc(given)':>12}")
-    for name, row in report["variants"].items():
-        print(f"{name:24}{row['dimensions']:>6}{row['auroc']:>7.3f}{row['auprc']:>7.3f}"
-              f"{row['cleanlab_filter']['f1']:>9.3f}{row['accuracy_vs_clean']:>12.3f}{row['accuracy_vs_given']:>12.3f}")
-    print("seconds: " + ", ".join(f"{k} {v}" for k, v in report["seconds"].items()))
 
 
 if __name__ == "__main__":

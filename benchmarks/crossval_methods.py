@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import data  # noqa: E402
-from metrics import detection_report  # noqa: E402
+from metrics import detection_report, print_variants  # noqa: E402
 
 from labelfix.backbones import load_backbone, with_input_size  # noqa: E402
 from labelfix.crossval.embedding import out_of_fold_probabilities  # noqa: E402
@@ -84,22 +84,13 @@ def main() -> None:
     report = {"benchmark": "crossval_methods", "labels": args.labels, "images": len(labels),
               "image_size": args.image_size, "split": backbone.split_module, "lr": args.lr, "seconds": seconds,
               "variants": rows}
-    _print(report)
+    print_variants(f"CIFAR-10N '{args.labels}', {len(labels)} images at {args.image_size} px, fine-tuned after "
+                   f"{backbone.split_module} (lr {args.lr:g})", rows, seconds)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / (f"crossval-methods-{args.labels}-{args.subset or 'all'}-{args.image_size}-"
                       f"{backbone.split_module}-lr{args.lr:g}.json")
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {path}")
-
-
-def _print(report: dict) -> None:
-    print(f"\nCIFAR-10N '{report['labels']}', {report['images']} images at {report['image_size']} px, "
-          f"fine-tuned after {report['split']} (lr {report['lr']:g})")
-    print(f"{'variant':42}{'AUROC':>7}{'AUPRC':>7}{'flag F1':>9}{'acc(clean)':>12}{'acc(given)':>12}")
-    for name, row in report["variants"].items():
-        print(f"{name:42}{row['auroc']:>7.3f}{row['auprc']:>7.3f}{row['cleanlab_filter']['f1']:>9.3f}"
-              f"{row['accuracy_vs_clean']:>12.3f}{row['accuracy_vs_given']:>12.3f}")
-    print("seconds: " + ", ".join(f"{k} {v}" for k, v in report["seconds"].items()))
 
 
 if __name__ == "__main__":

@@ -37,3 +37,13 @@ def detection_report(label_score: np.ndarray, flagged: np.ndarray, pred_probs: n
         "accuracy_vs_clean": round(float((predicted == clean).mean()), 4),
         "accuracy_vs_given": round(float((predicted == given).mean()), 4),
     }
+
+
+def print_variants(title: str, variants: dict[str, dict], seconds: dict[str, float], *, width: int = 42) -> None:
+    """One line per variant's `detection_report` (AUROC, AUPRC, flagged F1, out-of-fold accuracy), then the seconds."""
+    print(f"\n{title}")
+    print(f"{'variant':{width}}{'AUROC':>7}{'AUPRC':>7}{'flag F1':>9}{'acc(clean)':>12}{'acc(given)':>12}")
+    for name, row in variants.items():
+        print(f"{name:{width}}{row['auroc']:>7.3f}{row['auprc']:>7.3f}{row['cleanlab_filter']['f1']:>9.3f}"
+              f"{row['accuracy_vs_clean']:>12.3f}{row['accuracy_vs_given']:>12.3f}")
+    print("seconds: " + ", ".join(f"{k} {v}" for k, v in seconds.items()))
