@@ -178,7 +178,8 @@ class TrainModelConfig(_Section):
 
 
 class TrainDataConfig(_Section):
-    batch_size: int = Field(32, ge=1)
+    batch_size: int | None = Field(None, ge=1, description="images per training step; default 32 on a CPU, 128 on "
+                                   "CUDA (the lr finder picks the learning rate for it; a fixed --lr is not rescaled)")
     workers: int | None = Field(None, ge=0, description="DataLoader workers; default: one per CPU core (up to 16, "
                                 "one core left to the main process above 4)")
     val_fraction: float = Field(0.2, gt=0, lt=1, description="stratified validation share when the dataset has no val split")

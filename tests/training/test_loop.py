@@ -55,3 +55,18 @@ def test_a_last_batch_of_one_image_is_skipped(colors, tiny_config):
     trainer = Trainer(network.module, *batches_for_training(data, network, config, Context()), config, lr=1e-2)
     trainer.fit()  # batch norm in training mode cannot take a batch of one
     assert trainer.step == 2 and trainer.metrics["train_loss"] > 0
+
+
+def test_the_batch_size_follows_the_device_unless_configured():
+    import torch
+
+    from labelfix.config import TrainConfig
+    from labelfix.training.data import with_device_batch_size
+
+    config = TrainConfig()
+    assert config.data.batch_size is None
+    assert with_device_batch_size(config, torch.device("cpu")).data.batch_size == 32
+    assert with_device_batch_size(config, torch.device("cuda")).data.batch_size == 128
+    assert config.data.batch_size is None  # the given config is left as it was
+    chosen = config.model_copy(update={"data": config.data.model_copy(update={"batch_size": 8})})
+    assert with_device_batch_size(chosen, torch.device("cuda")).data.batch_size == 8

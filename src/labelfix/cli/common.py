@@ -91,7 +91,7 @@ SeedOption = Annotated[Optional[int], typer.Option(help="Seed for every random c
 ModelOption = Annotated[Optional[str], typer.Option(help="Backbone: 'lite0' (embedded, offline; 'lite1', 'lite2' with labelfix[lite]), a timm model name, or the architecture of --weights.")]
 WeightsOption = Annotated[Optional[Path], typer.Option(help="Local weights file for --model (.pth/.safetensors).")]
 ImageSizeOption = Annotated[Optional[int], typer.Option(help="Input side in pixels [default: the model's].")]
-BatchSizeOption = Annotated[Optional[int], typer.Option(help="Images per batch [default: 32; scan: 64].")]
+BatchSizeOption = Annotated[Optional[int], typer.Option(help="Images per batch [default on a CPU: 32, scan 64; on CUDA: train 128, scan and predict 512].")]
 WorkersOption = Annotated[Optional[int], typer.Option(help="Image-decoding worker processes [default: one per core; above 4 cores, one left to the main process; at most 16].")]
 DeviceOption = Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N [default: auto].")]
 FormatOption = Annotated[Optional[str], typer.Option("--format", help="Dataset layout: auto, folders, jsonl, csv or regex [default: auto].")]

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from labelfix.config import TrainConfig
 from labelfix.dataset import Item, Manifest, ReaderOptions, read_dataset
-from labelfix.devices import default_workers
+from labelfix.devices import default_batch_size, default_workers
 from labelfix.errors import ConfigError, DatasetError
 from labelfix.images.io import UnreadableImage, load_rgb
 from labelfix.images.transforms import eval_transform, train_transform
@@ -170,6 +170,15 @@ def _extra_items(label_files: list[Path], classes: tuple[str, ...]) -> tuple[Ite
                                f"({', '.join(classes)})")
         items += [replace(item, path=path.as_posix(), split=TRAIN) for item, path in zip(extra.items, extra.paths)]
     return tuple(items)
+
+
+def with_device_batch_size(config: TrainConfig, device: torch.device) -> TrainConfig:
+    """`config` with its batch size set: as configured, else 32 images on a CPU and 128 on CUDA."""
+    if config.data.batch_size is not None:
+        return config
+    resolved = config.model_copy(deep=True)
+    resolved.data.batch_size = default_batch_size(device, cpu=32, cuda=128)
+    return resolved
 
 
 def worker_count(config: TrainConfig) -> int:

@@ -18,7 +18,7 @@ from labelfix import plots
 from labelfix.config import OptimizerConfig, TrainConfig
 from labelfix.devices import resolve_device
 from labelfix.seeding import seed_everything
-from labelfix.training.data import batches_for_training, read_training_set
+from labelfix.training.data import batches_for_training, read_training_set, with_device_batch_size
 from labelfix.training.distributed import Context
 from labelfix.training.loop import loss_functions, parameter_groups, set_frozen, set_train_mode
 from labelfix.training.network import Network, build_network
@@ -96,6 +96,7 @@ def sweep_learning_rate(network: Network, train_batches: DataLoader, config: Tra
 def lr_find(path: str | Path, config: TrainConfig, plot_path: Path, *, steps: int = 100) -> LrSweep:
     """Run the lr finder on the dataset's training images and plot the sweep to `plot_path`."""
     context = Context(device=resolve_device(config.device))
+    config = with_device_batch_size(config, context.device)
     seed_everything(config.seed)
     data = read_training_set(path, config)
     network = build_network(config.model, len(data.manifest.classes), config.seed)

@@ -31,7 +31,13 @@ from labelfix.training.callbacks import (
     tensorboard_available,
 )
 from labelfix.training.checkpoint import load_checkpoint, save_thresholds
-from labelfix.training.data import TrainingSet, batches_for_training, read_training_set, worker_count
+from labelfix.training.data import (
+    TrainingSet,
+    batches_for_training,
+    read_training_set,
+    with_device_batch_size,
+    worker_count,
+)
 from labelfix.training.distributed import Context
 from labelfix.training.evaluate import evaluate_checkpoint
 from labelfix.training.loop import Callback, Trainer
@@ -77,6 +83,7 @@ def train(path: str | Path, config: TrainConfig | None = None, *, progress: Prog
 def _train(path: str | Path, config: TrainConfig, context: Context, progress: Progress,
            on_epoch: Callable[[dict], None] | None) -> TrainResult:
     started = datetime.now(timezone.utc)
+    config = with_device_batch_size(config, context.device)
     seed_everything(config.seed)
     if config.deterministic:
         make_deterministic()
