@@ -26,7 +26,7 @@ from labelfix.backbones import (
     with_input_size,
 )
 from labelfix.config import ScanConfig, flatten, load_config
-from labelfix.crossval.auto import MethodChoice, choose_method
+from labelfix.crossval.auto import choose_method
 from labelfix.crossval.embedding import out_of_fold_probabilities
 from labelfix.crossval.folds import assign_folds, small_classes
 from labelfix.crossval.given import read_pred_probs
@@ -239,11 +239,15 @@ def _auto(probabilities: np.ndarray, folded: _Folded, manifest: Manifest, embedd
           config: ScanConfig, device, progress, timer: _Timer) -> tuple[np.ndarray, dict]:
     """Method auto after the embedding head: its probabilities, or the last stages' when `choose_method` says so;
     and what run.json records about the choice."""
-    choice = _auto_choice(probabilities, folded.labels, backbone, config)
+    labels = folded.labels
+    accuracy = agreement(probabilities, labels) if labels.ndim == 1 else None  # label sets keep the head
+    choice = choose_method(accuracy, len(labels), backbone.data_config["input_size"][-1],
+                           below=config.crossval.auto_below, max_images=config.crossval.auto_max_images,
+                           split_problem=_split_problem(backbone))
     log.log(logging.WARNING if choice.declined else logging.INFO, "method auto: %s", choice.reason)
     record = {"method": choice.method, "auto_reason": choice.reason}
-    if folded.labels.ndim == 1:
-        record["embedding_out_of_fold_accuracy"] = round(agreement(probabilities, folded.labels), 4)
+    if accuracy is not None:
+        record["embedding_out_of_fold_accuracy"] = round(accuracy, 4)
     if choice.method == "last_stages":
         with timer.stage("embed_activations"):  # each image and its mirror image, to the split point
             activations = _features(manifest, replace(backbone, flip_average=True), config, device, progress,
@@ -254,17 +258,13 @@ def _auto(probabilities: np.ndarray, folded: _Folded, manifest: Manifest, embedd
     return probabilities, record
 
 
-def _auto_choice(probabilities: np.ndarray, labels: np.ndarray, backbone: Backbone, config: ScanConfig) -> MethodChoice:
-    """Method auto's choice after the embedding head (see `labelfix.crossval.auto`)."""
+def _split_problem(backbone: Backbone) -> str | None:
+    """Why the backbone's last stages cannot be split off, or None when they can."""
     try:
         backbone.split_module
-        split_problem = None
     except ModelError as error:
-        split_problem = str(error)
-    return choose_method(
-        0.0 if labels.ndim == 2 else agreement(probabilities, labels), len(labels), backbone.data_config["input_size"][-1],
-        below=config.crossval.auto_below, max_images=config.crossval.auto_max_images,
-        multilabel=labels.ndim == 2, split_problem=split_problem)
+        return str(error)
+    return None
 
 
 def _features(manifest: Manifest, backbone: Backbone, config: ScanConfig, device, progress, *, with_statistics: bool,

@@ -6,7 +6,7 @@ import pytest
 
 from labelfix.crossval.auto import choose_method
 
-DEFAULTS = dict(below=0.85, max_images=20000, multilabel=False, split_problem=None)
+DEFAULTS = dict(below=0.85, max_images=20000, split_problem=None)
 
 
 def test_features_that_separate_the_classes_keep_the_embedding_head():
@@ -41,5 +41,5 @@ def test_a_backbone_that_cannot_be_split_keeps_the_head_and_says_why():
 
 
 def test_label_sets_keep_the_embedding_head():
-    choice = choose_method(0.0, 1000, 224, **{**DEFAULTS, "multilabel": True})
+    choice = choose_method(None, 1000, 224, **DEFAULTS)
     assert choice.method == "embedding" and "--method last_stages" in choice.reason

@@ -26,16 +26,16 @@ class MethodChoice:
         return self.low_agreement and self.method == "embedding"
 
 
-def choose_method(accuracy: float, n_images: int, input_side: int, *, below: float, max_images: int,
-                  multilabel: bool, split_problem: str | None) -> MethodChoice:
+def choose_method(accuracy: float | None, n_images: int, input_side: int, *, below: float, max_images: int,
+                  split_problem: str | None) -> MethodChoice:
     """Keep the embedding head or fine-tune the last stages, given the head's out-of-fold `accuracy` against the
-    given labels. The last stages' work (`n_images` counted at WORK_SIDE px) must not pass `max_images` (their
+    given labels (None for label sets, which keep the head). The last stages' work (`n_images` counted at WORK_SIDE px) must not pass `max_images` (their
     time, and the cached activations: 2 views × 22 KB per image at 160 px in lite0); `split_problem` says why the
     backbone cannot be split (None when it can)."""
-    measured = f"the embedding head's out-of-fold accuracy is {accuracy:.1%}"
-    if multilabel:
+    if accuracy is None:
         return MethodChoice("embedding", "label sets: method auto keeps the embedding head (use --method last_stages "
                                          "when the per-class presence agreement is low)")
+    measured = f"the embedding head's out-of-fold accuracy is {accuracy:.1%}"
     if accuracy >= below:
         return MethodChoice("embedding", f"{measured} (at least {below:.0%}): the frozen features separate the classes")
     if split_problem:

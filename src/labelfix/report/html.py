@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from labelfix import plots
+from labelfix.config import LOW_AGREEMENT
 from labelfix.features.neighbors import Neighbors
 from labelfix.fileio import printable, write_text_atomic
 from labelfix.images.io import thumbnail_data_uri
@@ -43,10 +44,6 @@ ISSUE_TYPES = {
     "odd_size": ("much smaller or larger than the dataset's typical image", "check it is the right picture"),
     "odd_aspect_ratio": ("a very long or very tall image", "check it is not a strip or a banner"),
 }
-# Below this out-of-fold agreement with the given labels the report says the ranking is less reliable. Frozen
-# ImageNet features of 32x32 CIFAR-10N images agree with 81% of the labels (9% of them wrong); photos of
-# distinct objects usually 95% and more. Runs record their own threshold (crossval.auto_below); this is for older ones.
-LOW_AGREEMENT = 0.85
 MAX_GROUPS = 40  # label-issue groups shown with images; the others are listed by count
 MAX_PROBLEM_ROWS = 500  # problem files listed; issues.csv has them all
 IMAGE_ISSUE_SECTIONS = ("outlier", "dark", "light", "blurry", "low_information", "grayscale", "odd_size", "odd_aspect_ratio")
@@ -272,7 +269,7 @@ def render_report(
         borderline = _borderline(table, thumbnails, 12)
         context = {
             "run": run_record,
-            "low_agreement": run_record["config"]["crossval"].get("auto_below", LOW_AGREEMENT),
+            "low_agreement": run_record["config"]["crossval"].get("auto_below", LOW_AGREEMENT),  # older runs lack it
             "classes": class_rows,
             "summary": {
                 "images": len(table),
