@@ -11,12 +11,12 @@ import numpy as np
 
 from labelfix.config import ScanConfig, ScheduleConfig, TrainConfig, TrainDataConfig, TrainModelConfig
 from labelfix.crossval.probabilities import FLOOR, normalized
-from labelfix.devices import default_batch_size, resolve_device
+from labelfix.devices import resolve_device
 from labelfix.images.transforms import eval_transform, train_transform
 from labelfix.progress import NoProgress, Progress
 from labelfix.seeding import seeded_globals
 from labelfix.training.callbacks import ProgressBars
-from labelfix.training.data import LabeledImages, eval_loader, train_loader, worker_count
+from labelfix.training.data import LabeledImages, eval_loader, train_loader, training_batch_size, worker_count
 from labelfix.training.distributed import Context
 from labelfix.training.loop import Trainer
 from labelfix.training.network import build_network
@@ -29,7 +29,7 @@ def finetune_config(config: ScanConfig, image_size: int | None) -> TrainConfig:
     """The training recipe for the scan's folds: its backbone, seed, device; few epochs, fixed lr; batches of 32 on a
     CPU and 128 on CUDA (or the scan's batch size, when smaller)."""
     embedding = config.embedding
-    batch_size = default_batch_size(resolve_device(embedding.device), cpu=32, cuda=128)
+    batch_size = training_batch_size(resolve_device(embedding.device))
     return TrainConfig(
         seed=config.seed,
         model=TrainModelConfig(name=embedding.model, weights=embedding.weights, image_size=image_size),

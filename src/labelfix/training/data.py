@@ -172,12 +172,17 @@ def _extra_items(label_files: list[Path], classes: tuple[str, ...]) -> tuple[Ite
     return tuple(items)
 
 
+def training_batch_size(device: torch.device) -> int:
+    """Images per training step when none is asked for: 32 on a CPU, 128 on CUDA."""
+    return default_batch_size(device, cpu=32, cuda=128)
+
+
 def with_device_batch_size(config: TrainConfig, device: torch.device) -> TrainConfig:
-    """`config` with its batch size set: as configured, else 32 images on a CPU and 128 on CUDA."""
+    """`config` with its batch size set: as configured, else `training_batch_size`."""
     if config.data.batch_size is not None:
         return config
     resolved = config.model_copy(deep=True)
-    resolved.data.batch_size = default_batch_size(device, cpu=32, cuda=128)
+    resolved.data.batch_size = training_batch_size(device)
     return resolved
 
 
