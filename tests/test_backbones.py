@@ -111,6 +111,8 @@ def test_activations_at_the_split_point_come_per_view():
         handle.remove()
     assert backbone.split_module == "blocks.4" and embedded.activations.shape == (2, 2, 112, 4, 4)
     torch.testing.assert_close(embedded.activations[:, 0], split_output["plain"])
+    with torch.inference_mode():  # the mirror images alone, the network run only up to the split point
+        torch.testing.assert_close(backbone.mirror_activations(images), embedded.activations[:, 1:])
 
 
 def test_models_without_intermediate_features_embed_their_final_features(monkeypatch):

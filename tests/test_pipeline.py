@@ -9,8 +9,10 @@ import pytest
 
 import labelfix
 from helpers import color_image, file_states, make_color_folders, write_jsonl
+from labelfix import pipeline
 from labelfix.errors import DatasetError
 from labelfix.features import embed as embed_module
+from labelfix.features.embed import compute_features
 
 
 def test_scan_finds_planted_errors_and_writes_the_run(scanned):
@@ -192,7 +194,7 @@ def test_fine_tuning_the_last_stages_ranks_the_planted_errors_worst(scanned, sca
     result = labelfix.scan(scanned_copy, out=tmp_path / "run", folds=3, workers=0, method="last_stages", image_size=64)
     worst = result.issues.dropna(subset=["label_score"]).sort_values("label_score")["path"].head(len(scanned.planted))
     assert set(worst) == set(scanned.planted)
-    assert result.record["model"]["flip_average"] and result.record["quality"]["out_of_fold_accuracy"] > 0.9
+    assert result.record["quality"]["out_of_fold_accuracy"] > 0.9 and "embed_activations" in result.record["timings_seconds"]
     assert "last stages fine-tuned" in (tmp_path / "run" / "report.html").read_text()
 
 
@@ -204,9 +206,14 @@ def test_method_auto_keeps_the_embedding_head_when_it_agrees_with_the_labels(sca
     assert "embed_activations" not in record["timings_seconds"]
 
 
-def test_method_auto_fine_tunes_the_last_stages_when_the_head_agrees_too_little(scanned, scanned_copy, tmp_path):
+def test_method_auto_fine_tunes_the_last_stages_when_the_head_agrees_too_little(scanned, scanned_copy, tmp_path,
+                                                                              monkeypatch):
+    passes = []
+    monkeypatch.setattr(pipeline, "compute_features", lambda *args, **kwargs: passes.append(kwargs) or
+                        compute_features(*args, **kwargs))
     # the planted errors keep agreement under 100%: with the bar there, auto must go on to the last stages
     result = labelfix.scan(scanned_copy, out=tmp_path / "run", folds=3, workers=0, image_size=64, auto_below=1.0)
+    assert [kwargs["with_activations"] for kwargs in passes] == [True]  # the mirror images run to the split only
     chosen = result.record["crossval"]
     assert chosen["method"] == "last_stages" and "below 100%" in chosen["auto_reason"]
     assert chosen["embedding_out_of_fold_accuracy"] < 1.0
@@ -221,3 +228,11 @@ def test_method_auto_fine_tunes_the_last_stages_when_the_head_agrees_too_little(
     assert too_big.record["crossval"]["method"] == "embedding"
     assert "auto_max_images" in too_big.record["crossval"]["auto_reason"]
     assert too_big.record["counts"]["embedded"] == 0  # the first scan's embeddings came from the cache
+
+    # counting the unreadable files the first pass saw too much work to keep activations; the readable ones fit
+    readable = len(result.issues) - len(scanned.unreadable)
+    passes.clear()
+    just_fits = labelfix.scan(scanned_copy, out=tmp_path / "run3", folds=3, workers=0, image_size=128,
+                              auto_below=1.0, auto_max_images=readable)
+    assert just_fits.record["crossval"]["method"] == "last_stages"
+    assert [kwargs["with_activations"] for kwargs in passes] == [False, True]

@@ -36,6 +36,10 @@ class Embedded:
     activations: torch.Tensor | None  # (B, views, C, h, w) output of `split_module`, per view (plain, mirrored)
 
 
+class _SplitReached(Exception):
+    """Ends a forward pass at the split point (`Backbone.mirror_activations`)."""
+
+
 @dataclass
 class Backbone:
     """A pretrained timm model used as a feature extractor (`embed`), with its ImageNet head when it has one."""
@@ -95,10 +99,32 @@ class Backbone:
         entropy = -(probabilities * probabilities.clamp_min(1e-12).log()).sum(dim=1)
         return features, entropy / math.log(logits.shape[1]), split
 
+    def mirror_activations(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 1, C, h, w) activations at the split point of the mirror images: the forward pass stops there."""
+        kept = {}
+
+        def keep_and_stop(_, __, output):
+            kept["split"] = output
+            raise _SplitReached
+
+        hook = self.model.get_submodule(self.split_module).register_forward_hook(keep_and_stop)
+        try:
+            self.model.forward_features(images.flip(dims=(3,)))
+        except _SplitReached:
+            pass
+        finally:
+            hook.remove()
+        return kept["split"].unsqueeze(1)
+
     @property
     def activations_key(self) -> str:
         """Identifies the activations at the split point: they are cached under it."""
         return f"{self.key}-{self.split_module}"
+
+    @property
+    def mirror_activations_key(self) -> str:
+        """Identifies the mirror images' activations at the split point (`mirror_activations`)."""
+        return f"{self.activations_key}-mirror"
 
     @property
     def split_module(self) -> str:

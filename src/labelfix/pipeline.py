@@ -26,7 +26,7 @@ from labelfix.backbones import (
     with_input_size,
 )
 from labelfix.config import ScanConfig, flatten, load_config
-from labelfix.crossval.auto import choose_method
+from labelfix.crossval.auto import choose_method, may_fine_tune
 from labelfix.crossval.embedding import out_of_fold_probabilities
 from labelfix.crossval.folds import assign_folds, small_classes
 from labelfix.crossval.given import read_pred_probs
@@ -42,7 +42,7 @@ from labelfix.dataset import Manifest, ReaderOptions, read_dataset
 from labelfix.devices import default_batch_size, resolve_device
 from labelfix.errors import ConfigError, DatasetError, ModelError
 from labelfix.features.cache import EmbeddingCache, default_cache_dir
-from labelfix.features.embed import Features, compute_features
+from labelfix.features.embed import Features, compute_features, with_mirror_views
 from labelfix.features.neighbors import Neighbors, nearest_neighbors
 from labelfix.features.ray_engine import require_ray
 from labelfix.fileio import printable, write_text_atomic
@@ -133,12 +133,16 @@ def scan(
     device = resolve_device(config.embedding.device)
     with timer.stage("embed"):
         features = _features(manifest, backbone, config, device, progress, with_statistics=config.checks.enabled,
-                             with_activations=config.crossval.method == "last_stages")
+                             with_activations=_may_need_activations(config, manifest, backbone, given))
     readable = _readable(manifest, features)
     labels = (manifest.label_matrix() if multilabel else manifest.label_indices())[readable]  # (N, K) or (N,)
     embeddings = features.embeddings if readable.all() else features.embeddings[readable]  # one copy at most
     with timer.stage("neighbors"):
         neighbors = nearest_neighbors(embeddings, NEIGHBORS_K, device)  # positions among the readable
+    activations = None
+    if config.crossval.method == "last_stages" and given is None:
+        with timer.stage("embed_activations"):  # the mirror images, to the split point
+            activations = _two_views(features, manifest, backbone, config, device, progress)
     with timer.stage("crossval"):
         if multilabel:
             folds = multilabel_folds(labels, config.crossval.folds, config.seed)
@@ -150,12 +154,13 @@ def scan(
             probabilities = given[readable]  # the user's own out-of-fold probabilities, as they are
         else:
             folded = _Folded(labels, folds, neighbors, readable)
-            probabilities = _cross_validate(method, folded, manifest, features.activations, embeddings, backbone,
+            probabilities = _cross_validate(method, folded, manifest, activations, embeddings, backbone,
                                             config, device, progress)
         method_record = {"method": "given" if given is not None else method}
     if config.crossval.method == "auto" and given is None:
-        probabilities, method_record = _auto(probabilities, folded, manifest, embeddings, backbone, config, device,
-                                             progress, timer)
+        probabilities, method_record = _auto(probabilities, folded, manifest, features, embeddings, backbone, config,
+                                             device, progress, timer)
+    features.activations = None  # kept for a fine-tuning that did not happen
     del embeddings
     features.drop_embeddings()  # what follows needs the probabilities, neighbours and statistics only
     with timer.stage("find_issues"):
@@ -235,8 +240,8 @@ def _out_of_fold(method: str, manifest: Manifest, activations: np.ndarray | None
     return tuned if method == "finetune" else blend(head, tuned, 0.5)
 
 
-def _auto(probabilities: np.ndarray, folded: _Folded, manifest: Manifest, embeddings: np.ndarray, backbone: Backbone,
-          config: ScanConfig, device, progress, timer: _Timer) -> tuple[np.ndarray, dict]:
+def _auto(probabilities: np.ndarray, folded: _Folded, manifest: Manifest, features: Features, embeddings: np.ndarray,
+          backbone: Backbone, config: ScanConfig, device, progress, timer: _Timer) -> tuple[np.ndarray, dict]:
     """Method auto after the embedding head: its probabilities, or the last stages' when `choose_method` says so;
     and what run.json records about the choice."""
     labels = folded.labels
@@ -249,13 +254,38 @@ def _auto(probabilities: np.ndarray, folded: _Folded, manifest: Manifest, embedd
     if accuracy is not None:
         record["embedding_out_of_fold_accuracy"] = round(accuracy, 4)
     if choice.method == "last_stages":
-        with timer.stage("embed_activations"):  # each image and its mirror image, to the split point
-            activations = _features(manifest, replace(backbone, flip_average=True), config, device, progress,
-                                    with_statistics=False, with_activations=True).activations
+        with timer.stage("embed_activations"):  # the mirror images, to the split point
+            activations = _two_views(features, manifest, backbone, config, device, progress)
         with timer.stage("last_stages"):
             probabilities = _cross_validate("last_stages", folded, manifest, activations, embeddings, backbone,
                                             config, device, progress)
     return probabilities, record
+
+
+def _may_need_activations(config: ScanConfig, manifest: Manifest, backbone: Backbone, given: np.ndarray | None) -> bool:
+    """Whether the scan may fine-tune the last stages: then the first pass keeps the activations at the split point."""
+    cv = config.crossval
+    if cv.method == "last_stages":
+        return True
+    return cv.method == "auto" and given is None and may_fine_tune(
+        manifest.is_multilabel, len(manifest), backbone.data_config["input_size"][-1], below=cv.auto_below,
+        max_images=cv.auto_max_images, split_problem=_split_problem(backbone))
+
+
+def _two_views(features: Features, manifest: Manifest, backbone: Backbone, config: ScanConfig, device,
+               progress) -> np.ndarray:
+    """(N, 2, C, h, w) activations at the split point of each image and its mirror image: the first pass's (taken
+    from `features`; computed now where it kept none) and the mirror images', unless flip averaging embedded those."""
+    plain, features.activations = features.activations, None
+    if plain is None:
+        plain = _features(manifest, backbone, config, device, progress, with_statistics=False,
+                          with_activations=True).activations
+    if backbone.flip_average:
+        return plain
+    with EmbeddingCache(config.embedding.cache_dir or default_cache_dir()) as cache:
+        return with_mirror_views(plain, features.content_hashes, manifest.paths, backbone, cache,
+                                 batch_size=config.embedding.batch_size or default_batch_size(device),
+                                 workers=config.embedding.workers, device=device, progress=progress)
 
 
 def _split_problem(backbone: Backbone) -> str | None:
@@ -341,8 +371,7 @@ def _find_issues(manifest, features, readable, labels, folds, probabilities, nei
 
 
 def configured_backbone(config: ScanConfig, manifest: Manifest) -> Backbone:
-    """The scan's backbone at the configured (or automatic) input size, with or without flip averaging (method
-    last_stages always embeds the mirror image too: it trains on both views)."""
+    """The scan's backbone at the configured (or automatic) input size, with or without flip averaging."""
     if config.embedding.checkpoint is not None:
         backbone = backbone_from_checkpoint(config.embedding.checkpoint)
     else:
@@ -350,9 +379,8 @@ def configured_backbone(config: ScanConfig, manifest: Manifest) -> Backbone:
     size = config.embedding.image_size
     if size == "auto":
         size = auto_input_size(typical_short_side(manifest.paths), backbone.data_config["input_size"][-1])
-    flip_average = config.embedding.flip_average or config.crossval.method == "last_stages"
     split_at = "" if config.crossval.last_stages_split == "auto" else config.crossval.last_stages_split
-    return replace(with_input_size(backbone, size), flip_average=flip_average, split_at=split_at,
+    return replace(with_input_size(backbone, size), flip_average=config.embedding.flip_average, split_at=split_at,
                    reduced_precision=config.embedding.precision == "auto")
 
 

@@ -10,7 +10,7 @@ from helpers import make_color_folders
 from labelfix.backbones import load_backbone, with_input_size
 from labelfix.devices import reduced_precision
 from labelfix.features.cache import EmbeddingCache
-from labelfix.features.embed import compute_features
+from labelfix.features.embed import compute_features, with_mirror_views
 
 
 def test_activations_are_cached_and_only_missing_ones_are_computed_again(tmp_path, tiny_weights):
@@ -33,6 +33,23 @@ def test_activations_are_cached_and_only_missing_ones_are_computed_again(tmp_pat
         np.testing.assert_allclose(resumed.activations, first.activations, atol=1e-3)  # batched in another batch
         plain = compute_features(paths, backbone, cache, workers=0)
         assert plain.newly_embedded == 0 and plain.activations is None
+
+
+def test_mirror_views_are_what_flip_averaging_computes_and_are_cached(tmp_path, tiny_weights):
+    make_color_folders(tmp_path / "d", per_class=3)
+    paths = sorted((tmp_path / "d").rglob("*.png"))
+    (tmp_path / "d" / "broken.png").write_bytes(b"no image")
+    paths.append(tmp_path / "d" / "broken.png")
+    backbone = with_input_size(load_backbone("test_efficientnet", tiny_weights), 32)
+    with EmbeddingCache(tmp_path / "cache") as cache:
+        both = compute_features(paths, replace(backbone, flip_average=True), cache, workers=0, with_activations=True)
+        plain = compute_features(paths, backbone, cache, workers=0, with_activations=True)
+        views = with_mirror_views(plain.activations, plain.content_hashes, paths, backbone, cache, workers=0)
+        np.testing.assert_allclose(views, both.activations, atol=1e-3)
+        assert views.shape == (10, 2, 48, 2, 2) and not views[9].any()  # the unreadable file
+        (tmp_path / "d" / "red").rename(tmp_path / "d" / "gone")  # cached: the files are not read again
+        again = with_mirror_views(plain.activations, plain.content_hashes, paths, backbone, cache, workers=0)
+        np.testing.assert_array_equal(again, views)
 
 
 @pytest.mark.parametrize("amx, avx512_bf16, expected", [(True, False, torch.bfloat16), (False, True, torch.bfloat16),

@@ -14,7 +14,7 @@ import torch
 
 from labelfix.backbones import Backbone
 from labelfix.features.cache import CachedImage, EmbeddingCache
-from labelfix.features.inference import embed_files
+from labelfix.features.inference import embed_files, mirror_activations_of_files
 from labelfix.features.ray_engine import ray_embed_files
 from labelfix.images.io import UnreadableImage, content_hash, read_bytes
 from labelfix.images.stats import STATS_VERSION
@@ -155,6 +155,44 @@ def compute_features(
         from_cache=from_cache,
         activations=_stacked(activations, hashes, errors) if with_activations else None,
     )
+
+
+def with_mirror_views(
+    plain: np.ndarray,
+    content_hashes: Sequence[str | None],
+    paths: Sequence[Path],
+    backbone: Backbone,
+    cache: EmbeddingCache,
+    *,
+    batch_size: int = 64,
+    workers: int | None = None,
+    device: torch.device | None = None,
+    progress: Progress = NoProgress(),
+) -> np.ndarray:
+    """(N, 2, C, h, w) float16: each image's activations at the split point (`plain`, (N, 1, C, h, w) as
+    `compute_features` gives them without flip averaging) and its mirror image's, from the cache or computed (the
+    network runs to the split point only) and cached batch by batch. A file unreadable this time gets its plain
+    view twice."""
+    hashes = content_hashes
+    positions = _positions_by_hash(hashes)
+    key = backbone.mirror_activations_key
+    mirrored = cache.get_activations(key, list(positions))
+    unique = [where[0] for h, where in positions.items() if h not in mirrored]
+    log.info("mirror images: %d cached, %d to compute", len(positions) - len(unique), len(unique))
+    with progress.task("mirror images", len(unique)) as advance:
+        batches = mirror_activations_of_files([paths[i] for i in unique], backbone, batch_size=batch_size,
+                                              workers=workers, device=device)
+        with closing(batches), cache.writing_behind():
+            for batch in batches:
+                fresh = {hashes[unique[j]]: array for j, array in zip(batch.indices, batch.activations)}
+                cache.put_activations(key, fresh.items())
+                mirrored.update(fresh)
+                advance(len(batch.indices) + len(batch.errors))
+    views = np.repeat(plain, 2, axis=1)
+    for i, h in enumerate(hashes):
+        if h in mirrored:
+            views[i, 1] = mirrored[h][0]
+    return views
 
 
 def _positions_by_hash(hashes: list[str | None]) -> dict[str, list[int]]:

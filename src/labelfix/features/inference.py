@@ -76,6 +76,38 @@ def embed_files(
     batch."""
     device = device or resolve_device()
     transform = split_eval_transform(backbone.data_config)
+    for decoded in _decoded_batches(paths, backbone, transform, batch_size, workers, device, with_statistics):
+        yield embed_decoded(decoded, backbone, transform, device, with_activations=with_activations)
+
+
+def mirror_activations_of_files(
+    paths: Sequence[Path],
+    backbone: Backbone,
+    *,
+    batch_size: int = 64,
+    workers: int | None = None,
+    device: torch.device | None = None,
+) -> Iterator[EmbeddedBatch]:
+    """The mirror images' activations at the backbone's split point (`Backbone.mirror_activations`: the network
+    runs only up to there), one `EmbeddedBatch` per batch, its `vectors` empty."""
+    device = device or resolve_device()
+    transform = split_eval_transform(backbone.data_config)
+    autocast = inference_autocast(device, backbone.reduced_precision)
+    for pixels, indices, errors, _ in _decoded_batches(paths, backbone, transform, batch_size, workers, device,
+                                                       with_statistics=False):
+        failed = {i: e for i, e in zip(indices, errors) if e}
+        good = [i for i in indices if i not in failed]
+        activations = np.zeros((0,), np.float16)
+        if pixels is not None:
+            with torch.inference_mode(), autocast:
+                split = backbone.mirror_activations(_model_input(pixels, transform, device))
+            activations = split.to(torch.float16).cpu().numpy()
+        yield EmbeddedBatch(good, np.zeros((len(good), 0), np.float32), [{} for _ in good], failed, activations)
+
+
+def _decoded_batches(paths: Sequence[Path], backbone: Backbone, transform: SplitTransform, batch_size: int,
+                     workers: int | None, device: torch.device, with_statistics: bool) -> Iterator[tuple]:
+    """The files decoded by DataLoader workers in `_collate`'d batches; the backbone's model moved to `device`."""
     workers = default_workers() if workers is None else workers
     # on CUDA small images are resized there (see SplitTransform.to_pixels); on a CPU the workers resize them
     to_pixels = partial(transform.to_pixels, small_as_they_are=device.type == "cuda")
@@ -88,8 +120,15 @@ def embed_files(
         persistent_workers=False,
     )
     backbone.model.to(device=device, memory_format=torch.channels_last)  # in place
-    for decoded in loader:
-        yield embed_decoded(decoded, backbone, transform, device, with_activations=with_activations)
+    yield from loader
+
+
+def _model_input(pixels: torch.Tensor | list[torch.Tensor], transform: SplitTransform,
+                 device: torch.device) -> torch.Tensor:
+    """A `_collate`'d batch of uint8 pixels as the network's normalised, channels-last input on `device`."""
+    on_device = ([image.to(device, non_blocking=True) for image in pixels] if isinstance(pixels, list)
+                 else pixels.to(device, non_blocking=True))
+    return transform.normalize(transform.finish(on_device)).contiguous(memory_format=torch.channels_last)
 
 
 def embed_decoded(
@@ -110,9 +149,7 @@ def embed_decoded(
         return EmbeddedBatch(good, np.zeros((0, backbone.feature_dim), np.float32), good_statistics, failed)
     autocast = inference_autocast(device, backbone.reduced_precision)
     with torch.inference_mode():
-        on_device = ([image.to(device, non_blocking=True) for image in pixels] if isinstance(pixels, list)
-                     else pixels.to(device, non_blocking=True))
-        images = transform.normalize(transform.finish(on_device)).contiguous(memory_format=torch.channels_last)
+        images = _model_input(pixels, transform, device)
         with autocast:
             embedded = backbone.embed(images, with_activations=with_activations)
     if embedded.entropy is not None:
