@@ -30,7 +30,7 @@ from labelfix.crossval.neighbor_vote import neighbor_vote  # noqa: E402
 from labelfix.crossval.probabilities import blend, normalized  # noqa: E402
 from labelfix.dataset import read_dataset  # noqa: E402
 from labelfix.features.cache import EmbeddingCache, default_cache_dir  # noqa: E402
-from labelfix.features.embed import compute_features  # noqa: E402
+from labelfix.features.embed import compute_features, with_mirror_views  # noqa: E402
 from labelfix.features.neighbors import nearest_neighbors  # noqa: E402
 from labelfix.issues.label import find_label_problems  # noqa: E402
 
@@ -46,14 +46,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, nargs="+", default=[3])
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache-dir", default=None, help="embedding cache (default: labelfix's)")
     args = parser.parse_args()
 
     label_file, given, clean = data.cifar10n(args.labels, args.subset, args.seed)
     manifest = read_dataset(label_file)
-    backbone = replace(with_input_size(load_backbone("lite0"), args.image_size), flip_average=True, split_at=args.split)
+    backbone = replace(with_input_size(load_backbone("lite0"), args.image_size), split_at=args.split)
     started = time.perf_counter()
-    with EmbeddingCache(default_cache_dir()) as cache:
+    with EmbeddingCache(Path(args.cache_dir) if args.cache_dir else default_cache_dir()) as cache:  # what the scan computes
         features = compute_features(manifest.paths, backbone, cache, with_activations=True)
+        activations = with_mirror_views(features.activations, features.content_hashes, manifest.paths, backbone, cache)
     seconds = {"embed": round(time.perf_counter() - started, 1)}
     labels = manifest.label_indices()
     n_classes = len(manifest.classes)
@@ -67,7 +69,7 @@ def main() -> None:
     variants = {"embedding head": head, "embedding head + vote 0.3": normalized(blend(head, vote, 0.3))}
     for epochs in args.epochs:
         started = time.perf_counter()
-        tuned = last_stages_out_of_fold_probabilities(features.activations, labels, folds, n_classes, backbone,
+        tuned = last_stages_out_of_fold_probabilities(activations, labels, folds, n_classes, backbone,
                                                       epochs=epochs, learning_rate=args.lr, seed=args.seed)
         name = f"last stages {epochs} ep"
         seconds[name] = round(time.perf_counter() - started, 1)
