@@ -173,8 +173,7 @@ def with_mirror_views(
     `compute_features` gives them without flip averaging) and its mirror image's, from the cache or computed (the
     network runs to the split point only) and cached batch by batch. A file unreadable this time gets its plain
     view twice."""
-    hashes = content_hashes
-    positions = _positions_by_hash(hashes)
+    positions = _positions_by_hash(list(content_hashes))
     key = backbone.mirror_activations_key
     mirrored = cache.get_activations(key, list(positions))
     unique = [where[0] for h, where in positions.items() if h not in mirrored]
@@ -184,12 +183,12 @@ def with_mirror_views(
                                               workers=workers, device=device)
         with closing(batches), cache.writing_behind():
             for batch in batches:
-                fresh = {hashes[unique[j]]: array for j, array in zip(batch.indices, batch.activations)}
+                fresh = {content_hashes[unique[j]]: array for j, array in zip(batch.indices, batch.activations)}
                 cache.put_activations(key, fresh.items())
                 mirrored.update(fresh)
                 advance(len(batch.indices) + len(batch.errors))
     views = np.repeat(plain, 2, axis=1)
-    for i, h in enumerate(hashes):
+    for i, h in enumerate(content_hashes):
         if h in mirrored:
             views[i, 1] = mirrored[h][0]
     return views
