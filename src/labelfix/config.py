@@ -80,7 +80,7 @@ class CrossValidationConfig(_Section):
     )
     auto_max_images: int = Field(
         20000, ge=0, description="method auto: the most images (counted at 128 px; a 160-px input counts 1.56) "
-        "whose last stages are fine-tuned (about 20 minutes on 2 CPU cores; raise it on a GPU); larger sets keep "
+        "whose last stages are fine-tuned (about 15 minutes on 2 CPU cores; raise it on a GPU); larger sets keep "
         "the embedding head and the log says so"
     )
     last_stages_epochs: int = Field(3, ge=1, description="epochs per fold for method last_stages")

@@ -282,10 +282,9 @@ def _two_views(features: Features, manifest: Manifest, backbone: Backbone, confi
                           with_activations=True).activations
     if backbone.flip_average:
         return plain
-    with EmbeddingCache(config.embedding.cache_dir or default_cache_dir()) as cache:
+    with _cache(config) as cache:
         return with_mirror_views(plain, features.content_hashes, manifest.paths, backbone, cache,
-                                 batch_size=config.embedding.batch_size or default_batch_size(device),
-                                 workers=config.embedding.workers, device=device, progress=progress)
+                                 **_pass_options(config, device, progress))
 
 
 def _split_problem(backbone: Backbone) -> str | None:
@@ -300,13 +299,22 @@ def _split_problem(backbone: Backbone) -> str | None:
 def _features(manifest: Manifest, backbone: Backbone, config: ScanConfig, device, progress, *, with_statistics: bool,
               with_activations: bool) -> Features:
     """The images' embeddings (and statistics, activations) from the cache or the backbone."""
-    with EmbeddingCache(config.embedding.cache_dir or default_cache_dir()) as cache:
+    with _cache(config) as cache:
         return compute_features(
-            manifest.paths, backbone, cache, batch_size=config.embedding.batch_size or default_batch_size(device),
-            workers=config.embedding.workers, device=device, with_statistics=with_statistics,
-            with_activations=with_activations, progress=progress, engine=config.embedding.engine,
-            ray_address=config.embedding.ray_address,
+            manifest.paths, backbone, cache, with_statistics=with_statistics, with_activations=with_activations,
+            engine=config.embedding.engine, ray_address=config.embedding.ray_address,
+            **_pass_options(config, device, progress),
         )
+
+
+def _cache(config: ScanConfig) -> EmbeddingCache:
+    return EmbeddingCache(config.embedding.cache_dir or default_cache_dir())
+
+
+def _pass_options(config: ScanConfig, device, progress) -> dict:
+    """How a pass over the image files runs: batch size, decoding workers, device, progress."""
+    return {"batch_size": config.embedding.batch_size or default_batch_size(device),
+            "workers": config.embedding.workers, "device": device, "progress": progress}
 
 
 @dataclass

@@ -3,8 +3,8 @@ says the frozen features separate the classes poorly, and the extra work fits th
 
 Measured (README, "Defaults are measured"): on images the frozen features describe well (the digits example,
 hymenoptera) the head agrees with the given labels on 90%+ of images and fine-tuning the last stages ranks no
-better at 10-25× the time; on 32-pixel photos (CIFAR-10N) the head agrees on about 76% and the last stages rank
-label errors better (AUROC 0.932 against 0.912).
+better at 10-25× the time; on 32-pixel photos (CIFAR-10N, 10,000 images) the head agrees on about 76% and the last stages rank
+label errors better (AUROC 0.941 against 0.912, 12 minutes against about 1.3 on 2 CPU cores).
 """
 
 from __future__ import annotations
