@@ -57,3 +57,24 @@ def test_the_embedding_precision_reaches_the_backbone(tmp_path, tiny_weights, pr
     config = load_config(None, {"embedding.model": "test_efficientnet", "embedding.weights": tiny_weights,
                                 "embedding.precision": precision})
     assert configured_backbone(config, read_dataset(tmp_path / "d")).reduced_precision is reduced
+
+
+@pytest.mark.parametrize("settings, side", [
+    ({}, 128),  # 6 images at 160 px count 9.4 > 8 at 128 px: small images drop to 128 px, where they fit
+    ({"crossval.auto_max_images": 10}, 160),  # they fit as they are
+    ({"crossval.method": "embedding"}, 160),  # no last stages to fit
+    ({"embedding.image_size": 160}, 160),  # a size asked for is kept
+])
+def test_small_images_are_embedded_at_128_px_when_that_lets_the_last_stages_fit(tmp_path, tiny_weights, settings,
+                                                                                 side):
+    from helpers import COLORS, color_image
+    from labelfix.dataset import read_dataset
+    from labelfix.pipeline import configured_backbone
+
+    for name, color in COLORS.items():
+        (tmp_path / "d" / name).mkdir(parents=True)
+        for seed in range(2):
+            color_image(color, seed, size=32).save(tmp_path / "d" / name / f"{seed}.png")
+    config = load_config(None, {"embedding.model": "test_efficientnet", "embedding.weights": tiny_weights,
+                                "crossval.auto_max_images": 8, **settings})
+    assert configured_backbone(config, read_dataset(tmp_path / "d")).data_config["input_size"][-1] == side

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -79,11 +79,15 @@ class CrossValidationConfig(_Section):
         "accuracy against the given labels is below this (the report calls such agreement low)"
     )
     auto_max_images: int = Field(
-        20000, ge=0, description="method auto: the most images (counted at 128 px; a 160-px input counts 1.56) "
-        "whose last stages are fine-tuned (about 15 minutes on 2 CPU cores; raise it on a GPU); larger sets keep "
-        "the embedding head and the log says so"
+        50000, ge=0, description="method auto: the most images (counted at 128 px; a 160-px input counts 1.56) "
+        "whose last stages are fine-tuned (50,000 took 29 minutes on 2 CPU cores; raise it on a GPU); images of "
+        "about 32 px are embedded at 128 px when that makes them fit; larger sets keep the embedding head and the "
+        "log says so"
     )
-    last_stages_epochs: int = Field(3, ge=1, description="epochs per fold for method last_stages")
+    last_stages_epochs: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        "auto", description="epochs per fold for method last_stages; auto: 3, or 2 above 20,000 images "
+        "(counted as for auto_max_images)"
+    )
     last_stages_lr: float = Field(1e-3, gt=0, description="peak learning rate (AdamW, one-cycle) for method last_stages")
     peak_weight: float = Field(
         0.0, ge=0, description="label sets, method last_stages: a class's logit is its mean score over the final "

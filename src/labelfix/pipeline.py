@@ -26,7 +26,7 @@ from labelfix.backbones import (
     with_input_size,
 )
 from labelfix.config import ScanConfig, flatten, load_config
-from labelfix.crossval.auto import choose_method, may_fine_tune
+from labelfix.crossval.auto import choose_method, input_side_for_last_stages, last_stages_epochs, may_fine_tune
 from labelfix.crossval.embedding import out_of_fold_probabilities
 from labelfix.crossval.folds import assign_folds, small_classes
 from labelfix.crossval.given import read_pred_probs
@@ -170,6 +170,8 @@ def scan(
     record = _run_record(config, manifest, backbone, features, device, started, timer, findings.table, int(folds.max()) + 1)
     record["task"] = "multilabel" if multilabel else "single"
     record["crossval"] = method_record  # the method that made the probabilities (config.crossval.method may be auto)
+    if method_record["method"] == "last_stages":
+        method_record["last_stages_epochs"] = _last_stages_epochs(config, labels, backbone)
     record["quality"] = ({"out_of_fold_presence_accuracy": round(presence_accuracy(probabilities, labels), 4),
                           "classes": findings.class_quality} if multilabel else
                          {"out_of_fold_accuracy": round(agreement(probabilities, labels), 4)})
@@ -220,7 +222,7 @@ def _out_of_fold(method: str, manifest: Manifest, activations: np.ndarray | None
         from labelfix.crossval.last_stages import last_stages_out_of_fold_probabilities
 
         return last_stages_out_of_fold_probabilities(
-            activations[readable], labels, folds, n_classes, backbone, epochs=cv.last_stages_epochs,
+            activations[readable], labels, folds, n_classes, backbone, epochs=_last_stages_epochs(config, labels, backbone),
             learning_rate=cv.last_stages_lr, peak_weight=cv.peak_weight, seed=config.seed, device=device,
             progress=progress,
         )
@@ -270,6 +272,20 @@ def _may_need_activations(config: ScanConfig, manifest: Manifest, backbone: Back
     return cv.method == "auto" and given is None and may_fine_tune(
         manifest.is_multilabel, len(manifest), backbone.data_config["input_size"][-1], below=cv.auto_below,
         max_images=cv.auto_max_images, split_problem=_split_problem(backbone))
+
+
+def _last_stages_possible(config: ScanConfig, manifest: Manifest, backbone: Backbone) -> bool:
+    """Whether the scan may fine-tune the last stages, known before the embedding head's agreement is."""
+    cv = config.crossval
+    if cv.pred_probs is not None or _split_problem(backbone):
+        return False
+    return cv.method == "last_stages" or (cv.method == "auto" and not manifest.is_multilabel)
+
+
+def _last_stages_epochs(config: ScanConfig, labels: np.ndarray, backbone: Backbone) -> int:
+    """`crossval.last_stages_epochs`, with auto resolved for these images at the backbone's input side."""
+    epochs = config.crossval.last_stages_epochs
+    return last_stages_epochs(len(labels), backbone.data_config["input_size"][-1]) if epochs == "auto" else epochs
 
 
 def _two_views(features: Features, manifest: Manifest, backbone: Backbone, config: ScanConfig, device,
@@ -387,6 +403,12 @@ def configured_backbone(config: ScanConfig, manifest: Manifest) -> Backbone:
     size = config.embedding.image_size
     if size == "auto":
         size = auto_input_size(typical_short_side(manifest.paths), backbone.data_config["input_size"][-1])
+        if _last_stages_possible(config, manifest, backbone):
+            fitting = input_side_for_last_stages(len(manifest), size, config.crossval.auto_max_images)
+            if fitting != size:
+                log.info("input size %d px, not %d: at %d px the last stages of %d images fit "
+                         "crossval.auto_max_images", fitting, size, fitting, len(manifest))
+            size = fitting
     split_at = "" if config.crossval.last_stages_split == "auto" else config.crossval.last_stages_split
     return replace(with_input_size(backbone, size), flip_average=config.embedding.flip_average, split_at=split_at,
                    reduced_precision=config.embedding.precision == "auto")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from labelfix.crossval.auto import choose_method
+from labelfix.crossval.auto import choose_method, input_side_for_last_stages, last_stages_epochs
 
-DEFAULTS = dict(below=0.85, max_images=20000, split_problem=None)
+DEFAULTS = dict(below=0.85, max_images=20000, split_problem=None)  # a smaller budget than the default 50,000
 
 
 def test_features_that_separate_the_classes_keep_the_embedding_head():
@@ -43,3 +43,21 @@ def test_a_backbone_that_cannot_be_split_keeps_the_head_and_says_why():
 def test_label_sets_keep_the_embedding_head():
     choice = choose_method(None, 1000, 224, **DEFAULTS)
     assert choice.method == "embedding" and "--method last_stages" in choice.reason
+
+
+@pytest.mark.parametrize(("images", "side", "epochs"), [
+    (10000, 160, 3), (20000, 128, 3),  # the measured 10,000 at 160 px keeps 3 epochs ...
+    (20001, 128, 2), (12900, 160, 2), (50000, 128, 2),  # ... more work trains 2
+])
+def test_epochs_fall_to_two_past_the_full_epochs_work(images, side, epochs):
+    assert last_stages_epochs(images, side) == epochs
+
+
+@pytest.mark.parametrize(("images", "auto_side", "side"), [
+    (10000, 160, 160),  # fits as it is
+    (50000, 160, 128), (60000, 160, 128),  # small images drop to 128 px when the work at 160 is past the budget
+    (50000, 224, 224), (50000, 192, 192),  # photos keep their size: their head seldom needs the last stages
+    (50000, 128, 128),
+])
+def test_small_images_are_embedded_at_128_px_when_that_is_what_fits(images, auto_side, side):
+    assert input_side_for_last_stages(images, auto_side, 50000) == side
