@@ -64,6 +64,7 @@ def main() -> None:
         "images": len(issues),
         "config": result.record["config"],
         "device": result.record["model"]["device"],
+        "input_size": result.record["model"]["preprocessing"]["input_size"][-1],
         "crossval": result.record["crossval"],
         **detection_report(issues["label_score"].to_numpy(float), issues["is_label_issue"].to_numpy(bool),
                            pred_probs, given, clean),
