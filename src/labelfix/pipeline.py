@@ -222,9 +222,9 @@ def _out_of_fold(method: str, manifest: Manifest, activations: np.ndarray | None
         from labelfix.crossval.last_stages import last_stages_out_of_fold_probabilities
 
         return last_stages_out_of_fold_probabilities(
-            activations[readable], labels, folds, n_classes, backbone, epochs=_last_stages_epochs(config, labels, backbone),
-            learning_rate=cv.last_stages_lr, peak_weight=cv.peak_weight, seed=config.seed, device=device,
-            progress=progress,
+            activations[readable], labels, folds, n_classes, backbone,
+            epochs=_last_stages_epochs(config, labels, backbone), learning_rate=cv.last_stages_lr,
+            peak_weight=cv.peak_weight, seed=config.seed, device=device, progress=progress,
         )
     if method != "finetune":
         head = out_of_fold_probabilities(
