@@ -26,7 +26,7 @@ from labelfix.backbones import (
     with_input_size,
 )
 from labelfix.config import ScanConfig, flatten, load_config
-from labelfix.crossval.auto import choose_method, input_side_for_last_stages, last_stages_epochs, may_fine_tune
+from labelfix.crossval.auto import choose_method, input_side_for_last_stages, last_stages_epochs, work
 from labelfix.crossval.embedding import out_of_fold_probabilities
 from labelfix.crossval.folds import assign_folds, small_classes
 from labelfix.crossval.given import read_pred_probs
@@ -133,7 +133,7 @@ def scan(
     device = resolve_device(config.embedding.device)
     with timer.stage("embed"):
         features = _features(manifest, backbone, config, device, progress, with_statistics=config.checks.enabled,
-                             with_activations=_may_need_activations(config, manifest, backbone, given))
+                             with_activations=_may_need_activations(config, manifest, backbone))
     readable = _readable(manifest, features)
     labels = (manifest.label_matrix() if multilabel else manifest.label_indices())[readable]  # (N, K) or (N,)
     embeddings = features.embeddings if readable.all() else features.embeddings[readable]  # one copy at most
@@ -264,22 +264,22 @@ def _auto(probabilities: np.ndarray, folded: _Folded, manifest: Manifest, featur
     return probabilities, record
 
 
-def _may_need_activations(config: ScanConfig, manifest: Manifest, backbone: Backbone, given: np.ndarray | None) -> bool:
-    """Whether the scan may fine-tune the last stages: then the first pass keeps the activations at the split point."""
-    cv = config.crossval
-    if cv.method == "last_stages":
-        return True
-    return cv.method == "auto" and given is None and may_fine_tune(
-        manifest.is_multilabel, len(manifest), backbone.data_config["input_size"][-1], below=cv.auto_below,
-        max_images=cv.auto_max_images, split_problem=_split_problem(backbone))
-
-
 def _last_stages_possible(config: ScanConfig, manifest: Manifest, backbone: Backbone) -> bool:
     """Whether the scan may fine-tune the last stages, known before the embedding head's agreement is."""
     cv = config.crossval
     if cv.pred_probs is not None or _split_problem(backbone):
         return False
     return cv.method == "last_stages" or (cv.method == "auto" and not manifest.is_multilabel)
+
+
+def _may_need_activations(config: ScanConfig, manifest: Manifest, backbone: Backbone) -> bool:
+    """Whether the first pass keeps the activations at the split point: the last stages are asked for (a backbone
+    that cannot be split then says so at once), or method auto may choose them for this much work."""
+    cv = config.crossval
+    if cv.method == "last_stages":
+        return cv.pred_probs is None
+    return (_last_stages_possible(config, manifest, backbone)
+            and work(len(manifest), backbone.data_config["input_size"][-1]) <= cv.auto_max_images)
 
 
 def _last_stages_epochs(config: ScanConfig, labels: np.ndarray, backbone: Backbone) -> int:

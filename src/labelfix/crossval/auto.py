@@ -81,10 +81,3 @@ def choose_method(accuracy: float | None, n_images: int, input_side: int, *, bel
     return MethodChoice("last_stages", f"{measured}, below {below:.0%}: the last stages were fine-tuned per fold",
                         low_agreement=True)
 
-
-def may_fine_tune(multilabel: bool, n_images: int, input_side: int, *, below: float, max_images: int,
-                  split_problem: str | None) -> bool:
-    """Whether `choose_method` can choose the last stages for this data at all (it would for a head that agrees with
-    no label): then the first pass keeps the activations it computes on the way, for them."""
-    return choose_method(None if multilabel else 0.0, n_images, input_side, below=below, max_images=max_images,
-                         split_problem=split_problem).method == "last_stages"

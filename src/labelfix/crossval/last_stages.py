@@ -4,7 +4,8 @@ Each image's activations at the backbone's split point (`Backbone.split_module`,
 resolution) are kept from the pass that embeds it, its mirror image's come from a pass that stops there, and both
 are cached with the embeddings. Each fold then trains only what comes after the split: the last stages, the head
 convolution and a new linear classifier, with the batch-norm statistics frozen, on a random view (plain or
-mirrored) of each image; the held-out fold is predicted as the average over the views. The expensive part of the network never runs again, so the CPU can afford it.
+mirrored) of each image; the held-out fold is predicted as the average over the views. The expensive part of the
+network never runs again, so the CPU can afford it.
 """
 
 from __future__ import annotations

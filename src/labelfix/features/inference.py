@@ -95,8 +95,7 @@ def mirror_activations_of_files(
     autocast = inference_autocast(device, backbone.reduced_precision)
     for pixels, indices, errors, _ in _decoded_batches(paths, backbone, transform, batch_size, workers, device,
                                                        with_statistics=False):
-        failed = {i: e for i, e in zip(indices, errors) if e}
-        good = [i for i in indices if i not in failed]
+        good, failed = _good_and_failed(indices, errors)
         activations = np.zeros((0,), np.float16)
         if pixels is not None:
             with torch.inference_mode(), autocast:
@@ -123,6 +122,12 @@ def _decoded_batches(paths: Sequence[Path], backbone: Backbone, transform: Split
     yield from loader
 
 
+def _good_and_failed(indices: list[int], errors: list[str]) -> tuple[list[int], dict[int, str]]:
+    """A batch's positions of readable images, and {position: why} of the others."""
+    failed = {i: e for i, e in zip(indices, errors) if e}
+    return [i for i in indices if i not in failed], failed
+
+
 def _model_input(pixels: torch.Tensor | list[torch.Tensor], transform: SplitTransform,
                  device: torch.device) -> torch.Tensor:
     """A `_collate`'d batch of uint8 pixels as the network's normalised, channels-last input on `device`."""
@@ -142,8 +147,7 @@ def embed_decoded(
     """One batch as `_collate` makes it, embedded on `device` (where the backbone's model already is); the pretrained
     head's prediction entropy is added to each image's statistics."""
     pixels, indices, errors, statistics = decoded
-    failed = {i: e for i, e in zip(indices, errors) if e}
-    good = [i for i in indices if i not in failed]
+    good, failed = _good_and_failed(indices, errors)
     good_statistics = [s for i, s in zip(indices, statistics) if i not in failed]
     if pixels is None:
         return EmbeddedBatch(good, np.zeros((0, backbone.feature_dim), np.float32), good_statistics, failed)
