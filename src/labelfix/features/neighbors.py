@@ -107,7 +107,7 @@ class _Centred:
     """Rows of an (N, D) matrix, centred on its mean and scaled to unit length on demand (never all at once)."""
 
     def __init__(self, embeddings: np.ndarray) -> None:
-        self.embeddings = embeddings
+        self.embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)  # as faiss reads it (no copy if it is)
         self.mean = embeddings.mean(axis=0, dtype=np.float64).astype(np.float32)
         self.norms = np.concatenate([np.linalg.norm(embeddings[s] - self.mean, axis=1) for s in _chunks(len(embeddings))])
         self.norms = np.maximum(self.norms, 1e-12).astype(np.float32)
@@ -119,13 +119,27 @@ class _Centred:
 
     def similarities(self, rows: slice, others: np.ndarray) -> np.ndarray:
         """(b, c) cosine similarity of each of the b `rows` with its c `others` (item indices), centred: from the raw
-        dot products, (x - m)·(y - m) = x·y - m·x - m·y + m·m, so the gathered rows are read once."""
+        dot products, (x - m)·(y - m) = x·y - m·x - m·y + m·m, so each other row is read once, where it is."""
         if self.dot_mean is None:
             self.dot_mean = np.concatenate([self.embeddings[s] @ self.mean for s in _chunks(len(self.embeddings))])
-        raw = np.einsum("bd,bcd->bc", self.embeddings[rows], self.embeddings[others]).astype(np.float64)
+        raw = _dot_products_by_index(self.embeddings, rows, others).astype(np.float64)
         mean_squared = float(self.mean.astype(np.float64) @ self.mean)
         centred = raw - self.dot_mean[rows, None] - self.dot_mean[others] + mean_squared
         return (centred / (self.norms[rows, None] * self.norms[others])).astype(np.float32)
+
+
+def _dot_products_by_index(matrix: np.ndarray, rows: slice, others: np.ndarray) -> np.ndarray:
+    """(b, c) float32: each of the b `rows` of `matrix` (C-contiguous float32) dotted with its c rows `others`.
+    faiss reads the others in place, on all cores: gathering them into a (b, c, D) block for numpy first took
+    6.5 of the 16 minutes of a million images' neighbours."""
+    import faiss
+
+    queries = np.ascontiguousarray(matrix[rows])
+    others = np.ascontiguousarray(others, dtype=np.int64)
+    products = np.empty(others.shape, dtype=np.float32)
+    faiss.fvec_inner_products_by_idx(faiss.swig_ptr(products), faiss.swig_ptr(queries), faiss.swig_ptr(matrix),
+                                     faiss.swig_ptr(others), matrix.shape[1], len(queries), others.shape[1])
+    return products
 
 
 def _approximate(embeddings: np.ndarray, k: int) -> Neighbors:
