@@ -75,3 +75,41 @@ def test_embeddings_in_reduced_precision_point_where_full_precision_ones_do(tmp_
     cosine = (embedded[True] * embedded[False]).sum(axis=1) / (
         np.linalg.norm(embedded[True], axis=1) * np.linalg.norm(embedded[False], axis=1))
     assert cosine.min() > 0.99
+
+
+def test_a_rescan_reads_only_the_files_that_changed_since_they_were_read(tmp_path, tiny_weights, monkeypatch):
+    import os
+    import time
+
+    from labelfix.features import embed
+
+    monkeypatch.setattr(embed, "SETTLE_SECONDS", 0)
+    make_color_folders(tmp_path / "d", per_class=2)
+    paths = sorted((tmp_path / "d").rglob("*.png"))
+    read = []
+    original_read = embed.read_bytes
+    monkeypatch.setattr(embed, "read_bytes", lambda path: read.append(path) or original_read(path))
+    backbone = with_input_size(load_backbone("test_efficientnet", tiny_weights), 32)
+    with EmbeddingCache(tmp_path / "cache") as cache:
+        first = compute_features(paths, backbone, cache, workers=0)
+        assert sorted(read) == paths
+        read.clear()
+        again = compute_features(paths, backbone, cache, workers=0)
+        assert read == [] and again.content_hashes == first.content_hashes and again.newly_embedded == 0
+        changed = paths[0]
+        times = os.stat(changed)
+        changed.write_bytes(paths[1].read_bytes())  # other content; its modification time is then put back
+        os.utime(changed, ns=(times.st_atime_ns, times.st_mtime_ns))
+        third = compute_features(paths, backbone, cache, workers=0)
+        assert read == [changed]  # its change time gives it away
+        assert third.content_hashes[0] == first.content_hashes[1] and third.content_hashes[1:] == first.content_hashes[1:]
+        read.clear()
+        new = tmp_path / "new.png"
+        new.write_bytes(paths[2].read_bytes())
+        later = time.time_ns() + 3600 * 10**9
+        os.utime(new, ns=(later, later))  # changed "now", within SETTLE_SECONDS, as far as its times tell
+        compute_features([*paths, new], backbone, cache, workers=0)
+        assert read == [new]
+        read.clear()
+        compute_features([*paths, new], backbone, cache, workers=0)
+        assert read == [new]  # too fresh to be trusted: read again until it settles

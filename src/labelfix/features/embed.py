@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import os
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from labelfix.progress import NoProgress, Progress
 
 log = logging.getLogger(__name__)
 HASH_CHUNK = 256  # files per thread-pool task
+SETTLE_SECONDS = 5  # a file changed more recently than this is read again at the next scan
 
 
 @dataclass
@@ -54,15 +57,47 @@ def _hash_file(path: Path) -> tuple[str | None, str | None]:
         return None, str(error)
 
 
-def hash_files(paths: Sequence[Path], progress: Progress = NoProgress()) -> list[tuple[str | None, str | None]]:
-    """(content hash, error) per file. Chunks of files are read by a few threads: threads overlap slow disks, and
-    chunks keep the per-file cost of a thread pool off page-cached small files (10,000 CIFAR files: 0.4 s, 1.3 s
-    one file per task)."""
-    chunks = [list(paths[start : start + HASH_CHUNK]) for start in range(0, len(paths), HASH_CHUNK)]
-    results = []
+def file_signature(path: Path) -> str | None:
+    """What changes when a file's content may have: size, modification and change times (ns), inode and device;
+    None if the file cannot be looked at. A change time within the last SETTLE_SECONDS gives None too: a write
+    within the same tick of a coarse clock would leave the signature as it was."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    if time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) < SETTLE_SECONDS * 10**9:
+        return None
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}:{stat.st_dev}"
+
+
+def hash_files(paths: Sequence[Path], progress: Progress = NoProgress(),
+               cache: EmbeddingCache | None = None) -> list[tuple[str | None, str | None]]:
+    """(content hash, error) per file. With `cache`, a file whose signature (`file_signature`) is the one recorded
+    when it was last read is not read again, and the signatures of the files read are recorded: a re-scan looks
+    at each file's metadata only (a million small files: 28 s instead of 67 s). Files are
+    looked at and read in chunks by a few threads: threads overlap slow disks, and chunks keep the per-file cost
+    of a thread pool off page-cached small files (10,000 CIFAR files: 0.4 s, 1.3 s one file per task)."""
+    keys = [os.fsencode(path.absolute()) for path in paths] if cache is not None else [b""] * len(paths)
     with progress.task("hash", len(paths)) as advance, ThreadPoolExecutor(max_workers=4) as pool:
-        for chunk in pool.map(lambda files: [_hash_file(path) for path in files], chunks):
-            results += chunk
+        signatures = _in_chunks(pool, file_signature, paths) if cache is not None else [None] * len(paths)
+        settled = {key: signature for key, signature in zip(keys, signatures) if signature}
+        known = cache.contents_of_unchanged(settled) if cache is not None else {}
+        advance(len(known))
+        unknown = [i for i, key in enumerate(keys) if key not in known]
+        read = dict(zip(unknown, _in_chunks(pool, _hash_file, [paths[i] for i in unknown], advance)))
+    if cache is not None:
+        cache.record_contents((keys[i], signatures[i], h) for i, (h, _) in read.items() if h and signatures[i])
+    return [read[i] if i in read else (known[key], None) for i, key in enumerate(keys)]
+
+
+def _in_chunks(pool: ThreadPoolExecutor, function: Callable, items: Sequence,
+               advance: Callable[[int], object] | None = None) -> list:
+    """`function` of every item, in order, a chunk of HASH_CHUNK items per thread-pool task."""
+    chunks = [list(items[start : start + HASH_CHUNK]) for start in range(0, len(items), HASH_CHUNK)]
+    results = []
+    for chunk in pool.map(lambda part: [function(item) for item in part], chunks):
+        results += chunk
+        if advance is not None:
             advance(len(chunk))
     return results
 
@@ -90,7 +125,7 @@ def compute_features(
     """
     with_stats_key = f"{backbone.key}-stats{STATS_VERSION}"
     key = with_stats_key if with_statistics else f"{backbone.key}-stats0"
-    hashed = hash_files(paths, progress)
+    hashed = hash_files(paths, progress, cache)
     hashes = [h for h, _ in hashed]
     errors = {i: error for i, (_, error) in enumerate(hashed) if error}
     positions = _positions_by_hash(hashes)
