@@ -131,7 +131,7 @@ class _Centred:
 def _dot_products_by_index(matrix: np.ndarray, rows: slice, others: np.ndarray) -> np.ndarray:
     """(b, c) float32: each of the b `rows` of `matrix` (C-contiguous float32) dotted with its c rows `others`.
     faiss reads the others in place, on all cores: gathering them into a (b, c, D) block for numpy first took
-    6.5 of the 16 minutes of a million images' neighbours."""
+    6.5 of the 16 minutes of a million images' neighbours (alone: 60.7 s; by index 12.9 s)."""
     import faiss
 
     queries = np.ascontiguousarray(matrix[rows])

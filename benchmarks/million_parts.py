@@ -1,0 +1,140 @@
+"""The parts of a million-image scan that grow with N besides the network, each before / after side by side.
+
+    python benchmarks/million_parts.py                      # 1,000,000 (needs scale.py's files and cache)
+    python benchmarks/million_parts.py --images 125000 --parts rerank
+
+- rerank: the exact re-ranking of the approximate neighbours' candidates (N rows of 1,712 float32, 21 candidates
+  each, synthetic): numpy on gathered rows (before) against faiss's dot products by index (now).
+- lookup: reading 50,000 random rows of scale.py's embedding cache, 500 hashes per query in the order given
+  (before) and in key order (now).
+- hashing: the hashing pass over scale.py's N files, every file read (before) and a re-scan that looks at the
+  files' metadata only (now), with the OS's file cache emptied first (needs root) and full.
+
+Writes benchmarks/results/million_parts-<N>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import data  # noqa: E402
+
+from labelfix.dataset import read_dataset  # noqa: E402
+from labelfix.features import neighbors  # noqa: E402
+from labelfix.features.cache import CACHE_FILE, EmbeddingCache  # noqa: E402
+from labelfix.features.embed import hash_files  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SCALE = data.BENCH_CACHE / "scale"
+
+
+def timed(function) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = function()
+    return round(time.perf_counter() - start, 1), result
+
+
+def rerank(n: int, dim: int = 1712, candidates: int = 21) -> dict:
+    rng = np.random.default_rng(0)
+    matrix = np.empty((n, dim), np.float32)
+    for start in range(0, n, 50_000):
+        matrix[start : start + 50_000] = rng.standard_normal((min(50_000, n - start), dim), dtype=np.float32) + 1
+    others = rng.integers(0, n, (n, candidates))
+
+    def run(products) -> np.ndarray:
+        out = np.empty(others.shape, np.float32)
+        for rows in neighbors._chunks(n):
+            out[rows] = products(rows, others[rows])
+        return out
+
+    before, gathered = timed(lambda: run(lambda rows, ids: np.einsum("bd,bcd->bc", matrix[rows], matrix[ids])))
+    after, by_index = timed(lambda: run(lambda rows, ids: neighbors._dot_products_by_index(matrix, rows, ids)))
+    difference = float(np.abs(by_index - gathered).max() / np.abs(gathered).max())
+    return {"numpy_gathered_seconds": before, "faiss_by_index_seconds": after, "max_relative_difference": difference}
+
+
+def lookup(rows: int = 50_000) -> dict:
+    with sqlite3.connect(SCALE / "cache" / CACHE_FILE) as db:
+        key = db.execute("SELECT backbone FROM embeddings LIMIT 1").fetchone()[0]
+        hashes = [h for (h,) in db.execute("SELECT content_hash FROM embeddings WHERE backbone = ?", (key,))]
+    wanted = random.Random(0).sample(hashes, rows)
+    result = {"cache_rows": len(hashes), "rows_read": rows}
+    with EmbeddingCache(SCALE / "cache") as cache:
+        for name, order in (("given_order", lambda values: list(dict.fromkeys(values))), ("key_order", None)):
+            read_before = _bytes_read()
+            seconds, found = timed(lambda: sum(1 for _ in _rows(cache, key, wanted, order)))
+            result[name] = {"seconds": seconds, "gib_read": round((_bytes_read() - read_before) / 2**30, 2), "found": found}
+    return result
+
+
+def _rows(cache: EmbeddingCache, key: str, wanted: list[str], order) -> Iterator[tuple]:
+    """The cache's rows for `wanted`: as `iter_many` reads them (key order), or 500 at a time in `order`."""
+    if order is None:
+        return cache.iter_many(key, wanted)
+    unique = order(wanted)
+    query = "SELECT content_hash, vector, statistics, checksum FROM embeddings WHERE backbone = ? AND content_hash IN"
+    return (row for start in range(0, len(unique), 500)
+            for row in cache._db.execute(f"{query} ({','.join('?' * len(unique[start:start + 500]))})",
+                                         [key, *unique[start : start + 500]]))
+
+
+def _bytes_read() -> int:
+    return int(Path("/proc/self/io").read_text().split()[1])  # rchar: bytes the process read, page cache or disk
+
+
+def hashing(n: int) -> dict:
+    paths = read_dataset(SCALE / f"labels-{n}.jsonl").paths
+    result = {}
+    with tempfile.TemporaryDirectory() as folder, EmbeddingCache(Path(folder)) as cache:
+        for caches in ("emptied", "full"):
+            if caches == "emptied" and not _empty_file_cache():
+                continue
+            result[f"read_every_file_{caches}"], plain = timed(lambda: hash_files(paths))
+            if caches == "emptied":
+                _empty_file_cache()
+                result["first_scan_recording_emptied"], _ = timed(lambda: hash_files(paths, cache=cache))
+                _empty_file_cache()
+            result[f"rescan_metadata_only_{caches}"], again = timed(lambda: hash_files(paths, cache=cache))
+            assert again == plain
+    return result
+
+
+def _empty_file_cache() -> bool:
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=1_000_000)
+    parser.add_argument("--parts", nargs="+", default=["rerank", "lookup", "hashing"], choices=["rerank", "lookup", "hashing"])
+    args = parser.parse_args()
+    result = {"images": args.images}
+    for part in args.parts:
+        if part != "rerank" and not (SCALE / "cache").exists():
+            print(f"{part}: skipped, run benchmarks/scale.py --prepare-only --images {args.images} first")
+            continue
+        result[part] = rerank(args.images) if part == "rerank" else lookup() if part == "lookup" else hashing(args.images)
+        print(part, json.dumps(result[part]), flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"million_parts-{args.images}.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
