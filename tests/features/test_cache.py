@@ -106,7 +106,7 @@ def test_a_cache_damaged_while_written_behind_is_started_afresh_with_the_rows_no
         assert list(cache.get_many("m", ["new"])) == ["new"]
 
 
-def test_file_contents_are_found_for_the_signature_they_were_recorded_with_only(tmp_path, caplog):
+def test_file_contents_are_found_for_the_signature_they_were_recorded_with_only(tmp_path):
     with EmbeddingCache(tmp_path) as cache:
         cache.record_contents([(b"/d/a.png", "10:1:1:7:1", "hash-a"), (b"/d/\xff.png", "20:2:2:8:1", "hash-b")])
         assert cache.contents_of_unchanged({b"/d/a.png": "10:1:1:7:1", b"/d/\xff.png": "20:2:2:8:1", b"/d/c.png": "1"}) == {

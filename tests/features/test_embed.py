@@ -1,5 +1,8 @@
-"""compute_features: embeddings and activations cached by content, resumed where they stopped."""
+"""compute_features: embeddings and activations cached by content, resumed where they stopped; unchanged files not
+read again."""
 
+import os
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -9,6 +12,7 @@ import torch
 from helpers import make_color_folders
 from labelfix.backbones import load_backbone, with_input_size
 from labelfix.devices import reduced_precision
+from labelfix.features import embed
 from labelfix.features.cache import EmbeddingCache
 from labelfix.features.embed import compute_features, with_mirror_views
 
@@ -78,11 +82,6 @@ def test_embeddings_in_reduced_precision_point_where_full_precision_ones_do(tmp_
 
 
 def test_a_rescan_reads_only_the_files_that_changed_since_they_were_read(tmp_path, tiny_weights, monkeypatch):
-    import os
-    import time
-
-    from labelfix.features import embed
-
     monkeypatch.setattr(embed, "SETTLE_SECONDS", 0)
     make_color_folders(tmp_path / "d", per_class=2)
     paths = sorted((tmp_path / "d").rglob("*.png"))

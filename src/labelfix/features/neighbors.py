@@ -108,8 +108,9 @@ class _Centred:
 
     def __init__(self, embeddings: np.ndarray) -> None:
         self.embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)  # as faiss reads it (no copy if it is)
-        self.mean = embeddings.mean(axis=0, dtype=np.float64).astype(np.float32)
-        self.norms = np.concatenate([np.linalg.norm(embeddings[s] - self.mean, axis=1) for s in _chunks(len(embeddings))])
+        self.mean = self.embeddings.mean(axis=0, dtype=np.float64).astype(np.float32)
+        self.norms = np.concatenate([np.linalg.norm(self.embeddings[s] - self.mean, axis=1)
+                                     for s in _chunks(len(embeddings))])
         self.norms = np.maximum(self.norms, 1e-12).astype(np.float32)
         self.dot_mean: np.ndarray | None = None  # (N,) m·x, when first needed
 
