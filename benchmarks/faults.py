@@ -230,8 +230,8 @@ def corrupt_cache(work: Path, root: Path, run_dir: Path) -> tuple[str, bool]:
     cache = work / "corrupt-cache"
     first = scan(root, work / "cache-run", cache_dir=cache)
     with closing(sqlite3.connect(cache / "decoded.sqlite")) as db, db:
-        db.execute("UPDATE embeddings SET vector = zeroblob(length(vector)) WHERE content_hash IN "
-                   "(SELECT content_hash FROM embeddings LIMIT 10)")
+        db.execute("UPDATE embedding_rows SET vector = zeroblob(length(vector)) WHERE content_hash IN "
+                   "(SELECT content_hash FROM embedding_rows LIMIT 10)")
     altered = scan(root, work / "cache-run", cache_dir=cache)
     (cache / "decoded.sqlite").write_bytes(b"garbage" * 1000)
     garbage = scan(root, work / "cache-run", cache_dir=cache)

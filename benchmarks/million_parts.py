@@ -7,10 +7,12 @@
   each, synthetic): numpy on gathered rows (before) against faiss's dot products by index (now).
 - lookup: reading 50,000 random rows of scale.py's embedding cache, 500 hashes per query in the order given
   (before) and in key order (now).
+- layout: the embedding cache's table as a WITHOUT ROWID table (before) and as a rowid table (now): filling it
+  with 200,000 rows of 7 KB in random hash order, then reading 20,000 of them with the OS's file cache emptied.
 - hashing: the hashing pass over scale.py's N files, every file read (before) and a re-scan that looks at the
   files' metadata only (now), with the OS's file cache emptied first (needs root) and full.
 
-Writes benchmarks/results/million_parts-<N>.json.
+Writes benchmarks/results/million_parts-<N>.json (the parts not measured this time are kept).
 """
 
 from __future__ import annotations
@@ -67,27 +69,61 @@ def rerank(n: int, dim: int = 1712, candidates: int = 21) -> dict:
 
 def lookup(rows: int = 50_000) -> dict:
     with sqlite3.connect(SCALE / "cache" / CACHE_FILE) as db:
-        key = db.execute("SELECT backbone FROM embeddings LIMIT 1").fetchone()[0]
-        hashes = [h for (h,) in db.execute("SELECT content_hash FROM embeddings WHERE backbone = ?", (key,))]
+        table = "embeddings" if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'embeddings'").fetchone() \
+            else "embedding_rows"  # the cache scale.py filled before or after the rowid table
+        key = db.execute(f"SELECT backbone FROM {table} LIMIT 1").fetchone()[0]
+        hashes = [h for (h,) in db.execute(f"SELECT content_hash FROM {table} WHERE backbone = ?", (key,))]
     wanted = random.Random(0).sample(hashes, rows)
     result = {"cache_rows": len(hashes), "rows_read": rows}
     with EmbeddingCache(SCALE / "cache") as cache:
         for name, order in (("given_order", lambda values: list(dict.fromkeys(values))), ("key_order", None)):
             read_before = _bytes_read()
-            seconds, found = timed(lambda: sum(1 for _ in _rows(cache, key, wanted, order)))
+            seconds, found = timed(lambda: sum(1 for _ in _rows(cache, key, wanted, order, table)))
             result[name] = {"seconds": seconds, "gib_read": round((_bytes_read() - read_before) / 2**30, 2), "found": found}
     return result
 
 
-def _rows(cache: EmbeddingCache, key: str, wanted: list[str], order) -> Iterator[tuple]:
+def _rows(cache: EmbeddingCache, key: str, wanted: list[str], order, table: str) -> Iterator[tuple]:
     """The cache's rows for `wanted`: as `iter_many` reads them (key order), or 500 at a time in `order`."""
     if order is None:
         return cache.iter_many(key, wanted)
     unique = order(wanted)
-    query = "SELECT content_hash, vector, statistics, checksum FROM embeddings WHERE backbone = ? AND content_hash IN"
+    query = f"SELECT content_hash, vector, statistics, checksum FROM {table} WHERE backbone = ? AND content_hash IN"
     return (row for start in range(0, len(unique), 500)
             for row in cache._db.execute(f"{query} ({','.join('?' * len(unique[start:start + 500]))})",
                                          [key, *unique[start : start + 500]]))
+
+
+def layout(rows: int = 200_000, looked_up: int = 20_000) -> dict:
+    columns = ("backbone TEXT NOT NULL, content_hash TEXT NOT NULL, vector BLOB NOT NULL, statistics TEXT NOT NULL, "
+               "checksum TEXT NOT NULL, PRIMARY KEY (backbone, content_hash)")
+    vector = np.random.default_rng(0).standard_normal(1712).astype(np.float32).tobytes()
+    statistics = json.dumps({"width": 24, "height": 24, "brightness": 0.5, "pixel_hash": "0" * 32, "format": "PNG"})
+    hashes = [f"{i:032x}" for i in range(rows)]
+    arriving = random.Random(0).sample(hashes, rows)  # a scan's rows come in no order of their hashes
+    wanted = sorted(random.Random(1).sample(hashes, looked_up))
+    result = {"rows": rows, "looked_up": looked_up}
+    with tempfile.TemporaryDirectory() as folder:
+        for name, suffix in (("without_rowid", " WITHOUT ROWID"), ("rowid", "")):
+            path = Path(folder) / f"{name}.sqlite"
+            with sqlite3.connect(path) as db:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute(f"CREATE TABLE e ({columns}){suffix}")
+                fill, _ = timed(lambda: [db.executemany("INSERT INTO e VALUES ('m', ?, ?, ?, 'c')", [
+                    (h, vector, statistics) for h in arriving[start : start + 512]]) and db.commit()
+                    for start in range(0, rows, 512)])
+            db.close()
+            _empty_file_cache()
+            with sqlite3.connect(path) as db:
+                read_before = _bytes_read()
+                seconds, _ = timed(lambda: [db.execute(
+                    f"SELECT vector FROM e WHERE backbone = 'm' AND content_hash IN ({','.join('?' * 500)})",
+                    wanted[start : start + 500]).fetchall() for start in range(0, looked_up, 500)])
+                kib = round((_bytes_read() - read_before) / looked_up / 1024, 1)
+            db.close()
+            result[name] = {"fill_seconds": fill, "lookup_seconds": seconds, "kib_read_per_row": kib,
+                            "mib": path.stat().st_size // 2**20}
+    return result
 
 
 def _bytes_read() -> int:
@@ -123,17 +159,20 @@ def _empty_file_cache() -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=1_000_000)
-    parser.add_argument("--parts", nargs="+", default=["rerank", "lookup", "hashing"], choices=["rerank", "lookup", "hashing"])
+    parts = ["rerank", "lookup", "layout", "hashing"]
+    parser.add_argument("--parts", nargs="+", default=parts, choices=parts)
     args = parser.parse_args()
-    result = {"images": args.images}
+    output = RESULTS / f"million_parts-{args.images}.json"
+    result = {**(json.loads(output.read_text()) if output.exists() else {}), "images": args.images}  # other parts kept
     for part in args.parts:
-        if part != "rerank" and not (SCALE / "cache").exists():
+        if part in ("lookup", "hashing") and not (SCALE / "cache").exists():
             print(f"{part}: skipped, run benchmarks/scale.py --prepare-only --images {args.images} first")
             continue
-        result[part] = rerank(args.images) if part == "rerank" else lookup() if part == "lookup" else hashing(args.images)
+        result[part] = {"rerank": lambda: rerank(args.images), "lookup": lookup, "layout": layout,
+                        "hashing": lambda: hashing(args.images)}[part]()
         print(part, json.dumps(result[part]), flush=True)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"million_parts-{args.images}.json").write_text(json.dumps(result, indent=2) + "\n")
+    output.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ def test_altered_bytes_are_left_out_and_computed_again(tmp_path, caplog):
         cache.put_many("m", [("a", _entry(1)), ("b", _entry(2))])
         cache.put_activations("m", [("a", np.ones((2, 3), np.float16))])
     with sqlite3.connect(tmp_path / CACHE_FILE) as db:
-        db.execute("UPDATE embeddings SET vector = ? WHERE content_hash = 'a'", (np.full(4, 9, np.float32).tobytes(),))
+        db.execute("UPDATE embedding_rows SET vector = ? WHERE content_hash = 'a'", (np.full(4, 9, np.float32).tobytes(),))
         db.execute("UPDATE activations SET activation = ? WHERE content_hash = 'a'", (np.zeros((2, 3), np.float16).tobytes(),))
     with EmbeddingCache(tmp_path) as cache:
         assert list(cache.get_many("m", ["a", "b"])) == ["b"] and cache.get_activations("m", ["a"]) == {}
@@ -81,6 +81,24 @@ def test_rows_of_the_table_before_checksums_are_taken_over(tmp_path):
         db.execute("INSERT INTO decoded VALUES ('m', 'a', ?, '{}')", (np.ones(4, np.float32).tobytes(),))
     with EmbeddingCache(tmp_path) as cache:
         np.testing.assert_array_equal(cache.get_many("m", ["a"])["a"].vector, np.ones(4))
+
+
+def test_the_embeddings_table_of_earlier_versions_is_read_and_new_rows_go_to_the_rowid_table(tmp_path):
+    import sqlite3
+
+    from labelfix.features.cache import checksum
+
+    with sqlite3.connect(tmp_path / CACHE_FILE) as db:
+        db.execute("CREATE TABLE embeddings (backbone TEXT NOT NULL, content_hash TEXT NOT NULL, vector BLOB NOT NULL, "
+                   "statistics TEXT NOT NULL, checksum TEXT NOT NULL, PRIMARY KEY (backbone, content_hash)) WITHOUT ROWID")
+        for h, value in (("old", 1), ("both", 2)):
+            blob = np.full(4, value, np.float32).tobytes()
+            db.execute("INSERT INTO embeddings VALUES ('m', ?, ?, '{}', ?)", (h, blob, checksum(blob, b"{}")))
+    with EmbeddingCache(tmp_path) as cache:
+        cache.put_many("m", [("both", _entry(3)), ("new", _entry(4))])
+        found = cache.get_many("m", ["old", "both", "new", "none"])
+        assert {h: float(entry.vector[0]) for h, entry in found.items()} == {"old": 1, "both": 3, "new": 4}
+        assert cache._db.execute("SELECT COUNT(*) FROM embeddings").fetchone() == (2,)  # read, never written
 
 
 def test_rows_written_behind_are_committed_when_the_block_ends_even_after_an_error(tmp_path):

@@ -31,15 +31,21 @@ from labelfix.fileio import set_aside
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "decoded.sqlite"
+# Embeddings live in a rowid table: its interior pages hold row ids, the 7 KB rows only its leaves. Caches of
+# labelfix versions before it hold theirs in `embeddings`, a WITHOUT ROWID table, whose index b-tree carries the
+# rows in its interior cells too: filling it took 3x as long, and a lookup read 37 KiB of pages instead of 11
+# (200,000 rows, `benchmarks/million_parts.py`). Such a table is still read, never written, and never copied
+# over: a million rows would take minutes and their size again in free disk.
+LEGACY_EMBEDDINGS = "embeddings"
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS embeddings (
+CREATE TABLE IF NOT EXISTS embedding_rows (
     backbone TEXT NOT NULL,
     content_hash TEXT NOT NULL,
     vector BLOB NOT NULL,
     statistics TEXT NOT NULL,
     checksum TEXT NOT NULL,
     PRIMARY KEY (backbone, content_hash)
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS activations (
     backbone TEXT NOT NULL,
     content_hash TEXT NOT NULL,
@@ -103,17 +109,22 @@ class EmbeddingCache:
 
     def iter_many(self, key: str, hashes: Sequence[str]) -> Iterator[tuple[str, CachedImage]]:
         """(content hash, cached image) of the cached rows among `hashes`, read a chunk at a time (a million
-        vectors never sit in memory twice)."""
-        for h, blob, stats, stored in self._select("SELECT content_hash, vector, statistics, checksum FROM embeddings",
-                                                   key, hashes):
-            if checksum(blob, stats.encode()) != stored:
-                self._discard()
-                continue
-            yield h, CachedImage(np.frombuffer(blob, dtype=np.float32), json.loads(stats, object_pairs_hook=_shared_keys))
+        vectors never sit in memory twice); the ones not found then in the legacy table, if the cache has one."""
+        found = set()
+        for table in ("embedding_rows", LEGACY_EMBEDDINGS):
+            if table == LEGACY_EMBEDDINGS and not self._has_table(table):
+                break
+            query = f"SELECT content_hash, vector, statistics, checksum FROM {table}"
+            for h, blob, stats, stored in self._select(query, key, [h for h in hashes if h not in found]):
+                if checksum(blob, stats.encode()) != stored:
+                    self._discard()
+                    continue
+                found.add(h)
+                yield h, CachedImage(np.frombuffer(blob, dtype=np.float32), json.loads(stats, object_pairs_hook=_shared_keys))
 
     def put_many(self, key: str, entries: Iterable[tuple[str, CachedImage]]) -> None:
         entries = list(entries)
-        self._write("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?)", lambda: _embedding_rows(key, entries))
+        self._write("INSERT OR REPLACE INTO embedding_rows VALUES (?, ?, ?, ?, ?)", lambda: _embedding_rows(key, entries))
 
     def get_activations(self, key: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         """{content hash: float16 array} of the cached activations among `hashes`."""
@@ -217,6 +228,9 @@ class EmbeddingCache:
         db.commit()
         return db
 
+    def _has_table(self, name: str) -> bool:
+        return self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
     def _select(self, query: str, key: str, hashes: Sequence[str]) -> Iterator[tuple]:
         """Rows of `query` for `key` and `hashes`."""
         return self._select_in(f"{query} WHERE backbone = ? AND content_hash IN", [key], hashes)
@@ -298,10 +312,10 @@ def _activation_rows(key: str, entries: list[tuple[str, np.ndarray]]) -> list[tu
 
 
 def _take_over_rows_without_checksums(db: sqlite3.Connection) -> None:
-    """Rows of the `decoded` table of labelfix versions before checksums, moved into `embeddings` once."""
+    """Rows of the `decoded` table of labelfix versions before checksums, moved into `embedding_rows` once."""
     if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'decoded'").fetchone():
         return
     rows = db.execute("SELECT backbone, content_hash, vector, statistics FROM decoded")
-    db.executemany("INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?, ?, ?)",
+    db.executemany("INSERT OR IGNORE INTO embedding_rows VALUES (?, ?, ?, ?, ?)",
                    ((key, h, blob, stats, checksum(blob, stats.encode())) for key, h, blob, stats in rows))
     db.execute("DROP TABLE decoded")
