@@ -111,9 +111,7 @@ class EmbeddingCache:
         """(content hash, cached image) of the cached rows among `hashes`, read a chunk at a time (a million
         vectors never sit in memory twice); the ones not found then in the legacy table, if the cache has one."""
         found = set()
-        for table in ("embedding_rows", LEGACY_EMBEDDINGS):
-            if table == LEGACY_EMBEDDINGS and not self._has_table(table):
-                break
+        for table in ["embedding_rows"] + ([LEGACY_EMBEDDINGS] if self._has_table(LEGACY_EMBEDDINGS) else []):
             query = f"SELECT content_hash, vector, statistics, checksum FROM {table}"
             for h, blob, stats, stored in self._select(query, key, [h for h in hashes if h not in found]):
                 if checksum(blob, stats.encode()) != stored:
