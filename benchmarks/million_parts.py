@@ -76,22 +76,20 @@ def lookup(rows: int = 50_000) -> dict:
     wanted = random.Random(0).sample(hashes, rows)
     result = {"cache_rows": len(hashes), "rows_read": rows}
     with EmbeddingCache(SCALE / "cache") as cache:
-        for name, order in (("given_order", lambda values: list(dict.fromkeys(values))), ("key_order", None)):
+        for name, read in (("given_order", lambda: _rows_in_given_order(cache, table, key, wanted)),
+                           ("key_order", lambda: cache.iter_many(key, wanted))):
             read_before = _bytes_read()
-            seconds, found = timed(lambda: sum(1 for _ in _rows(cache, key, wanted, order, table)))
+            seconds, found = timed(lambda: sum(1 for _ in read()))
             result[name] = {"seconds": seconds, "gib_read": round((_bytes_read() - read_before) / 2**30, 2), "found": found}
     return result
 
 
-def _rows(cache: EmbeddingCache, key: str, wanted: list[str], order, table: str) -> Iterator[tuple]:
-    """The cache's rows for `wanted`: as `iter_many` reads them (key order), or 500 at a time in `order`."""
-    if order is None:
-        return cache.iter_many(key, wanted)
-    unique = order(wanted)
+def _rows_in_given_order(cache: EmbeddingCache, table: str, key: str, wanted: list[str]) -> Iterator[tuple]:
+    """The cache's rows for `wanted`, 500 hashes per query in the order given (the lookup before key order)."""
     query = f"SELECT content_hash, vector, statistics, checksum FROM {table} WHERE backbone = ? AND content_hash IN"
-    return (row for start in range(0, len(unique), 500)
-            for row in cache._db.execute(f"{query} ({','.join('?' * len(unique[start:start + 500]))})",
-                                         [key, *unique[start : start + 500]]))
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        yield from cache._db.execute(f"{query} ({','.join('?' * len(chunk))})", [key, *chunk])
 
 
 def layout(rows: int = 200_000, looked_up: int = 20_000) -> dict:
