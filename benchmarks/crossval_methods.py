@@ -46,6 +46,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, nargs="+", default=[3])
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--unfolded", action="store_true",
+                        help="also fine-tune with the batch norms kept apart from their convolutions (as before)")
     parser.add_argument("--cache-dir", default=None, help="embedding cache (default: labelfix's)")
     args = parser.parse_args()
 
@@ -67,11 +69,12 @@ def main() -> None:
     head = out_of_fold_probabilities(features.embeddings, labels, folds, n_classes, seed=args.seed)
     seconds["embedding head"] = round(time.perf_counter() - started, 1)
     variants = {"embedding head": head, "embedding head + vote 0.3": normalized(blend(head, vote, 0.3))}
-    for epochs in args.epochs:
+    for epochs, fold_norms in [(epochs, fold_norms) for epochs in args.epochs
+                               for fold_norms in [True] + [False] * args.unfolded]:
         started = time.perf_counter()
-        tuned = last_stages_out_of_fold_probabilities(activations, labels, folds, n_classes, backbone,
-                                                      epochs=epochs, learning_rate=args.lr, seed=args.seed)
-        name = f"last stages {epochs} ep"
+        tuned = last_stages_out_of_fold_probabilities(activations, labels, folds, n_classes, backbone, epochs=epochs,
+                                                      learning_rate=args.lr, fold_norms=fold_norms, seed=args.seed)
+        name = f"last stages {epochs} ep" + ("" if fold_norms else ", norms unfolded")
         seconds[name] = round(time.perf_counter() - started, 1)
         variants[name] = tuned
         for weight in (0.15, 0.3):
@@ -90,7 +93,7 @@ def main() -> None:
                    f"{backbone.split_module} (lr {args.lr:g})", rows, seconds)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / (f"crossval-methods-{args.labels}-{args.subset or 'all'}-{args.image_size}-"
-                      f"{backbone.split_module}-lr{args.lr:g}.json")
+                      f"{backbone.split_module}-lr{args.lr:g}{'-unfolded' * args.unfolded}.json")
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {path}")
 

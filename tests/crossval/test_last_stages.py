@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 
 import numpy as np
@@ -10,7 +11,14 @@ import torch
 
 from labelfix.backbones import load_backbone, with_input_size
 from labelfix.crossval.folds import assign_folds
-from labelfix.crossval.last_stages import PeakAndMeanLogits, last_stages_out_of_fold_probabilities, top_network
+from labelfix.crossval.last_stages import (
+    PeakAndMeanLogits,
+    _reproduces,
+    fit_top,
+    fold_batch_norms,
+    last_stages_out_of_fold_probabilities,
+    top_network,
+)
 from labelfix.errors import ModelError
 
 
@@ -45,6 +53,38 @@ def test_the_top_network_continues_the_backbone_from_its_split_point(tiny_backbo
     torch.testing.assert_close(features, expected, rtol=1e-4, atol=1e-4)
 
 
+def test_the_top_network_folds_its_batch_norms_and_trains_no_depthwise_filter(tiny_backbone):
+    network = top_network(tiny_backbone, 2, seed=0)
+    assert not any(isinstance(module, torch.nn.BatchNorm2d) for module in network.modules())
+    depthwise = {name: module.weight.detach().clone() for name, module in network.named_modules()
+                 if isinstance(module, torch.nn.Conv2d) and module.groups > 1}
+    pointwise = network.conv_head.weight.detach().clone()
+    assert depthwise and pointwise.shape[2:] == (1, 1)
+
+    images, labels = _two_kinds_of_images(8)
+    fit_top(network, _activations(tiny_backbone, images), labels, torch.Generator().manual_seed(0), epochs=2,
+            learning_rate=1e-2, weight_decay=0.05, batch_size=8, label_smoothing=0.1)
+    assert all(torch.equal(network.get_submodule(name).weight, weight) for name, weight in depthwise.items())
+    assert not torch.equal(network.conv_head.weight, pointwise)
+
+
+def test_batch_norms_that_do_not_follow_their_convolution_are_not_folded():
+    class NormFirst(torch.nn.Module):  # registered conv, norm; runs norm, conv
+        def __init__(self):
+            super().__init__()
+            self.conv, self.norm = torch.nn.Conv2d(3, 3, 1), torch.nn.BatchNorm2d(3)
+
+        def forward(self, inputs):
+            return self.conv(self.norm(inputs))
+
+    network = NormFirst().eval()
+    with torch.no_grad():
+        network.norm.running_mean.fill_(0.5)
+    inputs = torch.rand(2, 3, 4, 4)
+    folded = fold_batch_norms(copy.deepcopy(network))
+    assert not _reproduces(folded, inputs, network(inputs).detach())  # what top_network checks before using it
+
+
 def test_the_backbone_is_left_as_it_was(tiny_backbone):
     before = {k: v.clone() for k, v in tiny_backbone.model.state_dict().items()}
     images, labels = _two_kinds_of_images(6)
@@ -54,7 +94,7 @@ def test_the_backbone_is_left_as_it_was(tiny_backbone):
 
 
 def test_folds_learn_what_they_never_saw_and_are_seeded(tiny_backbone):
-    images, labels = _two_kinds_of_images(24)
+    images, labels = _two_kinds_of_images(48)  # random weights: 32 training images were too few once the norms were folded
     activations = _activations(tiny_backbone, images)
     folds = assign_folds(labels, 3, 0)
     options = {"epochs": 8, "learning_rate": 3e-3, "batch_size": 16}
