@@ -111,7 +111,7 @@ class EmbeddingCache:
         """(content hash, cached image) of the cached rows among `hashes`, read a chunk at a time (a million
         vectors never sit in memory twice); the ones not found then in the legacy table, if the cache has one."""
         found = set()
-        for table in ["embedding_rows"] + ([LEGACY_EMBEDDINGS] if self._has_table(LEGACY_EMBEDDINGS) else []):
+        for table in ["embedding_rows"] + ([LEGACY_EMBEDDINGS] if _has_table(self._db, LEGACY_EMBEDDINGS) else []):
             query = f"SELECT content_hash, vector, statistics, checksum FROM {table}"
             for h, blob, stats, stored in self._select(query, key, [h for h in hashes if h not in found]):
                 if checksum(blob, stats.encode()) != stored:
@@ -226,9 +226,6 @@ class EmbeddingCache:
         db.commit()
         return db
 
-    def _has_table(self, name: str) -> bool:
-        return self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
-
     def _select(self, query: str, key: str, hashes: Sequence[str]) -> Iterator[tuple]:
         """Rows of `query` for `key` and `hashes`."""
         return self._select_in(f"{query} WHERE backbone = ? AND content_hash IN", [key], hashes)
@@ -309,9 +306,13 @@ def _activation_rows(key: str, entries: list[tuple[str, np.ndarray]]) -> list[tu
     return rows
 
 
+def _has_table(db: sqlite3.Connection, name: str) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+
 def _take_over_rows_without_checksums(db: sqlite3.Connection) -> None:
     """Rows of the `decoded` table of labelfix versions before checksums, moved into `embedding_rows` once."""
-    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'decoded'").fetchone():
+    if not _has_table(db, "decoded"):
         return
     rows = db.execute("SELECT backbone, content_hash, vector, statistics FROM decoded")
     db.executemany("INSERT OR IGNORE INTO embedding_rows VALUES (?, ?, ?, ?, ?)",
