@@ -68,6 +68,18 @@ def test_the_top_network_folds_its_batch_norms_and_trains_no_depthwise_filter(ti
     assert not torch.equal(network.conv_head.weight, pointwise)
 
 
+def test_training_on_some_rows_equals_training_on_a_copy_of_them(tiny_backbone):
+    images, labels = _two_kinds_of_images(8)
+    activations, rows = _activations(tiny_backbone, images), np.array([0, 2, 3, 5, 8, 9, 12, 15])
+    networks = [top_network(tiny_backbone, 2, seed=0) for _ in range(2)]
+    options = dict(epochs=2, learning_rate=1e-2, weight_decay=0.05, batch_size=4, label_smoothing=0.1)
+    fit_top(networks[0], activations, labels, torch.Generator().manual_seed(0), rows=rows, **options)
+    fit_top(networks[1], activations[rows], labels[rows], torch.Generator().manual_seed(0), **options)
+    for (name, trained), copied in zip(networks[0].state_dict().items(), networks[1].state_dict().values()):
+        torch.testing.assert_close(trained, copied, msg=name)
+    assert not torch.equal(networks[0].conv_head.weight, top_network(tiny_backbone, 2, seed=0).conv_head.weight)
+
+
 def test_batch_norms_that_do_not_follow_their_convolution_are_not_folded():
     class NormFirst(torch.nn.Module):  # registered conv, norm; runs norm, conv
         def __init__(self):

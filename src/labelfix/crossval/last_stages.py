@@ -69,7 +69,7 @@ def last_stages_out_of_fold_probabilities(
                                   peak_weight=peak_weight if multilabel else 0)
             network = network.to(device or torch.device("cpu"), memory_format=torch.channels_last)  # ~10% faster
             generator = torch.Generator().manual_seed(seed + int(fold))
-            fit_top(network, activations[training], labels[training], generator, epochs=epochs,
+            fit_top(network, activations, labels, generator, rows=training, epochs=epochs,
                     learning_rate=learning_rate, weight_decay=weight_decay, batch_size=batch_size,
                     label_smoothing=label_smoothing, advance=advance)
             probabilities[held_out] = predict_top(network, activations[held_out], batch_size=2 * batch_size,
@@ -162,25 +162,27 @@ class PeakAndMeanLogits(nn.Module):
 
 def fit_top(network: nn.Module, activations: np.ndarray, labels: np.ndarray, generator: torch.Generator, *,
             epochs: int, learning_rate: float, weight_decay: float, batch_size: int, label_smoothing: float,
-            advance=lambda steps=1: None) -> None:
-    """AdamW with a one-cycle schedule and label smoothing (label sets: binary cross-entropy); each sample's view is
-    drawn at random every time. `advance(1)` after each epoch."""
+            rows: np.ndarray | None = None, advance=lambda steps=1: None) -> None:
+    """AdamW with a one-cycle schedule and label smoothing (label sets: binary cross-entropy) on the images at `rows`
+    (all by default; the activations are not copied); each sample's view is drawn at random every time.
+    `advance(1)` after each epoch."""
     device = next(network.parameters()).device
+    rows = np.arange(len(labels)) if rows is None else rows
     multilabel = labels.ndim == 2
-    targets = torch.as_tensor(labels.astype(np.float32) if multilabel else labels, device=device)
-    batch_size = min(batch_size, max(8, len(labels) // 8))  # a small fold still gets about 8 steps an epoch
-    total_steps = epochs * -(-len(labels) // batch_size)
+    targets = torch.as_tensor(labels[rows].astype(np.float32) if multilabel else labels[rows], device=device)
+    batch_size = min(batch_size, max(8, len(rows) // 8))  # a small fold still gets about 8 steps an epoch
+    total_steps = epochs * -(-len(rows) // batch_size)
     optimizer = create_optimizer_v2(network, opt="adamw", lr=learning_rate, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=learning_rate, total_steps=max(total_steps, 4),
                                                    pct_start=max(0.25, 2 / max(total_steps, 4)))
     loss_function = (SmoothedBinaryCrossEntropy(label_smoothing) if multilabel
                      else LabelSmoothingCrossEntropy(smoothing=label_smoothing))
     for _ in range(epochs):
-        order = torch.randperm(len(labels), generator=generator)
-        for start in range(0, len(labels), batch_size):
+        order = torch.randperm(len(rows), generator=generator)
+        for start in range(0, len(rows), batch_size):
             batch = order[start : start + batch_size].numpy()
             views = torch.randint(0, activations.shape[1], (len(batch),), generator=generator).numpy()
-            inputs = torch.from_numpy(activations[batch, views].astype(np.float32)).to(device)
+            inputs = torch.from_numpy(activations[rows[batch], views].astype(np.float32)).to(device)
             inputs = inputs.contiguous(memory_format=torch.channels_last)
             loss = loss_function(network(inputs), targets[torch.from_numpy(batch).to(device)])
             optimizer.zero_grad(set_to_none=True)
