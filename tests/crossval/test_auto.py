@@ -6,7 +6,7 @@ import pytest
 
 from labelfix.crossval.auto import choose_method, input_side_for_last_stages, last_stages_epochs
 
-DEFAULTS = dict(below=0.85, max_images=20000, split_problem=None)  # a smaller budget than the default 50,000
+DEFAULTS = dict(below=0.85, max_images=20000, split_problem=None)  # a smaller budget than the default 80,000
 
 
 def test_features_that_separate_the_classes_keep_the_embedding_head():
@@ -54,10 +54,10 @@ def test_epochs_fall_to_two_past_the_full_epochs_work(images, side, epochs):
 
 
 @pytest.mark.parametrize(("images", "auto_side", "side"), [
-    (10000, 160, 160),  # fits as it is
-    (50000, 160, 128), (60000, 160, 128),  # small images drop to 128 px when the work at 160 is past the budget
-    (50000, 224, 224), (50000, 192, 192),  # photos keep their size: their head seldom needs the last stages
-    (50000, 128, 128),
+    (10000, 160, 160), (50000, 160, 160),  # fit as they are (the default budget, 80,000 at 128 px)
+    (60000, 160, 128), (80000, 160, 128),  # small images drop to 128 px when the work at 160 is past the budget
+    (60000, 224, 224), (60000, 192, 192),  # photos keep their size: their head seldom needs the last stages
+    (60000, 128, 128),
 ])
 def test_small_images_are_embedded_at_128_px_when_that_is_what_fits(images, auto_side, side):
-    assert input_side_for_last_stages(images, auto_side, 50000) == side
+    assert input_side_for_last_stages(images, auto_side, 80000) == side

@@ -4,11 +4,11 @@ says the frozen features separate the classes poorly, and the extra work fits th
 Measured (README, "Defaults are measured"): on images the frozen features describe well (the digits example,
 hymenoptera) the head agrees with the given labels on 90%+ of images and fine-tuning the last stages ranks no
 better at 10-25× the time; on 32-pixel photos (CIFAR-10N, 10,000 images) the head agrees on about 76% and the last stages rank
-label errors better (AUROC 0.941 against 0.912, 12 minutes against about 1.3 on 2 CPU cores).
+label errors better (AUROC 0.941 against 0.912, 6.4 minutes against about 1.2 on 2 CPU cores).
 
-Larger sets of small images fit the same budget by fewer epochs and a smaller input (`last_stages_epochs`,
-`input_side_for_last_stages`): 50,000 CIFAR-10N images at 128 px, 2 epochs, AUROC 0.956 in 29 minutes against 0.928
-for the head.
+Larger sets of small images fit the same budget by fewer epochs and, past it, a smaller input (`last_stages_epochs`,
+`input_side_for_last_stages`): 50,000 CIFAR-10N images at 160 px, 2 epochs, AUROC 0.960 in 19 minutes against 0.928
+for the head (at 128 px: 0.957 in 13 minutes).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ def work(n_images: int, input_side: int) -> float:
 def last_stages_epochs(n_images: int, input_side: int) -> int:
     """Epochs per fold when `crossval.last_stages_epochs` is auto: 3, or 2 past FULL_EPOCHS_WORK, which keeps the
     time about linear in the images and still gives more optimizer steps than 3 epochs of smaller sets. Measured on
-    CIFAR-10N: 10,000 images at 160 px, 3 epochs, AUROC 0.941 (4 epochs 0.941 at 1.4x the time); 50,000 at 128 px,
-    2 epochs, 0.956."""
+    CIFAR-10N: 10,000 images at 160 px, 3 epochs, AUROC 0.941 (4 epochs 0.941 at 1.4x the time); 50,000 at 160 px,
+    2 epochs, 0.960."""
     return 3 if work(n_images, input_side) <= FULL_EPOCHS_WORK else 2
 
 
@@ -74,8 +74,8 @@ def choose_method(accuracy: float | None, n_images: int, input_side: int, *, bel
         return MethodChoice("embedding", f"{measured}, below {below:.0%}; fine-tuning the last stages on "
                                          f"{n_images:,} images at {input_side} px is more work than "
                                          f"crossval.auto_max_images ({max_images:,} at {WORK_SIDE} px) allows: "
-                                         "run --method last_stages to do it anyway (2 epochs per fold took 29 "
-                                         "minutes for 50,000 images at 128 px on 2 CPU cores), or raise it on a "
+                                         "run --method last_stages to do it anyway (2 epochs per fold took 19 "
+                                         "minutes for 50,000 images at 160 px on 2 CPU cores), or raise it on a "
                                          "GPU",
                             low_agreement=True)
     return MethodChoice("last_stages", f"{measured}, below {below:.0%}: the last stages were fine-tuned per fold",
