@@ -96,11 +96,13 @@ def top_network(backbone: Backbone, n_classes: int, *, seed: int, fold_norms: bo
     if not _reproduces(network, split, expected):
         raise ModelError(f"{backbone.name}: its layers after {backbone.split_module} cannot be run on their own; "
                          "use crossval.method embedding or finetune for this model")
-    folded = fold_batch_norms(copy.deepcopy(network)) if fold_norms else network
-    if _reproduces(folded, split, expected):
-        network = folded
-    else:
-        log.info("%s: its batch norms are not folded into the convolutions (the outputs would change)", backbone.name)
+    if fold_norms:
+        folded = fold_batch_norms(copy.deepcopy(network))
+        if _reproduces(folded, split, expected):
+            network = folded
+        else:
+            log.info("%s: its batch norms are not folded into the convolutions (the outputs would change)",
+                     backbone.name)
     freeze_depthwise(network)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
