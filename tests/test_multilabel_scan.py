@@ -105,3 +105,20 @@ def test_fine_tuning_the_last_stages_on_label_sets(multilabel_scanned, tmp_path)
     worst = set(result.issues.sort_values("label_score")["path"].head(len(multilabel_scanned.truth) + 2))
     assert set(multilabel_scanned.truth) <= worst
     assert result.record["quality"]["out_of_fold_presence_accuracy"] > 0.9
+
+
+def test_method_auto_fine_tunes_the_last_stages_when_the_head_agrees_too_little_with_the_sets(multilabel_scanned,
+                                                                                               tmp_path):
+    first = multilabel_scanned.result.record
+    assert first["crossval"]["method"] == "embedding"  # the fixture's head agrees (at the default bar)
+    assert first["crossval"]["embedding_out_of_fold_micro_f1"] == first["quality"]["out_of_fold_micro_f1"] >= 0.85
+    # the planted sets keep the micro-F1 under 100%: with the bar there, auto must go on to the last stages
+    result = labelfix.scan(multilabel_scanned.result.manifest.label_file, out=tmp_path / "run", folds=3, workers=0,
+                           image_size=64, auto_below=1.0)
+    chosen = result.record["crossval"]
+    assert chosen["method"] == "last_stages" and "micro-F1 against the given label sets" in chosen["auto_reason"]
+    assert chosen["embedding_out_of_fold_micro_f1"] < 1.0 and "last_stages" in result.record["timings_seconds"]
+    worst = set(result.issues.sort_values("label_score")["path"].head(len(multilabel_scanned.truth) + 2))
+    assert set(multilabel_scanned.truth) <= worst
+    report = (tmp_path / "run" / "report.html").read_text()
+    assert "micro-F1 of only" in report and "so labelfix fine-tuned the backbone's last stages" in report

@@ -69,14 +69,15 @@ class CrossValidationConfig(_Section):
         "image column and one column per class): used instead of labelfix's cross-validation"
     )
     method: Literal["auto", "embedding", "last_stages", "finetune", "ensemble"] = Field(
-        "auto", description="auto: embedding, then last_stages when the embedding head's out-of-fold accuracy is "
-        "below auto_below (single-label); embedding: a head on frozen embeddings; last_stages: the backbone's last "
+        "auto", description="auto: embedding, then last_stages when the embedding head's out-of-fold accuracy (for "
+        "label sets: micro-F1) is below auto_below; embedding: a head on frozen embeddings; last_stages: the backbone's last "
         "stages fine-tuned per fold on cached activations; finetune: the whole network fine-tuned per fold; "
         "ensemble: the average of embedding and finetune"
     )
     auto_below: float = Field(
         LOW_AGREEMENT, ge=0, le=1, description="method auto: fine-tune the last stages when the embedding head's out-of-fold "
-        "accuracy against the given labels is below this (the report calls such agreement low)"
+        "accuracy against the given labels (for label sets: the micro-F1 of its per-class presence) is below this "
+        "(the report calls such agreement low)"
     )
     auto_max_images: int = Field(
         80000, ge=0, description="method auto: the most images (counted at 128 px; a 160-px input counts 1.56) "

@@ -35,6 +35,7 @@ from labelfix.crossval.multilabel import (
     multilabel_out_of_fold_probabilities,
     neighbor_label_share,
     presence_accuracy,
+    set_agreement,
 )
 from labelfix.crossval.neighbor_vote import neighbor_vote
 from labelfix.crossval.probabilities import agreement, blend, normalized
@@ -172,9 +173,11 @@ def scan(
     record["crossval"] = method_record  # the method that made the probabilities (config.crossval.method may be auto)
     if method_record["method"] == "last_stages":
         method_record["last_stages_epochs"] = _last_stages_epochs(config, labels, backbone)
-    record["quality"] = ({"out_of_fold_presence_accuracy": round(presence_accuracy(probabilities, labels), 4),
-                          "classes": findings.class_quality} if multilabel else
-                         {"out_of_fold_accuracy": round(agreement(probabilities, labels), 4)})
+    _, key, value = _agreement(probabilities, labels)
+    record["quality"] = {key: round(value, 4)}
+    if multilabel:
+        record["quality"] |= {"out_of_fold_presence_accuracy": round(presence_accuracy(probabilities, labels), 4),
+                              "classes": findings.class_quality}
     with timer.stage("write"):
         record["decisions_carried_over"] = _write_outputs(run_dir, config, manifest, pred_probs, features, record, findings)
     _warn_dropped_decisions(record["decisions_carried_over"], run_dir)
@@ -247,14 +250,12 @@ def _auto(probabilities: np.ndarray, folded: _Folded, manifest: Manifest, featur
     """Method auto after the embedding head: its probabilities, or the last stages' when `choose_method` says so;
     and what run.json records about the choice."""
     labels = folded.labels
-    accuracy = agreement(probabilities, labels) if labels.ndim == 1 else None  # label sets keep the head
-    choice = choose_method(accuracy, len(labels), backbone.data_config["input_size"][-1],
+    measure, key, head_agreement = _agreement(probabilities, labels)
+    choice = choose_method(head_agreement, len(labels), backbone.data_config["input_size"][-1],
                            below=config.crossval.auto_below, max_images=config.crossval.auto_max_images,
-                           split_problem=_split_problem(backbone))
+                           split_problem=_split_problem(backbone), measure=measure)
     log.log(logging.WARNING if choice.declined else logging.INFO, "method auto: %s", choice.reason)
-    record = {"method": choice.method, "auto_reason": choice.reason}
-    if accuracy is not None:
-        record["embedding_out_of_fold_accuracy"] = round(accuracy, 4)
+    record = {"method": choice.method, "auto_reason": choice.reason, f"embedding_{key}": round(head_agreement, 4)}
     if choice.method == "last_stages":
         with timer.stage("embed_activations"):  # the mirror images, to the split point
             activations = _two_views(features, manifest, backbone, config, device, progress)
@@ -264,12 +265,21 @@ def _auto(probabilities: np.ndarray, folded: _Folded, manifest: Manifest, featur
     return probabilities, record
 
 
-def _last_stages_possible(config: ScanConfig, manifest: Manifest, backbone: Backbone) -> bool:
+def _agreement(probabilities: np.ndarray, labels: np.ndarray) -> tuple[str, str, float]:
+    """How far out-of-fold probabilities agree with the given labels: the measure's name in words and as a
+    run.json key, and its value (the accuracy for single labels, the presence's micro-F1 for label sets)."""
+    if labels.ndim == 2:
+        return ("out-of-fold micro-F1 against the given label sets", "out_of_fold_micro_f1",
+                set_agreement(probabilities, labels))
+    return "out-of-fold accuracy", "out_of_fold_accuracy", agreement(probabilities, labels)
+
+
+def _last_stages_possible(config: ScanConfig, backbone: Backbone) -> bool:
     """Whether the scan may fine-tune the last stages, known before the embedding head's agreement is."""
     cv = config.crossval
     if cv.pred_probs is not None or _split_problem(backbone):
         return False
-    return cv.method == "last_stages" or (cv.method == "auto" and not manifest.is_multilabel)
+    return cv.method in ("last_stages", "auto")
 
 
 def _may_need_activations(config: ScanConfig, manifest: Manifest, backbone: Backbone) -> bool:
@@ -278,7 +288,7 @@ def _may_need_activations(config: ScanConfig, manifest: Manifest, backbone: Back
     cv = config.crossval
     if cv.method == "last_stages":
         return cv.pred_probs is None
-    return (_last_stages_possible(config, manifest, backbone)
+    return (_last_stages_possible(config, backbone)
             and work(len(manifest), backbone.data_config["input_size"][-1]) <= cv.auto_max_images)
 
 
@@ -403,7 +413,7 @@ def configured_backbone(config: ScanConfig, manifest: Manifest) -> Backbone:
     size = config.embedding.image_size
     if size == "auto":
         size = auto_input_size(typical_short_side(manifest.paths), backbone.data_config["input_size"][-1])
-        if _last_stages_possible(config, manifest, backbone):
+        if _last_stages_possible(config, backbone):
             fitting = input_side_for_last_stages(len(manifest), size, config.crossval.auto_max_images)
             if fitting != size:
                 log.info("input size %d px, not %d: at %d px the last stages of %d images fit "

@@ -40,9 +40,11 @@ def test_a_backbone_that_cannot_be_split_keeps_the_head_and_says_why():
     assert choice.method == "embedding" and "vit: no feature stages" in choice.reason and choice.declined
 
 
-def test_label_sets_keep_the_embedding_head():
-    choice = choose_method(None, 1000, 224, **DEFAULTS)
-    assert choice.method == "embedding" and "--method last_stages" in choice.reason
+def test_label_sets_are_judged_by_the_measure_they_give():
+    measure = "out-of-fold micro-F1 against the given label sets"
+    choice = choose_method(0.71, 5000, 224, **DEFAULTS, measure=measure)
+    assert choice.method == "last_stages" and f"{measure} is 71.0%" in choice.reason
+    assert choose_method(0.9, 5000, 224, **DEFAULTS, measure=measure).method == "embedding"
 
 
 @pytest.mark.parametrize(("images", "side", "epochs"), [

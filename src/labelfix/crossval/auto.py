@@ -47,7 +47,7 @@ def input_side_for_last_stages(n_images: int, auto_side: int, max_images: int) -
 class MethodChoice:
     method: str  # "embedding" or "last_stages"
     reason: str  # one sentence for the log, run.json and the report
-    low_agreement: bool = False  # the head's accuracy was below the bar
+    low_agreement: bool = False  # the head's agreement was below the bar
 
     @property
     def declined(self) -> bool:
@@ -55,17 +55,15 @@ class MethodChoice:
         return self.low_agreement and self.method == "embedding"
 
 
-def choose_method(accuracy: float | None, n_images: int, input_side: int, *, below: float, max_images: int,
-                  split_problem: str | None) -> MethodChoice:
-    """Keep the embedding head or fine-tune the last stages, given the head's out-of-fold `accuracy` against the
-    given labels (None for label sets, which keep the head). The last stages' work (`n_images` counted at WORK_SIDE px) must not pass `max_images` (their
-    time, and the cached activations: 2 views × 22 KB per image at 160 px in lite0); `split_problem` says why the
-    backbone cannot be split (None when it can)."""
-    if accuracy is None:
-        return MethodChoice("embedding", "label sets: method auto keeps the embedding head (use --method last_stages "
-                                         "when the per-class presence agreement is low)")
-    measured = f"the embedding head's out-of-fold accuracy is {accuracy:.1%}"
-    if accuracy >= below:
+def choose_method(agreement: float, n_images: int, input_side: int, *, below: float, max_images: int,
+                  split_problem: str | None, measure: str = "out-of-fold accuracy") -> MethodChoice:
+    """Keep the embedding head or fine-tune the last stages, given the head's out-of-fold `agreement` with the
+    given labels (`measure` names it: the accuracy for single labels, the micro-F1 of the presence for label sets).
+    The last stages' work (`n_images` counted at WORK_SIDE px) must not pass `max_images` (their time, and the
+    cached activations: 2 views × 22 KB per image at 160 px in lite0); `split_problem` says why the backbone
+    cannot be split (None when it can)."""
+    measured = f"the embedding head's {measure} is {agreement:.1%}"
+    if agreement >= below:
         return MethodChoice("embedding", f"{measured} (at least {below:.0%}): the frozen features separate the classes")
     if split_problem:
         return MethodChoice("embedding", f"{measured}, below {below:.0%}, but the last stages cannot be fine-tuned "

@@ -82,6 +82,15 @@ def neighbor_label_share(neighbors: Neighbors, matrix: np.ndarray, temperature: 
     return np.einsum("nj,njk->nk", weights, matrix[neighbors.indices].astype(np.float64))
 
 
+def set_agreement(probabilities: np.ndarray, matrix: np.ndarray) -> float:
+    """Micro-averaged F1 of the per-class presence (probability ≥ 0.5) against the given label sets: what the
+    out-of-fold accuracy is for single labels (with one label per image and one class predicted, it is that
+    accuracy), and unlike the entries' accuracy not near 1 when most classes are absent from most images."""
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(matrix.astype(bool), probabilities >= 0.5, average="micro", zero_division=1.0))
+
+
 def presence_accuracy(probabilities: np.ndarray, matrix: np.ndarray) -> float:
     """Share of (image, class) entries where probability ≥ 0.5 agrees with the given label set."""
     return float(((probabilities >= 0.5) == matrix.astype(bool)).mean()) if matrix.size else 0.0
