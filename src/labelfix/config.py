@@ -86,8 +86,7 @@ class CrossValidationConfig(_Section):
         "and the log says so"
     )
     last_stages_epochs: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
-        "auto", description="epochs per fold for method last_stages; auto: 3, or 2 above 20,000 images "
-        "(counted as for auto_max_images)"
+        "auto", description="epochs per fold for method last_stages; auto: 3, or 2 above 20,000 images"
     )
     last_stages_lr: float = Field(1e-3, gt=0, description="peak learning rate (AdamW, one-cycle) for method last_stages")
     peak_weight: float = Field(

@@ -172,7 +172,7 @@ def scan(
     record["task"] = "multilabel" if multilabel else "single"
     record["crossval"] = method_record  # the method that made the probabilities (config.crossval.method may be auto)
     if method_record["method"] == "last_stages":
-        method_record["last_stages_epochs"] = _last_stages_epochs(config, labels, backbone)
+        method_record["last_stages_epochs"] = _last_stages_epochs(config, len(labels))
     _, key, value = _agreement(probabilities, labels)
     record["quality"] = {key: round(value, 4)}
     if multilabel:
@@ -226,7 +226,7 @@ def _out_of_fold(method: str, manifest: Manifest, activations: np.ndarray | None
 
         return last_stages_out_of_fold_probabilities(
             activations[readable], labels, folds, n_classes, backbone,
-            epochs=_last_stages_epochs(config, labels, backbone), learning_rate=cv.last_stages_lr,
+            epochs=_last_stages_epochs(config, len(labels)), learning_rate=cv.last_stages_lr,
             peak_weight=cv.peak_weight, seed=config.seed, device=device, progress=progress,
         )
     if method != "finetune":
@@ -292,10 +292,10 @@ def _may_need_activations(config: ScanConfig, manifest: Manifest, backbone: Back
             and work(len(manifest), backbone.data_config["input_size"][-1]) <= cv.auto_max_images)
 
 
-def _last_stages_epochs(config: ScanConfig, labels: np.ndarray, backbone: Backbone) -> int:
-    """`crossval.last_stages_epochs`, with auto resolved for these images at the backbone's input side."""
+def _last_stages_epochs(config: ScanConfig, n_images: int) -> int:
+    """`crossval.last_stages_epochs`, with auto resolved for this many images."""
     epochs = config.crossval.last_stages_epochs
-    return last_stages_epochs(len(labels), backbone.data_config["input_size"][-1]) if epochs == "auto" else epochs
+    return last_stages_epochs(n_images) if epochs == "auto" else epochs
 
 
 def _two_views(features: Features, manifest: Manifest, backbone: Backbone, config: ScanConfig, device,
