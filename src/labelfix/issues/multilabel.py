@@ -3,8 +3,12 @@
 Every class is its own binary problem (present or not): `find_multilabel_issues_per_class` applies confident
 learning to each, so it says **which** labels of an image look wrong, an image is flagged when any of its
 (image, class) entries is, and `get_label_quality_scores` aggregates the per-class self-confidences into one
-score per image (an exponential moving average over the sorted per-class scores, cleanlab's default: the worst
-entries count most).
+score per image. Two of its settings differ from cleanlab's defaults, measured on 10,000 CIFAR mosaics at 10% noise
+(README, "Multi-label datasets"): each class's probabilities are first adjusted by its confident thresholds (the
+average self-confidence of the images given, and not given, the class; Northcutt et al. 2021), so a class the model
+is less sure of everywhere does not crowd the top of the list, and the entries are aggregated by a soft minimum
+(the worst entry decides) instead of a moving average. Image AUROC 0.878 against 0.839 with cleanlab's defaults on
+the last stages' probabilities; 0.688 against 0.677 on the frozen head's.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from cleanlab.multilabel_classification.filter import find_multilabel_issues_per_class
 from cleanlab.multilabel_classification.rank import get_label_quality_scores, get_label_quality_scores_per_class
+
+LABEL_SCORE = {"adjust_pred_probs": True, "aggregator_kwargs": {"method": "softmin"}}  # softmin's temperature: 0.1
 
 
 @dataclass
@@ -61,7 +67,7 @@ def find_multilabel_problems(matrix: np.ndarray, pred_probs: np.ndarray, *,
     entry_score = np.asarray(get_label_quality_scores_per_class(labels, pred_probs), dtype=np.float64)  # (N, K)
     return MultilabelIssues(
         is_label_issue=entry_issue.any(axis=1),
-        label_score=np.asarray(get_label_quality_scores(labels, pred_probs), dtype=np.float64),
+        label_score=np.asarray(get_label_quality_scores(labels, pred_probs, **LABEL_SCORE), dtype=np.float64),
         entry_issue=entry_issue, entry_score=entry_score, given=matrix.astype(np.int8),
     )
 
