@@ -52,3 +52,14 @@ def cifar10n(labels: str = "aggre", subset: int | None = None, seed: int = 0) ->
         lines = (json.dumps({"image": f"images/{i:05d}.jpg", "label": classes[arrays[labels][i]]}) for i in chosen)
         label_file.write_text("\n".join(lines) + "\n")
     return label_file, arrays[labels][chosen], arrays["clean"][chosen]
+
+
+def parse_sets(items: list[str]) -> dict:
+    """`--set KEY=VALUE` arguments as a dict, each value read as JSON where it is (numbers, true, lists)."""
+    options = {}
+    for key, text in (item.split("=", 1) for item in items):
+        try:
+            options[key] = json.loads(text)
+        except json.JSONDecodeError:
+            options[key] = text
+    return options

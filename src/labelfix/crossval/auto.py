@@ -1,5 +1,6 @@
 """Method auto: the embedding head first; the backbone's last stages per fold when the head's out-of-fold accuracy
-says the frozen features separate the classes poorly, and the extra work fits the machine.
+(for label sets, its micro-F1) says the frozen features separate the classes poorly, and the extra work fits the
+machine.
 
 Measured (README, "Defaults are measured"): on images the frozen features describe well (the digits example,
 hymenoptera) the head agrees with the given labels on 90%+ of images and fine-tuning the last stages ranks no
@@ -8,7 +9,8 @@ label errors better (AUROC 0.941 against 0.912, 6.4 minutes against about 1.2 on
 
 Larger sets of small images fit the same budget by fewer epochs and, past it, a smaller input (`last_stages_epochs`,
 `input_side_for_last_stages`): 50,000 CIFAR-10N images at 160 px, 2 epochs, AUROC 0.960 in 19 minutes against 0.928
-for the head (at 128 px: 0.957 in 13 minutes).
+for the head (at 128 px: 0.957 in 13 minutes). Label sets: 10,000 mosaics of four CIFAR images at 224 px, the head's
+micro-F1 63%, the last stages rank wrong sets at image AUROC 0.878 against 0.688 for the head, in 15 minutes.
 """
 
 from __future__ import annotations
