@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import data  # noqa: E402
-from metrics import detection_report  # noqa: E402
+from metrics import detection_report, ranking_metrics  # noqa: E402
 
 import labelfix  # noqa: E402
 
@@ -46,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
 
     label_file, given, clean = data.cifar10n(args.labels, args.subset, args.seed)
-    overrides = {key: _value(value) for key, value in (item.split("=", 1) for item in args.set)}
+    overrides = data.parse_sets(args.set)
     config = labelfix.load_config(None, {"embedding.model": args.model, "crossval.folds": args.folds, "seed": args.seed,
                                          "embedding.device": args.device, "embedding.workers": args.workers,
                                          "embedding.cache_dir": args.cache_dir, **overrides})
@@ -68,6 +68,7 @@ def main() -> None:
         "crossval": result.record["crossval"],
         **detection_report(issues["label_score"].to_numpy(float), issues["is_label_issue"].to_numpy(bool),
                            pred_probs, given, clean),
+        "label_score_variants": label_score_variants(given, pred_probs, given != clean),
         "seconds": round(seconds, 1),
         "images_per_second": round(len(issues) / seconds, 2),
         "stages_seconds": result.record["timings_seconds"],
@@ -81,18 +82,22 @@ def main() -> None:
     print(f"wrote {path}")
 
 
+def label_score_variants(given, pred_probs, wrong) -> dict:
+    """AUROC / AUPRC of cleanlab's label-quality scores on the scan's probabilities (labelfix ranks by the first)."""
+    from cleanlab.rank import get_label_quality_scores
+
+    variants = {"self_confidence": {}, "self_confidence_adjusted": {"adjust_pred_probs": True},
+                "normalized_margin": {"method": "normalized_margin"},
+                "normalized_margin_adjusted": {"method": "normalized_margin", "adjust_pred_probs": True}}
+    return {name: ranking_metrics(get_label_quality_scores(given, pred_probs, **settings), wrong)
+            for name, settings in variants.items()}
+
+
 def _suffix(key: str, value) -> str:
     """File-name part of a --set: crossval.head=mlp -> "-mlp", embedding.flip_average=true -> "-flip_average"."""
     if isinstance(value, bool):
         return f"-{key.rsplit('.', 1)[-1]}" if value else f"-no_{key.rsplit('.', 1)[-1]}"
     return f"-{value}"
-
-
-def _value(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def _print(report: dict) -> None:
