@@ -38,7 +38,7 @@ def scan(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder [default: ./labelfix-runs/<dataset>].")] = None,
     config: ConfigOption = None,
     folds: Annotated[Optional[int], typer.Option(help="Cross-validation folds [default: 5].")] = None,
-    method: Annotated[Optional[str], typer.Option(help="Out-of-fold probabilities from: auto (embedding, then last_stages when the head agrees with fewer than 85% of the labels and the set is small enough: --set crossval.auto_max_images), embedding (a head on frozen embeddings), last_stages (the backbone's last stages fine-tuned per fold), finetune (a network fine-tuned per fold) or ensemble (embedding and finetune averaged) [default: auto].")] = None,
+    method: Annotated[Optional[str], typer.Option(help="Out-of-fold probabilities from: auto (embedding, then last_stages when the head agrees with fewer than 85% of the labels (label sets: micro-F1 under 85%) and the set is small enough: --set crossval.auto_max_images), embedding (a head on frozen embeddings), last_stages (the backbone's last stages fine-tuned per fold), finetune (a network fine-tuned per fold) or ensemble (embedding and finetune averaged) [default: auto].")] = None,
     pred_probs: Annotated[Optional[Path], typer.Option("--pred-probs", exists=True, help="Your own out-of-fold probabilities instead of labelfix's cross-validation: a .npy (N, K) in dataset order, or a CSV with an image column and one column per class.")] = None,
     seed: SeedOption = None,
     model: ModelOption = None,
