@@ -76,7 +76,7 @@ def main() -> None:
     }
     _print(report)
     RESULTS.mkdir(exist_ok=True)
-    variant = "".join(_suffix(key, value) for key, value in overrides.items())
+    variant = "".join(_suffix(key, value) for key, value in overrides.items()) + (f"-folds{args.folds}" if args.folds != 5 else "")
     path = RESULTS / f"cifar10n-{args.labels}-{args.subset or 'all'}-{report['device'].split(':')[0]}{variant}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {path}")
