@@ -13,6 +13,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from sklearn.metrics import f1_score
 from threadpoolctl import threadpool_limits
 
 from labelfix.crossval.heads import logistic_head
@@ -86,8 +87,6 @@ def set_agreement(probabilities: np.ndarray, matrix: np.ndarray) -> float:
     """Micro-averaged F1 of the per-class presence (probability ≥ 0.5) against the given label sets: what the
     out-of-fold accuracy is for single labels (with one label per image and one class predicted, it is that
     accuracy), and unlike the entries' accuracy not near 1 when most classes are absent from most images."""
-    from sklearn.metrics import f1_score
-
     return float(f1_score(matrix.astype(bool), probabilities >= 0.5, average="micro", zero_division=1.0))
 
 
