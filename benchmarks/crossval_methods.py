@@ -1,5 +1,6 @@
 """Out-of-fold methods side by side on the same cached features of CIFAR-10N images: the embedding head, the
-backbone's last stages fine-tuned per fold (at several epoch counts), and blends with the neighbours' vote and
+backbone's last stages fine-tuned per fold (at several epoch counts and batch sizes, and averaged over repeated
+fold assignments), and blends with the neighbours' vote and
 with each other.
 
     python benchmarks/crossval_methods.py --labels aggre --subset 10000 --image-size 128 --split blocks.5 --epochs 3 5
@@ -45,7 +46,11 @@ def main() -> None:
     parser.add_argument("--split", default="", help="module to fine-tune after (default: the backbone's split point)")
     parser.add_argument("--epochs", type=int, nargs="+", default=[3])
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[128], help="training batch sizes to compare")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="also average the last stages over this many fold assignments (repeated k-fold; each "
+                             "repeat costs the folds' time again)")
     parser.add_argument("--unfolded", action="store_true",
                         help="also fine-tune with the batch norms kept apart from their convolutions (as before)")
     parser.add_argument("--cache-dir", default=None, help="embedding cache (default: labelfix's)")
@@ -69,14 +74,27 @@ def main() -> None:
     head = out_of_fold_probabilities(features.embeddings, labels, folds, n_classes, seed=args.seed)
     seconds["embedding head"] = round(time.perf_counter() - started, 1)
     variants = {"embedding head": head, "embedding head + vote 0.3": normalized(blend(head, vote, 0.3))}
-    for epochs, fold_norms in [(epochs, fold_norms) for epochs in args.epochs
-                               for fold_norms in [True] + [False] * args.unfolded]:
+    for epochs, batch_size, fold_norms in [(epochs, batch_size, fold_norms) for epochs in args.epochs
+                                           for batch_size in args.batch_sizes
+                                           for fold_norms in [True] + [False] * args.unfolded]:
         started = time.perf_counter()
         tuned = last_stages_out_of_fold_probabilities(activations, labels, folds, n_classes, backbone, epochs=epochs,
-                                                      learning_rate=args.lr, fold_norms=fold_norms, seed=args.seed)
-        name = f"last stages {epochs} ep" + ("" if fold_norms else ", norms unfolded")
+                                                      learning_rate=args.lr, batch_size=batch_size,
+                                                      fold_norms=fold_norms, seed=args.seed)
+        name = (f"last stages {epochs} ep" + ("" if batch_size == 128 else f", batch {batch_size}")
+                + ("" if fold_norms else ", norms unfolded"))
         seconds[name] = round(time.perf_counter() - started, 1)
         variants[name] = tuned
+        total = tuned.copy()
+        for repeat in range(1, args.repeats):  # another fold assignment, and the average over those so far
+            started = time.perf_counter()
+            total += last_stages_out_of_fold_probabilities(
+                activations, labels, assign_folds(labels, 5, args.seed + repeat), n_classes, backbone, epochs=epochs,
+                learning_rate=args.lr, batch_size=batch_size, fold_norms=fold_norms, seed=args.seed + repeat)
+            seconds[f"{name}, repeat {repeat + 1}"] = round(time.perf_counter() - started, 1)
+            averaged = normalized(total / (repeat + 1))
+            variants[f"{name}, {repeat + 1} repeats averaged"] = averaged
+            variants[f"{name}, {repeat + 1} repeats averaged + vote 0.3"] = normalized(blend(averaged, vote, 0.3))
         for weight in (0.15, 0.3):
             variants[f"{name} + vote {weight}"] = normalized(blend(tuned, vote, weight))
         variants[f"{name} + head 0.3"] = normalized(blend(tuned, head, 0.3))
@@ -93,7 +111,9 @@ def main() -> None:
                    f"{backbone.split_module} (lr {args.lr:g})", rows, seconds)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / (f"crossval-methods-{args.labels}-{args.subset or 'all'}-{args.image_size}-"
-                      f"{backbone.split_module}-lr{args.lr:g}{'-unfolded' * args.unfolded}.json")
+                      f"{backbone.split_module}-lr{args.lr:g}{'-unfolded' * args.unfolded}"
+                      f"{f'-repeats{args.repeats}' if args.repeats > 1 else ''}"
+                      f"{''.join(f'-batch{size}' for size in args.batch_sizes if args.batch_sizes != [128])}.json")
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {path}")
 
