@@ -115,6 +115,14 @@ def test_activations_at_the_split_point_come_per_view():
         torch.testing.assert_close(backbone.mirror_activations(images), embedded.activations[:, 1:])
 
 
+def test_one_stage_earlier_keeps_the_resolution():
+    lite0 = with_input_size(load_backbone("lite0"), 64)
+    assert (lite0.split_module, lite0.one_stage_earlier()) == ("blocks.4", "blocks.3")  # both at 1/16
+    resnet = timm.create_model("resnet18", pretrained=False).eval()
+    resnet_backbone = replace(lite0, model=resnet)
+    assert (resnet_backbone.split_module, resnet_backbone.one_stage_earlier()) == ("layer3", None)  # layer2: 1/8
+
+
 def test_models_without_intermediate_features_embed_their_final_features(monkeypatch):
     def unsupported(*args, **kwargs):
         raise NotImplementedError

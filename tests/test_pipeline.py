@@ -10,6 +10,8 @@ import pytest
 import labelfix
 from helpers import color_image, file_states, make_color_folders, write_jsonl
 from labelfix import pipeline
+from labelfix.config import ScanConfig
+from labelfix.dataset import read_dataset
 from labelfix.errors import DatasetError
 from labelfix.features import embed as embed_module
 from labelfix.features.embed import compute_features
@@ -217,6 +219,7 @@ def test_method_auto_fine_tunes_the_last_stages_when_the_head_agrees_too_little(
     chosen = result.record["crossval"]
     assert chosen["method"] == "last_stages" and "below 100%" in chosen["auto_reason"]
     assert chosen["last_stages_epochs"] == 3  # auto, for so few images
+    assert chosen["last_stages_split"] == "blocks.3"  # auto: one stage more, for so few images
     assert chosen["embedding_out_of_fold_accuracy"] < 1.0
     assert {"embed_activations", "last_stages"} <= set(result.record["timings_seconds"])
     worst = result.issues.dropna(subset=["label_score"]).sort_values("label_score")["path"].head(len(scanned.planted))
@@ -237,3 +240,16 @@ def test_method_auto_fine_tunes_the_last_stages_when_the_head_agrees_too_little(
                               auto_below=1.0, auto_max_images=readable)
     assert just_fits.record["crossval"]["method"] == "last_stages"
     assert [kwargs["with_activations"] for kwargs in passes] == [False, True]
+
+
+def test_small_sets_fine_tune_one_stage_more_unless_a_split_is_named(scanned, monkeypatch):
+    manifest = read_dataset(scanned.root)
+
+    def split(**options) -> str:
+        return pipeline.configured_backbone(ScanConfig(**options), manifest).split_module
+
+    assert split() == "blocks.3"  # lite0's blocks.4 is at the same resolution: fine-tune it too
+    assert split(crossval={"last_stages_split": "blocks.5"}) == "blocks.5"
+    assert split(crossval={"method": "embedding"}) == "blocks.4"  # no fine-tuning: nothing to choose
+    monkeypatch.setattr(pipeline, "one_more_stage", lambda n_images, side: False)  # a larger set
+    assert split() == "blocks.4"

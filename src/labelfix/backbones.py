@@ -138,6 +138,29 @@ class Backbone:
                              "crossval.last_stages_split, or use crossval.method embedding or finetune")
         return stages[-2]["module"]
 
+    def one_stage_earlier(self) -> str | None:
+        """The module before `split_module` in the same container when its output has the same spatial size
+        (lite0: `blocks.3` before `blocks.4`, both at 1/16), so that one stage more is fine-tuned at a known cost;
+        None where the stage before is at a finer resolution (a ResNet's `layer2` before `layer3`) or there is none."""
+        parent_name, _, child = self.split_module.rpartition(".")
+        names = [name for name, _ in self.model.get_submodule(parent_name).named_children()]
+        position = names.index(child)
+        if position == 0:
+            return None
+        earlier = f"{parent_name}.{names[position - 1]}" if parent_name else names[position - 1]
+        sides = {}
+        hooks = [self.model.get_submodule(name).register_forward_hook(
+            lambda _, __, output, name=name: sides.update({name: tuple(getattr(output, "shape", ())[-2:])}))
+            for name in (earlier, self.split_module)]
+        probe = torch.zeros(1, *self.data_config["input_size"], device=next(self.model.parameters()).device)
+        try:
+            with torch.inference_mode():
+                self.model.forward_features(probe)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return earlier if sides.get(earlier, ()) == sides.get(self.split_module) else None
+
     @property
     def key(self) -> str:
         """Identifies model, weights and preprocessing: embeddings are cached under it."""

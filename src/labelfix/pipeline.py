@@ -26,7 +26,7 @@ from labelfix.backbones import (
     with_input_size,
 )
 from labelfix.config import ScanConfig, flatten, load_config
-from labelfix.crossval.auto import choose_method, input_side_for_last_stages, last_stages_epochs, work
+from labelfix.crossval.auto import choose_method, input_side_for_last_stages, last_stages_epochs, one_more_stage, work
 from labelfix.crossval.embedding import out_of_fold_probabilities
 from labelfix.crossval.folds import assign_folds, small_classes
 from labelfix.crossval.given import read_pred_probs
@@ -173,6 +173,7 @@ def scan(
     record["crossval"] = method_record  # the method that made the probabilities (config.crossval.method may be auto)
     if method_record["method"] == "last_stages":
         method_record["last_stages_epochs"] = _last_stages_epochs(config, len(labels))
+        method_record["last_stages_split"] = backbone.split_module
     _, key, value = _agreement(probabilities, labels)
     record["quality"] = {key: round(value, 4)}
     if multilabel:
@@ -420,8 +421,15 @@ def configured_backbone(config: ScanConfig, manifest: Manifest) -> Backbone:
                          "crossval.auto_max_images", fitting, size, fitting, len(manifest))
             size = fitting
     split_at = "" if config.crossval.last_stages_split == "auto" else config.crossval.last_stages_split
-    return replace(with_input_size(backbone, size), flip_average=config.embedding.flip_average, split_at=split_at,
-                   reduced_precision=config.embedding.precision == "auto")
+    backbone = replace(with_input_size(backbone, size), flip_average=config.embedding.flip_average, split_at=split_at,
+                       reduced_precision=config.embedding.precision == "auto")
+    if not split_at and _last_stages_possible(config, backbone) and one_more_stage(len(manifest), size):
+        earlier = backbone.one_stage_earlier()
+        if earlier:
+            log.info("%d images at %d px: the last stages, if fine-tuned, start after %s (one stage more than "
+                     "for larger sets)", len(manifest), size, earlier)
+            backbone = replace(backbone, split_at=earlier)
+    return backbone
 
 
 def _with_options(config: ScanConfig, options: dict) -> ScanConfig:
