@@ -113,7 +113,7 @@ def main() -> None:
     path = RESULTS / (f"crossval-methods-{args.labels}-{args.subset or 'all'}-{args.image_size}-"
                       f"{backbone.split_module}-lr{args.lr:g}{'-unfolded' * args.unfolded}"
                       f"{f'-repeats{args.repeats}' if args.repeats > 1 else ''}"
-                      f"{''.join(f'-batch{size}' for size in args.batch_sizes if args.batch_sizes != [128])}.json")
+                      f"{'' if args.batch_sizes == [128] else ''.join(f'-batch{size}' for size in args.batch_sizes)}.json")
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {path}")
 

@@ -411,10 +411,11 @@ def configured_backbone(config: ScanConfig, manifest: Manifest) -> Backbone:
         backbone = backbone_from_checkpoint(config.embedding.checkpoint)
     else:
         backbone = load_backbone(config.embedding.model, config.embedding.weights)
+    may_fine_tune = _last_stages_possible(config, backbone)
     size = config.embedding.image_size
     if size == "auto":
         size = auto_input_size(typical_short_side(manifest.paths), backbone.data_config["input_size"][-1])
-        if _last_stages_possible(config, backbone):
+        if may_fine_tune:
             fitting = input_side_for_last_stages(len(manifest), size, config.crossval.auto_max_images)
             if fitting != size:
                 log.info("input size %d px, not %d: at %d px the last stages of %d images fit "
@@ -423,7 +424,7 @@ def configured_backbone(config: ScanConfig, manifest: Manifest) -> Backbone:
     split_at = "" if config.crossval.last_stages_split == "auto" else config.crossval.last_stages_split
     backbone = replace(with_input_size(backbone, size), flip_average=config.embedding.flip_average, split_at=split_at,
                        reduced_precision=config.embedding.precision == "auto")
-    if not split_at and _last_stages_possible(config, backbone) and one_more_stage(len(manifest), size):
+    if not split_at and may_fine_tune and one_more_stage(len(manifest), size):
         earlier = backbone.one_stage_earlier()
         if earlier:
             log.info("%d images at %d px: the last stages, if fine-tuned, start after %s (one stage more than "
