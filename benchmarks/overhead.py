@@ -3,6 +3,7 @@ decode-and-resize alone, stage by stage.
 
     python benchmarks/overhead.py --dataset cifar10n --subset 10000
     python benchmarks/overhead.py --dataset hymenoptera
+    python benchmarks/overhead.py --dataset large-photos --enlarge 4
 
 The free backbone keeps the real preprocessing (lite0's, at the scan's input size) and returns the mean colour
 of the resized image as the embedding, so every other stage does its real work: reading and hashing files,
@@ -84,13 +85,15 @@ def decode_and_resize_seconds(paths: list[Path], size: int, workers: int, batch_
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", default="cifar10n", choices=["hymenoptera", "cifar10n"])
+    parser.add_argument("--dataset", default="cifar10n", choices=["hymenoptera", "cifar10n", "large-photos"])
     parser.add_argument("--subset", type=int, default=10000, help="cifar10n: this many images")
+    parser.add_argument("--enlarge", type=int, default=4, help="large-photos: hymenoptera's photos this many times larger")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
 
-    path = data.hymenoptera() if args.dataset == "hymenoptera" else data.cifar10n("aggre", args.subset)[0]
+    path = {"hymenoptera": data.hymenoptera, "cifar10n": lambda: data.cifar10n("aggre", args.subset)[0],
+            "large-photos": lambda: data.large_photos(args.enlarge)}[args.dataset]()
     paths = read_dataset(path).paths
     for file in paths:  # the same page-cache state for every measurement
         file.read_bytes()
@@ -109,7 +112,8 @@ def main() -> None:
 
     n = len(paths)
     result = {
-        "dataset": args.dataset, "images": n, "input_size": size, "workers": workers, "batch_size": args.batch_size,
+        "dataset": args.dataset, **({"enlarge": args.enlarge} if args.dataset == "large-photos" else {}),
+        "images": n, "input_size": size, "workers": workers, "batch_size": args.batch_size,
         "torch_threads": torch.get_num_threads(),
         "scan_cold_images_per_second": round(n / cold_seconds, 1),
         "scan_warm_images_per_second": round(n / warm_seconds, 1),
@@ -130,7 +134,8 @@ def main() -> None:
     print("cold stages: " + ", ".join(f"{k} {v}" for k, v in result["scan_cold_stages"].items()))
     print("warm stages: " + ", ".join(f"{k} {v}" for k, v in result["scan_warm_stages"].items()))
     RESULTS.mkdir(exist_ok=True)
-    name = f"overhead-{args.dataset}{'-' + str(args.subset) if args.dataset == 'cifar10n' else ''}.json"
+    suffix = {"cifar10n": f"-{args.subset}", "large-photos": f"-x{args.enlarge}"}.get(args.dataset, "")
+    name = f"overhead-{args.dataset}{suffix}.json"
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {RESULTS / name}")
 

@@ -47,12 +47,12 @@ def check_file(path: Path, root: Path, settings: InvalidCheck = InvalidCheck()) 
     """Decode `path` fully and apply the scan's invalid checks."""
     relative = path.relative_to(root).as_posix()
     try:
-        image, facts = open_image(read_bytes(path))
+        _, facts = open_image(read_bytes(path))
     except UnreadableImage as error:
         return FileCheck(path, relative, "unreadable", str(error))
-    reasons = invalid_reasons(relative, {**facts, "width": image.width, "height": image.height},
-                              max_pixels=settings.max_pixels, min_side=settings.min_side, max_side=settings.max_side)
-    return FileCheck(path, relative, "invalid" if reasons else "", "; ".join(reasons), image.width, image.height)
+    reasons = invalid_reasons(relative, facts, max_pixels=settings.max_pixels, min_side=settings.min_side,
+                              max_side=settings.max_side)
+    return FileCheck(path, relative, "invalid" if reasons else "", "; ".join(reasons), facts["width"], facts["height"])
 
 
 def verify_folder(root: Path, settings: InvalidCheck = InvalidCheck(), *, workers: int | None = None,

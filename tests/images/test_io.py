@@ -76,8 +76,26 @@ def test_previews_of_large_jpegs_are_decoded_reduced_but_keep_their_orientation(
     exif = Image.Exif()
     exif[0x0112] = 6
     data = _encode(Image.new("RGB", (2000, 1000), (200, 30, 30)), "JPEG", exif=exif.tobytes())
-    assert open_image(data)[0].size == (1000, 2000)  # a scan decodes every pixel
-    assert open_image(data, at_least=320)[0].size == (500, 1000)  # a preview: reduced by 2 in the decoder
+    assert open_image(data)[0].size == (1000, 2000)  # every pixel
+    assert open_image(data, at_least=320)[0].size == (500, 1000)  # reduced by 2 in the decoder
     (tmp_path / "big.jpg").write_bytes(data)
     preview = Image.open(io.BytesIO(thumbnail_jpeg(tmp_path / "big.jpg", 160)))
     assert preview.size == (80, 160) and abs(preview.getpixel((40, 80))[0] - 200) < 8
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_a_jpeg_decoded_reduced_keeps_its_stored_size_among_the_facts(orientation):
+    """Sides at least `at_least` long, by 1, 2, 4 or 8; `width` and `height` stay the stored image's, turned as EXIF
+    says; other formats and small JPEGs decode whole."""
+    from labelfix.images.io import open_image
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    big = Image.new("RGB", (2000, 1200), (200, 30, 30))
+    turned = orientation == 6
+    for at_least, decoded in ((None, (2000, 1200)), (600, (1000, 600)), (256, (500, 300)), (100, (250, 150))):
+        image, facts = open_image(_encode(big, "JPEG", exif=exif.tobytes()), at_least)
+        assert image.size == (decoded[::-1] if turned else decoded)
+        assert (facts["width"], facts["height"]) == ((1200, 2000) if turned else (2000, 1200))
+    assert open_image(_encode(big, "PNG"), 100)[0].size == (2000, 1200)
+    assert open_image(_encode(Image.new("RGB", (500, 300)), "JPEG"), 256)[0].size == (500, 300)  # not twice 256

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from PIL import Image
 
 from labelfix.images.stats import image_statistics
@@ -20,6 +21,30 @@ def test_pixel_hash_is_the_same_for_the_same_pixels_only():
     image = _photo()
     assert image_statistics(image)["pixel_hash"] == image_statistics(image.copy())["pixel_hash"]
     assert image_statistics(image)["pixel_hash"] != image_statistics(_photo(1))["pixel_hash"]
+
+
+def test_statistics_of_a_jpeg_decoded_reduced_describe_the_stored_image():
+    """Size as stored; a pixel hash equal for the same picture in another JPEG file and unequal to a small image's
+    with the very pixels the reduced decode gave; sharpness measured at about the scale a whole decode would use."""
+    import io
+
+    from labelfix.images.io import open_image
+
+    photo = _photo(size=(100, 75)).resize((3200, 2400), Image.Resampling.BICUBIC)
+    files = []
+    for comment in (b"one", b"two"):
+        buffer = io.BytesIO()
+        photo.save(buffer, format="JPEG", quality=90, comment=comment)
+        files.append(buffer.getvalue())
+    assert files[0] != files[1]
+    whole = image_statistics(*open_image(files[0]))
+    reduced = [image_statistics(*open_image(data, at_least=256)) for data in files]
+    assert (reduced[0]["width"], reduced[0]["height"]) == (whole["width"], whole["height"]) == (3200, 2400)
+    assert reduced[0]["pixel_hash"] == reduced[1]["pixel_hash"] != whole["pixel_hash"]
+    small, _ = open_image(files[0], at_least=256)
+    assert small.size == (400, 300) and image_statistics(small)["pixel_hash"] != reduced[0]["pixel_hash"]
+    for name in ("brightness", "sharpness", "entropy", "colorfulness"):
+        assert reduced[0][name] == pytest.approx(whole[name], rel=0.02), name
 
 
 def test_percentiles_from_the_histogram_equal_numpys_to_the_last_bit():

@@ -22,6 +22,11 @@ def test_uint8_pixels_normalised_on_the_device_equal_the_whole_transform(config)
         assert torch.equal(split.normalize(pixels[None])[0], whole(image))
 
 
+@pytest.mark.parametrize(("config", "side"), [(LITE0, 256), (sized_data_config(LITE0, 160), 160)])
+def test_jpegs_may_be_decoded_down_to_the_resize_steps_target(config, side):
+    assert split_eval_transform(config).decode_side == side
+
+
 @pytest.mark.parametrize("config", [sized_data_config(LITE0, 160), IMAGENET])
 def test_small_images_resized_on_the_device_match_the_workers_resize(config):
     """CUDA scans send images no larger than the input as they are and resize them there (`finish`): a batch of

@@ -19,19 +19,22 @@ from labelfix.images.transforms import SplitTransform, split_eval_transform
 
 
 class ImageFiles(Dataset):
-    """Resized uint8 pixels (C, H, W) and statistics of image files; an unreadable file gives its reason instead."""
+    """Resized uint8 pixels (C, H, W) and statistics of image files; an unreadable file gives its reason instead.
+    With `decode_at_least`, a large JPEG is decoded reduced (see `images.io.open_image`)."""
 
-    def __init__(self, paths: Sequence[Path], to_pixels: Callable, *, with_statistics: bool = True) -> None:
+    def __init__(self, paths: Sequence[Path], to_pixels: Callable, *, with_statistics: bool = True,
+                 decode_at_least: int | None = None) -> None:
         self.paths = list(paths)
         self.to_pixels = to_pixels
         self.with_statistics = with_statistics
+        self.decode_at_least = decode_at_least
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, str, dict]:
         try:
-            image, facts = open_image(read_bytes(self.paths[index]))
+            image, facts = open_image(read_bytes(self.paths[index]), self.decode_at_least)
         except UnreadableImage as error:
             return torch.zeros(0), index, str(error), {}
         statistics = image_statistics(image, facts) if self.with_statistics else {}
@@ -111,7 +114,7 @@ def _decoded_batches(paths: Sequence[Path], backbone: Backbone, transform: Split
     # on CUDA small images are resized there (see SplitTransform.to_pixels); on a CPU the workers resize them
     to_pixels = partial(transform.to_pixels, small_as_they_are=device.type == "cuda")
     loader = DataLoader(
-        ImageFiles(paths, to_pixels, with_statistics=with_statistics),
+        ImageFiles(paths, to_pixels, with_statistics=with_statistics, decode_at_least=transform.decode_side),
         batch_size=batch_size,
         num_workers=workers,
         collate_fn=_collate,

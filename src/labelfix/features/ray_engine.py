@@ -139,7 +139,7 @@ def _decode(batch: dict[str, np.ndarray], *, transform: SplitTransform, with_sta
     """A Ray Data task: decode batches of files as `ImageFiles` does, one row per file; pixels of unreadable files
     are zeros."""
     files = ImageFiles([Path(path) for paths in batch["paths"] for path in paths], transform.to_pixels,
-                       with_statistics=with_statistics)
+                       with_statistics=with_statistics, decode_at_least=transform.decode_side)
     indices = np.concatenate([first + np.arange(len(paths)) for first, paths in zip(batch["first"], batch["paths"])])
     pixels = np.zeros((len(files), *pixel_shape), dtype=np.uint8)
     errors, statistics = [], []

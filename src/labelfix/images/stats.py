@@ -10,7 +10,7 @@ import hashlib
 import numpy as np
 from PIL import Image
 
-STATS_VERSION = 3
+STATS_VERSION = 4
 STATS_SIDE = 256  # statistics other than size and pixel hash are computed on a copy about this large
 
 
@@ -51,31 +51,43 @@ def colorfulness(rgb: np.ndarray) -> float:
     return float((np.abs(channels[..., 0] - channels[..., 1]) + np.abs(channels[..., 1] - channels[..., 2])).mean() / 2)
 
 
-def pixel_hash(image: Image.Image) -> str:
-    """Hash of the decoded pixels and size: equal for the same picture saved in different files or formats."""
+def pixel_hash(image: Image.Image, stored_size: tuple[int, int] | None = None) -> str:
+    """Hash of the decoded pixels and size: equal for the same picture saved in different files or formats. An image
+    decoded reduced (`open_image`'s `at_least`) is hashed with its size as stored too: equal for the same picture in
+    different JPEG files."""
     digest = hashlib.blake2b(digest_size=16)
     digest.update(f"{image.width}x{image.height}".encode())
+    if stored_size is not None and stored_size != image.size:
+        digest.update(f" of {stored_size[0]}x{stored_size[1]}".encode())
     digest.update(image.tobytes())
     return digest.hexdigest()
 
 
 def image_statistics(image: Image.Image, facts: dict | None = None) -> dict:
-    """Everything the health and duplicate checks need, from one decoded RGB image."""
-    factor = max(image.size) // STATS_SIDE
-    small = image.reduce(factor) if factor > 1 else image  # a fast box filter; exact size does not matter
+    """Everything the health and duplicate checks need, from one decoded RGB image (`facts` as `open_image` gives
+    them: the size is the stored one also where the image was decoded reduced)."""
+    facts = facts or {}
+    width, height = facts.get("width", image.width), facts.get("height", image.height)
+    factor = max(width, height) // STATS_SIDE
+    if factor <= 1:
+        small = image
+    elif image.size == (width, height):
+        small = image.reduce(factor)  # a fast box filter
+    else:  # decoded reduced: a box filter to the same size, so that sharpness is measured at the same scale
+        small = image.resize((-(-width // factor), -(-height // factor)), Image.Resampling.BOX)
     rgb = np.asarray(small)
     gray = np.asarray(small.convert("L"))
     histogram = np.bincount(gray.ravel(), minlength=256)
     p1, p99 = histogram_percentiles(histogram, [1, 99]) / 255.0
     return {
-        **(facts or {}),
-        "width": image.width,
-        "height": image.height,
+        **facts,
+        "width": width,
+        "height": height,
         "brightness": round(float(gray.mean()) / 255.0, 4),
         "brightness_p1": round(float(p1), 4),
         "brightness_p99": round(float(p99), 4),
         "entropy": round(grayscale_entropy(gray, histogram), 4),
         "sharpness": round(laplacian_std(gray), 5),
         "colorfulness": round(colorfulness(rgb), 5),
-        "pixel_hash": pixel_hash(image),
+        "pixel_hash": pixel_hash(image, (width, height)),
     }

@@ -29,6 +29,9 @@ class SplitTransform:
     mean: torch.Tensor  # (3, 1, 1)
     std: torch.Tensor  # (3, 1, 1)
     side: int  # the input size: the crop's side
+    # the resize step's longest target side: a JPEG may be decoded reduced while both its sides stay at least this
+    # long (`images.io.open_image`'s `at_least`), and the resize still only shrinks it
+    decode_side: int | None = None
 
     def to_pixels(self, image: Image.Image, *, small_as_they_are: bool = False) -> torch.Tensor:
         """uint8 (C, H, W) at the input size; with `small_as_they_are`, an image no larger than the input size comes
@@ -63,8 +66,11 @@ def split_eval_transform(data_config: dict) -> SplitTransform:
     *resize_and_crop, to_tensor, normalize = steps
     if "ToTensor" not in type(to_tensor).__name__ or not isinstance(normalize, tv.Normalize):
         raise ValueError(f"unexpected evaluation transform {steps}: it should end with ToTensor and Normalize")
+    resize = next((step for step in resize_and_crop if isinstance(step, tv.Resize)), None)
+    decode_side = None if resize is None else int(max(np.atleast_1d(resize.size)))
     return SplitTransform(tv.Compose(resize_and_crop), torch.as_tensor(normalize.mean, dtype=torch.float32).view(-1, 1, 1),
-                          torch.as_tensor(normalize.std, dtype=torch.float32).view(-1, 1, 1), data_config["input_size"][-1])
+                          torch.as_tensor(normalize.std, dtype=torch.float32).view(-1, 1, 1), data_config["input_size"][-1],
+                          decode_side)
 
 
 def train_transform(data_config: dict, augment: AugmentConfig):
