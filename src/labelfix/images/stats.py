@@ -37,29 +37,34 @@ def histogram_percentiles(histogram: np.ndarray, q: list[float]) -> np.ndarray:
 
 
 def laplacian_std(gray: np.ndarray) -> float:
-    """Standard deviation of the 4-neighbour Laplacian of a grayscale image in [0, 1]: low when blurry."""
-    g = gray.astype(np.float32) / 255.0
-    if min(g.shape) < 3:
+    """Standard deviation of the 4-neighbour Laplacian of a grayscale image in [0, 1]: low when blurry (computed on
+    the integers)."""
+    if min(gray.shape) < 3:
         return 0.0
+    g = gray.astype(np.int16)
     laplacian = g[1:-1, :-2] + g[1:-1, 2:] + g[:-2, 1:-1] + g[2:, 1:-1] - 4 * g[1:-1, 1:-1]
-    return float(laplacian.std())
+    return float(laplacian.std(dtype=np.float64) / 255)
 
 
 def colorfulness(rgb: np.ndarray) -> float:
-    """Mean absolute difference between colour channels in [0, 1]: 0 for grayscale images."""
-    channels = rgb.astype(np.float32) / 255.0
-    return float((np.abs(channels[..., 0] - channels[..., 1]) + np.abs(channels[..., 1] - channels[..., 2])).mean() / 2)
+    """Mean absolute difference between colour channels in [0, 1]: 0 for grayscale images (computed on the
+    integers)."""
+    channels = rgb.astype(np.int16)
+    total = (np.abs(channels[..., 0] - channels[..., 1]).sum(dtype=np.int64)
+             + np.abs(channels[..., 1] - channels[..., 2]).sum(dtype=np.int64))
+    return float(total / (2 * 255 * rgb.shape[0] * rgb.shape[1]))
 
 
-def pixel_hash(image: Image.Image, stored_size: tuple[int, int] | None = None) -> str:
-    """Hash of the decoded pixels and size: equal for the same picture saved in different files or formats. An image
-    decoded reduced (`open_image`'s `at_least`) is hashed with its size as stored too: equal for the same picture in
-    different JPEG files."""
+def pixel_hash(pixels: np.ndarray, stored_size: tuple[int, int] | None = None) -> str:
+    """Hash of decoded RGB pixels (H, W, 3) and their size: equal for the same picture saved in different files or
+    formats. An image decoded reduced (`open_image`'s `at_least`) is hashed with its size as stored too: equal for
+    the same picture in different JPEG files."""
+    height, width = pixels.shape[:2]
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(f"{image.width}x{image.height}".encode())
-    if stored_size is not None and stored_size != image.size:
+    digest.update(f"{width}x{height}".encode())
+    if stored_size is not None and stored_size != (width, height):
         digest.update(f" of {stored_size[0]}x{stored_size[1]}".encode())
-    digest.update(image.tobytes())
+    digest.update(np.ascontiguousarray(pixels).data)
     return digest.hexdigest()
 
 
@@ -75,9 +80,11 @@ def image_statistics(image: Image.Image, facts: dict | None = None) -> dict:
         small = image.reduce(factor)  # a fast box filter
     else:  # decoded reduced: a box filter to the same size, so that sharpness is measured at the same scale
         small = image.resize((-(-width // factor), -(-height // factor)), Image.Resampling.BOX)
-    rgb = np.asarray(small)
-    gray = np.asarray(small.convert("L"))
-    histogram = np.bincount(gray.ravel(), minlength=256)
+    pixels = np.asarray(image)  # one copy of the pixels for the hash, and for the rest when small is the image
+    rgb = pixels if small is image else np.asarray(small)
+    gray_image = small.convert("L")
+    gray = np.asarray(gray_image)
+    histogram = np.asarray(gray_image.histogram())  # PIL's count: np.bincount widens every pixel to 64 bits first
     p1, p99 = histogram_percentiles(histogram, [1, 99]) / 255.0
     return {
         **facts,
@@ -89,5 +96,5 @@ def image_statistics(image: Image.Image, facts: dict | None = None) -> dict:
         "entropy": round(grayscale_entropy(gray, histogram), 4),
         "sharpness": round(laplacian_std(gray), 5),
         "colorfulness": round(colorfulness(rgb), 5),
-        "pixel_hash": pixel_hash(image, (width, height)),
+        "pixel_hash": pixel_hash(pixels, (width, height)),
     }
