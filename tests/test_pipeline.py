@@ -220,6 +220,7 @@ def test_method_auto_fine_tunes_the_last_stages_when_the_head_agrees_too_little(
     assert chosen["method"] == "last_stages" and "below 100%" in chosen["auto_reason"]
     assert chosen["last_stages_epochs"] == 3  # auto, for so few images
     assert chosen["last_stages_split"] == "blocks.3"  # auto: one stage more, for so few images
+    assert chosen["last_stages_runs"] == 4  # auto: the most runs, for so few images
     assert chosen["embedding_out_of_fold_accuracy"] < 1.0
     assert {"embed_activations", "last_stages"} <= set(result.record["timings_seconds"])
     worst = result.issues.dropna(subset=["label_score"]).sort_values("label_score")["path"].head(len(scanned.planted))

@@ -88,6 +88,11 @@ class CrossValidationConfig(_Section):
     last_stages_epochs: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
         "auto", description="epochs per fold for method last_stages; auto: 3, or 2 above 20,000 images"
     )
+    last_stages_runs: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        "auto", description="networks trained per fold for method last_stages, their probabilities averaged; auto: "
+        "as many as fit the work of one run on about 10,000 small images (16,000 at 128 px), at most 4: 1 for 10,000 "
+        "images at 160 px, 2 for 5,000, 3 for 3,000, 4 for 2,500 or fewer"
+    )
     last_stages_lr: float = Field(1e-3, gt=0, description="peak learning rate (AdamW, one-cycle) for method last_stages")
     peak_weight: float = Field(
         0.0, ge=0, description="label sets, method last_stages: a class's logit is its mean score over the final "

@@ -26,7 +26,14 @@ from labelfix.backbones import (
     with_input_size,
 )
 from labelfix.config import ScanConfig, flatten, load_config
-from labelfix.crossval.auto import choose_method, input_side_for_last_stages, last_stages_epochs, one_more_stage, work
+from labelfix.crossval.auto import (
+    choose_method,
+    input_side_for_last_stages,
+    last_stages_epochs,
+    last_stages_runs,
+    one_more_stage,
+    work,
+)
 from labelfix.crossval.embedding import out_of_fold_probabilities
 from labelfix.crossval.folds import assign_folds, small_classes
 from labelfix.crossval.given import read_pred_probs
@@ -173,6 +180,7 @@ def scan(
     record["crossval"] = method_record  # the method that made the probabilities (config.crossval.method may be auto)
     if method_record["method"] == "last_stages":
         method_record["last_stages_epochs"] = _last_stages_epochs(config, len(labels))
+        method_record["last_stages_runs"] = _last_stages_runs(config, len(labels), backbone)
         method_record["last_stages_split"] = backbone.split_module
     _, key, value = _agreement(probabilities, labels)
     record["quality"] = {key: round(value, 4)}
@@ -228,7 +236,8 @@ def _out_of_fold(method: str, manifest: Manifest, activations: np.ndarray | None
         return last_stages_out_of_fold_probabilities(
             activations[readable], labels, folds, n_classes, backbone,
             epochs=_last_stages_epochs(config, len(labels)), learning_rate=cv.last_stages_lr,
-            peak_weight=cv.peak_weight, seed=config.seed, device=device, progress=progress,
+            peak_weight=cv.peak_weight, runs=_last_stages_runs(config, len(labels), backbone), seed=config.seed,
+            device=device, progress=progress,
         )
     if method != "finetune":
         head = out_of_fold_probabilities(
@@ -312,6 +321,12 @@ def _two_views(features: Features, manifest: Manifest, backbone: Backbone, confi
     with _cache(config) as cache:
         return with_mirror_views(plain, features.content_hashes, manifest.paths, backbone, cache,
                                  **_pass_options(config, device, progress))
+
+
+def _last_stages_runs(config: ScanConfig, n_images: int, backbone: Backbone) -> int:
+    """`crossval.last_stages_runs`, with auto resolved for this many images at the backbone's input size."""
+    runs = config.crossval.last_stages_runs
+    return last_stages_runs(n_images, backbone.data_config["input_size"][-1]) if runs == "auto" else runs
 
 
 def _split_problem(backbone: Backbone) -> str | None:

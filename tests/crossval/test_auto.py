@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labelfix.crossval.auto import choose_method, input_side_for_last_stages, last_stages_epochs
+from labelfix.crossval.auto import choose_method, input_side_for_last_stages, last_stages_epochs, last_stages_runs
 
 DEFAULTS = dict(below=0.85, max_images=20000, split_problem=None)  # a smaller budget than the default 80,000
 
@@ -60,3 +60,11 @@ def test_epochs_fall_to_two_past_the_full_epochs_images(images, epochs):
 ])
 def test_small_images_are_embedded_at_128_px_when_that_is_what_fits(images, auto_side, side):
     assert input_side_for_last_stages(images, auto_side, 80000) == side
+
+
+@pytest.mark.parametrize(("images", "side", "runs"), [
+    (50000, 160, 1), (10240, 160, 1), (10000, 160, 1), (5000, 160, 2), (3000, 160, 3), (2500, 160, 4), (40, 160, 4),
+    (10000, 128, 1), (8000, 128, 2), (3000, 224, 1), (1500, 224, 3),  # a 224-px image is 3x the work
+])
+def test_smaller_sets_average_more_runs_in_the_same_work(images, side, runs):
+    assert last_stages_runs(images, side) == runs

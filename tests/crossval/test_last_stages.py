@@ -119,6 +119,22 @@ def test_folds_learn_what_they_never_saw_and_are_seeded(tiny_backbone):
     assert (first.argmax(axis=1) == labels).mean() >= 0.9  # chance is 0.5
 
 
+def test_runs_average_networks_of_their_own_seeds(tiny_backbone):
+    """Run r of fold f starts from seed + f + r × RUN_SEED_STEP: two runs are the average of one run from the seed
+    and one from the seed plus the step."""
+    from labelfix.crossval.last_stages import RUN_SEED_STEP
+
+    images, labels = _two_kinds_of_images(12)
+    activations = _activations(tiny_backbone, images)
+    folds = assign_folds(labels, 2, 0)
+    options = {"epochs": 2, "learning_rate": 3e-3, "batch_size": 8}
+    one, other = (last_stages_out_of_fold_probabilities(activations, labels, folds, 2, tiny_backbone, seed=seed,
+                                                        **options) for seed in (3, 3 + RUN_SEED_STEP))
+    two = last_stages_out_of_fold_probabilities(activations, labels, folds, 2, tiny_backbone, seed=3, runs=2, **options)
+    assert not np.allclose(one, other)
+    np.testing.assert_allclose(two, (one + other) / 2, atol=1e-6)
+
+
 def test_a_model_that_does_not_chain_its_layers_is_refused(tmp_path):
     import timm
 

@@ -32,6 +32,7 @@ from labelfix.progress import NoProgress, Progress
 from labelfix.training.loop import SmoothedBinaryCrossEntropy
 
 log = logging.getLogger(__name__)
+RUN_SEED_STEP = 7919  # run r of a fold starts from seed + fold + r × this: far from every other fold's seed
 
 
 def last_stages_out_of_fold_probabilities(
@@ -48,32 +49,38 @@ def last_stages_out_of_fold_probabilities(
     label_smoothing: float = 0.1,
     peak_weight: float = 0.0,
     fold_norms: bool = True,
+    runs: int = 1,
     seed: int = 0,
     device: torch.device | None = None,
     progress: Progress = NoProgress(),
 ) -> np.ndarray:
     """Probabilities (N, K) for each image from the last stages fine-tuned on the other folds; rows sum to 1. Label
     sets (`labels` (N, K) 0/1) train with binary cross-entropy and get each class's sigmoid; with `peak_weight`,
-    from `PeakAndMeanLogits`. `fold_norms`: see `top_network`.
+    from `PeakAndMeanLogits`. `fold_norms`: see `top_network`. With `runs` above 1, each fold trains that many
+    networks (each from its own seed: the new classifier's weights, the order of the samples and their views) and
+    the held-out fold gets their average: less of one run's chance in the ranking.
 
     `activations` (N, views, C, h, w) float16 are the backbone's outputs at its split point for each view.
     """
     multilabel = labels.ndim == 2
     probabilities = np.zeros((len(labels), n_classes))
     fold_ids = np.unique(folds)
-    with progress.task("fine-tune last stages", len(fold_ids) * epochs) as advance:
+    with progress.task("fine-tune last stages", len(fold_ids) * runs * epochs) as advance:
         for fold in fold_ids:
             held_out, training = np.flatnonzero(folds == fold), np.flatnonzero(folds != fold)
-            log.info("fold %d: fine-tuning the last stages on %d images", fold, len(training))
-            network = top_network(backbone, n_classes, seed=seed + int(fold), fold_norms=fold_norms,
-                                  peak_weight=peak_weight if multilabel else 0)
-            network = network.to(device or torch.device("cpu"), memory_format=torch.channels_last)  # ~10% faster
-            generator = torch.Generator().manual_seed(seed + int(fold))
-            fit_top(network, activations, labels, generator, rows=training, epochs=epochs,
-                    learning_rate=learning_rate, weight_decay=weight_decay, batch_size=batch_size,
-                    label_smoothing=label_smoothing, advance=advance)
-            probabilities[held_out] = predict_top(network, activations[held_out], batch_size=2 * batch_size,
-                                                  multilabel=multilabel)
+            for run in range(runs):
+                log.info("fold %d: fine-tuning the last stages on %d images%s", fold, len(training),
+                         f" (run {run + 1} of {runs})" if runs > 1 else "")
+                run_seed = seed + int(fold) + RUN_SEED_STEP * run
+                network = top_network(backbone, n_classes, seed=run_seed, fold_norms=fold_norms,
+                                      peak_weight=peak_weight if multilabel else 0)
+                network = network.to(device or torch.device("cpu"), memory_format=torch.channels_last)  # ~10% faster
+                generator = torch.Generator().manual_seed(run_seed)
+                fit_top(network, activations, labels, generator, rows=training, epochs=epochs,
+                        learning_rate=learning_rate, weight_decay=weight_decay, batch_size=batch_size,
+                        label_smoothing=label_smoothing, advance=advance)
+                probabilities[held_out] += predict_top(network, activations[held_out], batch_size=2 * batch_size,
+                                                       multilabel=multilabel) / runs
     return np.clip(probabilities, FLOOR, 1 - FLOOR) if multilabel else normalized(probabilities)
 
 
