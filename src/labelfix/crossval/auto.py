@@ -58,7 +58,7 @@ def last_stages_runs(n_images: int, input_side: int) -> int:
     the scan does: 3,000 `aggre` images, one run AUROC 0.920-0.923 and accuracy vs clean 0.819-0.821 (three
     seeds), two averaged 0.926-0.928 / 0.835-0.838, three 0.928 / 0.843; 3,000 `worst` images 0.915-0.919 /
     0.744-0.750, two 0.924-0.925 / 0.764-0.774, three 0.927 / 0.778; 1,000 `aggre` images, one run 0.861-0.895 /
-    0.698-0.732 (four seeds), four averaged 0.895 / 0.757. At 10,000 images two runs gained about 0.002 for twice
+    0.698-0.732 (four seeds), four averaged 0.895 / 0.757. At 10,000 images two runs gained 0.002-0.003 AUROC for twice
     the time, which that set does not have."""
     return max(1, min(MAX_RUNS, int(ONE_MORE_STAGE_WORK // max(work(n_images, input_side), 1))))
 
