@@ -112,3 +112,29 @@ def test_a_rescan_reads_only_the_files_that_changed_since_they_were_read(tmp_pat
         read.clear()
         compute_features([*paths, new], backbone, cache, workers=0)
         assert read == [new]  # too fresh to be trusted: read again until it settles
+
+
+def test_large_jpegs_are_decoded_reduced_and_described_as_stored(tmp_path, tiny_weights, monkeypatch):
+    """The decoding workers ask for no more pixels than the resize step needs (32 px here): a 1200 × 800 JPEG comes
+    reduced by 8 in the decoder, a 40 × 40 one whole; the statistics keep each file's stored size."""
+    from PIL import Image
+
+    from labelfix.features import inference
+
+    sizes = []
+    real_open = inference.open_image
+
+    def open_and_note(data, at_least=None):
+        image, facts = real_open(data, at_least)
+        sizes.append(image.size)
+        return image, facts
+
+    monkeypatch.setattr(inference, "open_image", open_and_note)
+    paths = [tmp_path / "large.jpg", tmp_path / "small.jpg"]
+    Image.new("RGB", (1200, 800), (200, 30, 30)).save(paths[0])
+    Image.new("RGB", (40, 40), (30, 200, 30)).save(paths[1])
+    backbone = with_input_size(load_backbone("test_efficientnet", tiny_weights), 32)
+    with EmbeddingCache(tmp_path / "cache") as cache:
+        features = compute_features(paths, backbone, cache, workers=0)
+    assert sizes == [(150, 100), (40, 40)]
+    assert [(s["width"], s["height"]) for s in features.statistics] == [(1200, 800), (40, 40)]
