@@ -74,6 +74,21 @@ def cifar10n(labels: str = "aggre", subset: int | None = None, seed: int = 0) ->
     return label_file, arrays[labels][chosen], arrays["clean"][chosen]
 
 
+DATASETS = ("hymenoptera", "cifar10n", "large-photos")  # what the throughput benchmarks take by name (`by_name`)
+
+
+def by_name(name: str, subset: int | None = None, enlarge: int = 4) -> Path:
+    """The folder or label file of one of DATASETS: cifar10n's `aggre` labels (`subset` images), large-photos
+    enlarged `enlarge` times."""
+    if name == "hymenoptera":
+        return hymenoptera()
+    if name == "cifar10n":
+        return cifar10n("aggre", subset)[0]
+    if name == "large-photos":
+        return large_photos(enlarge)
+    raise SystemExit(f"unknown dataset {name}: one of {', '.join(DATASETS)}")
+
+
 def parse_sets(items: list[str]) -> dict:
     """`--set KEY=VALUE` arguments as a dict, each value read as JSON where it is (numbers, true, lists)."""
     options = {}

@@ -85,15 +85,14 @@ def decode_and_resize_seconds(paths: list[Path], size: int, workers: int, batch_
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", default="cifar10n", choices=["hymenoptera", "cifar10n", "large-photos"])
+    parser.add_argument("--dataset", default="cifar10n", choices=data.DATASETS)
     parser.add_argument("--subset", type=int, default=10000, help="cifar10n: this many images")
     parser.add_argument("--enlarge", type=int, default=4, help="large-photos: hymenoptera's photos this many times larger")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
 
-    path = {"hymenoptera": data.hymenoptera, "cifar10n": lambda: data.cifar10n("aggre", args.subset)[0],
-            "large-photos": lambda: data.large_photos(args.enlarge)}[args.dataset]()
+    path = data.by_name(args.dataset, args.subset, args.enlarge)
     paths = read_dataset(path).paths
     for file in paths:  # the same page-cache state for every measurement
         file.read_bytes()

@@ -85,19 +85,9 @@ def device_warmup(model_name: str, device: torch.device) -> float:
     return time.perf_counter() - start
 
 
-def dataset_path(name: str, subset: int | None) -> Path:
-    if name == "hymenoptera":
-        return data.hymenoptera()
-    if name == "cifar10n":
-        return data.cifar10n("aggre", subset)[0]
-    if name == "large-photos":
-        return data.large_photos(4)
-    raise SystemExit(f"unknown dataset {name}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", default="hymenoptera", choices=["hymenoptera", "cifar10n", "large-photos"])
+    parser.add_argument("--dataset", default="hymenoptera", choices=data.DATASETS)
     parser.add_argument("--subset", type=int, default=None, help="cifar10n: this many images")
     parser.add_argument("--model", default="lite0")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the scan's (64 on a CPU, 512 on CUDA)")
@@ -105,7 +95,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
 
-    path = dataset_path(args.dataset, args.subset)
+    path = data.by_name(args.dataset, args.subset)
     manifest = read_dataset(path)
     paths = manifest.paths
     for file in paths:  # the same page-cache state for every measurement
