@@ -113,19 +113,17 @@ def _fill(db: sqlite3.Connection, manifest: Manifest, table: pd.DataFrame, pred_
     db.executemany(
         "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            (i, stored_path(item.path), item.split, content_hashes[i], None if pd.isna(row.fold) else int(row.fold),
-             int(row.needs_review), int(row.review_rank), None if pd.isna(row.review_score) else float(row.review_score))
-            for (i, item), row in zip(enumerate(manifest.items), by_item.itertuples())
+            (i, stored_path(item.path), item.split, content_hashes[i], fold, needs_review, rank, score)
+            for (i, item), fold, needs_review, rank, score in zip(
+                enumerate(manifest.items), _integers_or_none(by_item["fold"]), by_item["needs_review"].astype(int).tolist(),
+                by_item["review_rank"].tolist(), _floats_or_none(by_item["review_score"]))
         ),
     )
     db.executemany(
         "INSERT INTO labels VALUES (?, ?)",
         ((i, label) for i, item in enumerate(manifest.items) for label in item.labels),
     )
-    db.executemany(
-        "INSERT INTO probabilities VALUES (?, ?)",
-        ((i, json.dumps(np.round(row, 6).tolist())) for i, row in enumerate(pred_probs) if not np.isnan(row).any()),
-    )
+    db.executemany("INSERT INTO probabilities VALUES (?, ?)", _probability_rows(pred_probs))
     db.executemany("INSERT INTO issues VALUES (?, ?, ?, ?, ?, ?)", _issue_rows(by_item))
     readable_items = by_item.index.to_numpy()[~by_item["is_unreadable_issue"].to_numpy(bool)]
     db.executemany("INSERT INTO neighbors VALUES (?, ?, ?, ?)", _neighbor_rows(neighbors, readable_items))
@@ -138,6 +136,24 @@ def _fill(db: sqlite3.Connection, manifest: Manifest, table: pd.DataFrame, pred_
     for statement in run_indexes:
         db.execute(statement)
     return record["decisions_carried_over"]
+
+
+def _integers_or_none(column: pd.Series) -> list[int | None]:
+    return [None if value != value else int(value) for value in column.to_numpy(float).tolist()]  # NaN != NaN
+
+
+def _floats_or_none(column: pd.Series) -> list[float | None]:
+    return [None if value != value else value for value in column.to_numpy(float).tolist()]
+
+
+def _probability_rows(pred_probs: np.ndarray, chunk: int = 10_000) -> Iterator[tuple[int, str]]:
+    """(item_id, JSON list of the probabilities to 6 decimals) of every readable image (no NaN), a chunk of
+    rows rounded at a time."""
+    for start in range(0, len(pred_probs), chunk):
+        part = pred_probs[start : start + chunk]
+        readable = ~np.isnan(part).any(axis=1)
+        for i, row in zip((start + np.flatnonzero(readable)).tolist(), np.round(part[readable], 6).tolist()):
+            yield i, json.dumps(row)
 
 
 def _set_aside(path: Path, error: Exception) -> None:
