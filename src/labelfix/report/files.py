@@ -13,14 +13,19 @@ from labelfix.spreadsheet import safe_table
 
 
 def write_issues_csv(path: Path, table: pd.DataFrame) -> None:
-    """issues.csv, spreadsheet-safe (see `labelfix.spreadsheet`); label sets as JSON lists."""
+    """issues.csv, spreadsheet-safe (see `labelfix.spreadsheet`); label sets as JSON lists; numbers to 6
+    significant digits."""
     table = table.copy()
     for column in LABEL_SET_COLUMNS:
         if column in table:
             table[column] = [json.dumps(list(labels), ensure_ascii=False) if isinstance(labels, tuple) else ""
                              for labels in table[column]]
+    table = safe_table(table)
+    for column in table.columns:  # as float_format="%.6g" writes them, without its formatter call per value
+        if pd.api.types.is_float_dtype(table[column]):
+            table[column] = ["%.6g" % value if value == value else "" for value in table[column].tolist()]
     with atomic_path(path) as temporary:
-        safe_table(table).to_csv(temporary, index=False, float_format="%.6g")
+        table.to_csv(temporary, index=False)
 
 
 def corrected_records(table: pd.DataFrame, *, drop_flagged: bool = False) -> list[dict]:
