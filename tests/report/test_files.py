@@ -41,3 +41,19 @@ def test_issues_csv_shows_formulas_as_text(tmp_path):
     write_issues_csv(tmp_path / "issues.csv", table)
     text = (tmp_path / "issues.csv").read_text()
     assert '\'=HYPERLINK(""http://x"",""y"")' in text and ",'@cmd," in text and ",-1," in text
+
+
+def test_issues_csv_numbers_and_missing_cells_are_written_as_pandas_writes_them(tmp_path):
+    """Six significant digits (float32 too), blanks for NaN and None, inf as inf: what `to_csv(float_format="%.6g")`
+    writes, without its per-value formatter."""
+    from labelfix.report.files import write_issues_csv
+
+    table = _table().assign(
+        label_score=[0.123456789, float("nan"), 1.5e-7, float("inf")],
+        outlier_z=pd.Series([-0.0, 2.0, 123456789.0, -3.25], dtype="float32"),
+        fold=pd.array([1, None, 0, 4], dtype="Int64"),
+        suggested_label=["cat", None, float("nan"), "=dog"],
+    )
+    write_issues_csv(tmp_path / "issues.csv", table)
+    expected = table.assign(suggested_label=["cat", None, float("nan"), "'=dog"]).to_csv(index=False, float_format="%.6g")
+    assert (tmp_path / "issues.csv").read_text() == expected
