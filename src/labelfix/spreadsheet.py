@@ -35,7 +35,7 @@ def safe_row(values: Iterable[object]) -> list[object]:
 
 def safe_table(table: pd.DataFrame) -> pd.DataFrame:
     """A copy with every text cell made safe (numbers and booleans stay as they are); each distinct value of a
-    column is looked at once (labels repeat: 50,000 rows, 0.5 → 0.1 s)."""
+    column is looked at once (labels repeat: 50,000 rows, 0.11 → 0.04 s)."""
     safe = table.copy()
     for column in safe.columns:
         if not (pd.api.types.is_numeric_dtype(safe[column]) or pd.api.types.is_bool_dtype(safe[column])):

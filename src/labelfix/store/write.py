@@ -115,8 +115,8 @@ def _fill(db: sqlite3.Connection, manifest: Manifest, table: pd.DataFrame, pred_
         (
             (i, stored_path(item.path), item.split, content_hashes[i], fold, needs_review, rank, score)
             for (i, item), fold, needs_review, rank, score in zip(
-                enumerate(manifest.items), _integers_or_none(by_item["fold"]), by_item["needs_review"].astype(int).tolist(),
-                by_item["review_rank"].tolist(), _floats_or_none(by_item["review_score"]))
+                enumerate(manifest.items), _numbers_or_none(by_item["fold"], int), by_item["needs_review"].astype(int).tolist(),
+                by_item["review_rank"].tolist(), _numbers_or_none(by_item["review_score"]))
         ),
     )
     db.executemany(
@@ -138,12 +138,9 @@ def _fill(db: sqlite3.Connection, manifest: Manifest, table: pd.DataFrame, pred_
     return record["decisions_carried_over"]
 
 
-def _integers_or_none(column: pd.Series) -> list[int | None]:
-    return [None if value != value else int(value) for value in column.to_numpy(float).tolist()]  # NaN != NaN
-
-
-def _floats_or_none(column: pd.Series) -> list[float | None]:
-    return [None if value != value else value for value in column.to_numpy(float).tolist()]
+def _numbers_or_none(column: pd.Series, kind: type = float) -> list:
+    """The column's values as Python `kind` (int or float), None where missing (NaN, pd.NA)."""
+    return [None if value != value else kind(value) for value in column.to_numpy(float, na_value=np.nan).tolist()]
 
 
 def _probability_rows(pred_probs: np.ndarray, chunk: int = 10_000) -> Iterator[tuple[int, str]]:
