@@ -198,7 +198,10 @@ def _neighbor_cards(item: int, table: pd.DataFrame, neighbors: Neighbors | None,
         return []
     row = int(np.searchsorted(readable_items, item))
     by_item = table.loc[neighbors.indices[row][:count]]
-    return [dict(card, distance=d) for card, d in zip(_image_cards(by_item, thumbnails), neighbors.distances[row][:count])]
+    cards = _image_cards(by_item, thumbnails)
+    for card, distance in zip(cards, neighbors.distances[row][:count]):
+        card["distance"] = distance
+    return cards
 
 
 def _image_issue_sections(table: pd.DataFrame, thumbnails: Thumbnails, neighbors: Neighbors | None,
@@ -212,13 +215,12 @@ def _image_issue_sections(table: pd.DataFrame, thumbnails: Thumbnails, neighbors
         flagged = table[table[f"is_{name}_issue"]].sort_values(f"{name}_score")
         if flagged.empty:
             continue
-        images = []
         shown = flagged.head(limit)
-        for item, card, score in zip(shown.index, _image_cards(shown, thumbnails), shown[f"{name}_score"]):
-            card = dict(card, issue_score=score)
+        images = _image_cards(shown, thumbnails)
+        for item, card, score in zip(shown.index, images, shown[f"{name}_score"]):
+            card["issue_score"] = score
             if name == "outlier":
                 card["neighbors"] = _neighbor_cards(item, table, neighbors, readable_items, thumbnails)
-            images.append(card)
         meaning, action = ISSUE_TYPES[name]
         sections.append({"name": name, "count": len(flagged), "meaning": meaning, "action": action, "images": images})
     return sections
