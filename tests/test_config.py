@@ -1,6 +1,6 @@
 import pytest
 
-from labelfix.config import load_config
+from labelfix.config import load_config, load_train_config
 from labelfix.errors import ConfigError
 
 
@@ -78,3 +78,8 @@ def test_small_images_are_embedded_at_128_px_when_that_lets_the_last_stages_fit(
     config = load_config(None, {"embedding.model": "test_efficientnet", "embedding.weights": tiny_weights,
                                 "crossval.auto_max_images": 8, **settings})
     assert configured_backbone(config, read_dataset(tmp_path / "d")).data_config["input_size"][-1] == side
+
+
+def test_a_crop_scale_outside_zero_to_one_is_refused_with_the_key():
+    with pytest.raises(ConfigError, match="augment.crop_scale"):
+        load_train_config(None, {"augment.crop_scale": [0.0, 1.0]})

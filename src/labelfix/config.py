@@ -233,8 +233,12 @@ class RegularizationConfig(_Section):
     ema_decay: float = Field(0.0, ge=0, lt=1, description="exponential moving average of the weights (0: off), e.g. 0.999")
 
 
+AreaShare = Annotated[float, Field(gt=0, le=1)]
+
+
 class AugmentConfig(_Section):
-    crop_scale: tuple[float, float] = Field((0.35, 1.0), description="random resized crop: share of the image area kept")
+    crop_scale: tuple[AreaShare, AreaShare] = Field((0.35, 1.0),
+                                                    description="random resized crop: share of the image area kept")
     hflip: float = Field(0.5, ge=0, le=1)
     vflip: float = Field(0.0, ge=0, le=1)
     rotation: float = Field(0.0, ge=0, le=180, description="random rotation up to this many degrees")

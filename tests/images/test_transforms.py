@@ -4,7 +4,8 @@ import torch
 from PIL import Image
 
 from labelfix.backbones import sized_data_config
-from labelfix.images.transforms import eval_transform, split_eval_transform
+from labelfix.config import AugmentConfig
+from labelfix.images.transforms import eval_transform, split_eval_transform, train_decode_side, train_transform
 
 LITE0 = {"input_size": (3, 224, 224), "interpolation": "bicubic", "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5),
          "crop_pct": 0.875, "crop_mode": "center"}
@@ -46,3 +47,18 @@ def test_small_images_resized_on_the_device_match_the_workers_resize(config):
     difference = (finished.int() - expected.int()).abs().float()
     assert difference.mean() < 1.0 and torch.equal(finished[3], expected[3])
     assert torch.equal(split.finish(expected), expected)  # a batch already at the input size is left alone
+
+
+@pytest.mark.parametrize(("config", "crop_scale"), [(LITE0, (0.35, 1.0)), (sized_data_config(LITE0, 160), (0.08, 1.0))])
+def test_the_smallest_random_crop_of_an_image_reduced_for_training_keeps_the_input_size(config, crop_scale):
+    augment = AugmentConfig(crop_scale=crop_scale)
+    side, decode_side = config["input_size"][-1], train_decode_side(config, augment)
+    crop = next(step for step in train_transform(config, augment).transforms if hasattr(step, "get_params"))
+    torch.manual_seed(0)
+
+    def smallest_crop_side(image_side: int) -> int:
+        image = Image.new("RGB", (image_side, image_side))
+        return min(min(crop.get_params(image, crop.scale, crop.ratio)[2:]) for _ in range(3000))
+
+    assert smallest_crop_side(decode_side) >= side - 1
+    assert smallest_crop_side(round(0.9 * decode_side)) < side - 1  # and no larger than it needs to be

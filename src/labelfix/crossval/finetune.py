@@ -12,11 +12,17 @@ import numpy as np
 from labelfix.config import ScanConfig, ScheduleConfig, TrainConfig, TrainDataConfig, TrainModelConfig
 from labelfix.crossval.probabilities import FLOOR, normalized
 from labelfix.devices import resolve_device
-from labelfix.images.transforms import eval_transform, train_transform
 from labelfix.progress import NoProgress, Progress
 from labelfix.seeding import seeded_globals
 from labelfix.training.callbacks import ProgressBars
-from labelfix.training.data import LabeledImages, eval_loader, train_loader, training_batch_size, worker_count
+from labelfix.training.data import (
+    eval_loader,
+    evaluation_images,
+    train_loader,
+    training_batch_size,
+    training_images,
+    worker_count,
+)
 from labelfix.training.distributed import Context
 from labelfix.training.loop import Trainer
 from labelfix.training.network import build_network
@@ -57,15 +63,14 @@ def finetuned_out_of_fold_probabilities(paths: Sequence[Path], labels: np.ndarra
         training = np.flatnonzero(folds != fold)
         log.info("fine-tuning fold %d on %d images", fold, len(training))
         network = build_network(config.model, n_classes, config.seed + int(fold))
-        train_set = LabeledImages([paths[i] for i in training], labels[training],
-                                  train_transform(network.data_config, config.augment))
+        train_set = training_images([paths[i] for i in training], labels[training], network.data_config, config.augment)
         batch_size = min(config.data.batch_size, max(8, len(training) // 8))  # small folds still get ~8 steps an epoch
         batches = train_loader(train_set, batch_size=batch_size, workers=worker_count(config),
                                seed=config.seed + int(fold), context=context)
         with seeded_globals(config.seed + int(fold)):
             Trainer(network.module, batches, None, config, lr=config.schedule.lr, context=context,
                     callbacks=[ProgressBars(progress)], multilabel=multilabel).fit()
-        positions = LabeledImages([paths[i] for i in held_out], np.arange(len(held_out)), eval_transform(network.data_config))
+        positions = evaluation_images([paths[i] for i in held_out], np.arange(len(held_out)), network.data_config)
         fold_probabilities, readable = predict_probabilities(
             network.module, eval_loader(positions, batch_size=config.data.batch_size, workers=worker_count(config)),
             context.device, multilabel=multilabel)

@@ -88,10 +88,6 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB") if image.mode != "RGB" else image
 
 
-def load_rgb(path: Path) -> Image.Image:
-    return decode_image(read_bytes(path))
-
-
 def thumbnail_jpeg(path: Path, size: int = 160) -> bytes | None:
     """The image shrunk to fit `size`×`size` as JPEG bytes (EXIF-rotated), or None when it cannot be read."""
     try:

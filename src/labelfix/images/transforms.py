@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -66,11 +67,26 @@ def split_eval_transform(data_config: dict) -> SplitTransform:
     *resize_and_crop, to_tensor, normalize = steps
     if "ToTensor" not in type(to_tensor).__name__ or not isinstance(normalize, tv.Normalize):
         raise ValueError(f"unexpected evaluation transform {steps}: it should end with ToTensor and Normalize")
-    resize = next((step for step in resize_and_crop if isinstance(step, tv.Resize)), None)
-    decode_side = None if resize is None else int(max(np.atleast_1d(resize.size)))
     return SplitTransform(tv.Compose(resize_and_crop), torch.as_tensor(normalize.mean, dtype=torch.float32).view(-1, 1, 1),
                           torch.as_tensor(normalize.std, dtype=torch.float32).view(-1, 1, 1), data_config["input_size"][-1],
-                          decode_side)
+                          eval_decode_side(data_config))
+
+
+def eval_decode_side(data_config: dict) -> int | None:
+    """The longest side `eval_transform` resizes to (None when it does not resize): a JPEG may be decoded reduced
+    while both its sides stay at least this long (`images.io.open_image`'s `at_least`), and the resize still only
+    shrinks it."""
+    resize = next((step for step in eval_transform(data_config).transforms if isinstance(step, tv.Resize)), None)
+    return None if resize is None else int(max(np.atleast_1d(resize.size)))
+
+
+def train_decode_side(data_config: dict, augment: AugmentConfig) -> int:
+    """The shortest side a training image needs for `train_transform`'s smallest random crop (a share
+    `crop_scale[0]` of its area, aspect ratio 3:4) to still hold the input size's pixels on both sides: a larger JPEG
+    may be decoded reduced to it (`images.io.open_image`'s `at_least`). A 12-megapixel photo trained at 224 px with
+    the default crops (area share 0.35 and up) then decodes at a quarter of its side, 16× fewer pixels."""
+    side = max(data_config["input_size"][-2:])
+    return math.ceil(side / math.sqrt(0.75 * min(augment.crop_scale)))
 
 
 def train_transform(data_config: dict, augment: AugmentConfig):

@@ -12,12 +12,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from labelfix.config import TrainConfig
+from labelfix.config import AugmentConfig, TrainConfig
 from labelfix.dataset import Item, Manifest, ReaderOptions, read_dataset
 from labelfix.devices import default_batch_size, default_workers
 from labelfix.errors import ConfigError, DatasetError
-from labelfix.images.io import UnreadableImage, load_rgb
-from labelfix.images.transforms import eval_transform, train_transform
+from labelfix.images.io import UnreadableImage, open_image, read_bytes
+from labelfix.images.transforms import eval_decode_side, eval_transform, train_decode_side, train_transform
 from labelfix.training.distributed import Context
 from labelfix.training.network import Network
 from labelfix.training.splits import TRAIN, VAL, assign_splits, read_split_file, training_mask
@@ -27,10 +27,13 @@ log = logging.getLogger(__name__)
 
 class LabeledImages(Dataset):
     """(tensor, class index) per image file, or (tensor, 0/1 vector) for label sets; an unreadable file gives
-    (None, label) and is dropped by `collate`."""
+    (None, label) and is dropped by `collate`. With `decode_at_least`, a large JPEG is decoded reduced while both its
+    sides stay at least that long (`images.io.open_image`); `training_images` and `evaluation_images` set it to what
+    their transform needs."""
 
-    def __init__(self, paths: Sequence[Path], labels: np.ndarray, transform) -> None:
+    def __init__(self, paths: Sequence[Path], labels: np.ndarray, transform, decode_at_least: int | None = None) -> None:
         self.paths, self.labels, self.transform = list(paths), np.asarray(labels), transform
+        self.decode_at_least = decode_at_least
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -38,11 +41,21 @@ class LabeledImages(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor | None, int | np.ndarray]:
         label = self.labels[index] if self.labels.ndim == 2 else int(self.labels[index])
         try:
-            image = load_rgb(self.paths[index])
+            image, _ = open_image(read_bytes(self.paths[index]), self.decode_at_least)
         except UnreadableImage as error:
             log.warning("%s: skipped (%s)", self.paths[index], error)
             return None, label
         return self.transform(image), label
+
+
+def training_images(paths: Sequence[Path], labels: np.ndarray, data_config: dict, augment: AugmentConfig) -> LabeledImages:
+    """`paths` with `train_transform`, large JPEGs decoded reduced to what its smallest random crop needs."""
+    return LabeledImages(paths, labels, train_transform(data_config, augment), train_decode_side(data_config, augment))
+
+
+def evaluation_images(paths: Sequence[Path], labels: np.ndarray, data_config: dict) -> LabeledImages:
+    """`paths` with `eval_transform`, large JPEGs decoded reduced to the side it resizes to."""
+    return LabeledImages(paths, labels, eval_transform(data_config), eval_decode_side(data_config))
 
 
 def collate(batch: list[tuple]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -195,12 +208,11 @@ def batches_for_training(data: TrainingSet, network: Network, config: TrainConfi
                          context: Context) -> tuple[DataLoader, DataLoader | None]:
     """Train and validation loaders (validation None when there are no validation images)."""
     mixing = config.regularization.mixup > 0 or config.regularization.cutmix > 0
-    train_set = LabeledImages(data.paths(data.trained), data.labels(data.trained),
-                              train_transform(network.data_config, config.augment))
+    train_set = training_images(data.paths(data.trained), data.labels(data.trained), network.data_config, config.augment)
     train_batches = train_loader(train_set, batch_size=config.data.batch_size, workers=worker_count(config), seed=config.seed,
                                  context=context, balance=config.data.balance, drop_last=mixing)
     val_batches = None
     if data.validating.any():
-        val_set = LabeledImages(data.paths(data.validating), data.labels(data.validating), eval_transform(network.data_config))
+        val_set = evaluation_images(data.paths(data.validating), data.labels(data.validating), network.data_config)
         val_batches = eval_loader(val_set, batch_size=config.data.batch_size, workers=worker_count(config), context=context)
     return train_batches, val_batches

@@ -16,12 +16,12 @@ from torch.utils.data import DataLoader
 from labelfix.dataset.readers import IMAGE_EXTENSIONS, image_files_under
 from labelfix.devices import images_to, inference_autocast, network_to
 from labelfix.errors import DatasetError, ModelError
-from labelfix.images.transforms import eval_transform, tta_views
+from labelfix.images.transforms import tta_views
 from labelfix.issues.multilabel import label_set_text
 from labelfix.progress import NoProgress, Progress
 from labelfix.spreadsheet import safe_row
 from labelfix.training.checkpoint import Checkpoint
-from labelfix.training.data import LabeledImages, eval_loader
+from labelfix.training.data import eval_loader, evaluation_images
 from labelfix.training.ensemble import combine
 from labelfix.training.multilabel import labels_over_threshold, member_thresholds
 
@@ -74,8 +74,8 @@ def file_probabilities(checkpoint: Checkpoint, files: Sequence[Path], *, tta: bo
                        progress: Progress = NoProgress()) -> tuple[np.ndarray, np.ndarray]:
     """Softmax probabilities (R, K) of the readable files, and their positions (R,) in `files`."""
     positions = np.arange(len(files))  # carried as the "label", so rows of unreadable files can be told apart
-    batches = eval_loader(LabeledImages(files, positions, eval_transform(checkpoint.data_config)),
-                          batch_size=batch_size, workers=workers)
+    batches = eval_loader(evaluation_images(files, positions, checkpoint.data_config), batch_size=batch_size,
+                          workers=workers)
     with progress.task("predict", len(batches)) as advance:
         return predict_probabilities(checkpoint.network, batches, device or torch.device("cpu"), tta=tta,
                                      progress_advance=advance, multilabel=checkpoint.multilabel)
