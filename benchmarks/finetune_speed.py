@@ -3,6 +3,12 @@
     python benchmarks/finetune_speed.py --subset 10000
     python benchmarks/finetune_speed.py --subset 2000 --device cpu
 
+With `--network free` the network is a stand-in whose steps cost next to nothing (the means of a grid, two small
+linear layers), so the same three measure what the loop costs besides the network, on a CPU as well:
+labelfix's loop and the bare loop next to their loaders alone (decoding and augmenting in the workers, nothing
+else), each loop's ceiling. The main process then computes on one thread (a pool's threads would wait for the
+cores the workers hold at each of its tiny operations). Writes finetune_speed-<n>-<device>-free.json.
+
 All three train the whole network the scan's `--method finetune` trains (its backbone, input size, batch size and
 precision on this device), on the same CIFAR-10N images, in one run, after one training step has warmed the device
 up (timed and reported apart). The loops run two epochs each and their second epoch is compared: on an H200 the
@@ -23,9 +29,11 @@ import json
 import sys
 import time
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -37,10 +45,10 @@ from labelfix.dataset import read_dataset  # noqa: E402
 from labelfix.devices import default_workers, images_to, network_to, resolve_device  # noqa: E402
 from labelfix.images.resolution import auto_input_size, typical_short_side  # noqa: E402
 from labelfix.images.transforms import train_transform  # noqa: E402
-from labelfix.training.data import LabeledImages, collate, train_loader  # noqa: E402
+from labelfix.training.data import LabeledImages, collate, train_loader, training_images  # noqa: E402
 from labelfix.training.distributed import Context  # noqa: E402
 from labelfix.training.loop import Callback, Trainer, autocast_dtype  # noqa: E402
-from labelfix.training.network import build_network  # noqa: E402
+from labelfix.training.network import Network, build_network  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -58,12 +66,36 @@ class EpochSeconds(Callback):
         self.seconds.append(trainer.metrics["seconds"])
 
 
-def labelfix_epochs(paths, labels, n_classes: int, config, device: torch.device) -> list[float]:
+class FreeClassifier(nn.Module):
+    """A stand-in for the network whose training steps cost next to nothing: the mean colours of a 4×4 grid (of every
+    fourth pixel), a small linear layer, a linear classifier (found by `get_classifier`, as in timm models)."""
+
+    def __init__(self, n_classes: int) -> None:
+        super().__init__()
+        self.stem = nn.Linear(48, 32)
+        self.classifier = nn.Linear(32, n_classes)
+        self.num_classes = n_classes
+
+    def get_classifier(self) -> nn.Module:
+        return self.classifier
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        colours = nn.functional.adaptive_avg_pool2d(images[:, :, ::4, ::4], 4).flatten(1)
+        return self.classifier(nn.functional.relu(self.stem(colours)))
+
+
+def network_for(config, n_classes: int, free: bool) -> Network:
+    """The network the scan fine-tunes, or (`free`) its preprocessing around a `FreeClassifier`."""
+    network = build_network(config.model, n_classes, config.seed)
+    return replace(network, module=FreeClassifier(n_classes), architecture="free") if free else network
+
+
+def labelfix_epochs(paths, labels, n_classes: int, config, device: torch.device, free: bool = False) -> list[float]:
     """Seconds of each of two epochs of labelfix's Trainer (whole network, the scan's fine-tuning recipe)."""
     config = config.model_copy(update={"schedule": config.schedule.model_copy(update={"epochs": 2, "freeze_epochs": 0})})
-    network = build_network(config.model, n_classes, config.seed)
+    network = network_for(config, n_classes, free)
     context = Context(device=device)
-    images = LabeledImages(paths, labels, train_transform(network.data_config, config.augment))
+    images = training_images(paths, labels, network.data_config, config.augment)
     batches = train_loader(images, batch_size=config.data.batch_size, workers=config.data.workers, seed=config.seed,
                            context=context)
     timer = EpochSeconds()
@@ -71,9 +103,9 @@ def labelfix_epochs(paths, labels, n_classes: int, config, device: torch.device)
     return timer.seconds
 
 
-def _bare_model(config, n_classes: int, device: torch.device):
+def _bare_model(config, n_classes: int, device: torch.device, free: bool = False):
     """(network, its module on `device` in training mode)."""
-    network = build_network(config.model, n_classes, config.seed)
+    network = network_for(config, n_classes, free)
     return network, network_to(network.module, device).train()
 
 
@@ -85,14 +117,31 @@ def _bare_step(model, optimizer, images, targets, dtype):
     optimizer.step()
 
 
-def bare_epochs(paths, labels, n_classes: int, config, device: torch.device) -> tuple[list[float], float]:
+def bare_loader(paths, labels, network: Network, config, device: torch.device) -> DataLoader:
+    """What a hand-written loop feeds its network: every file decoded whole, timm's training transform."""
+    return DataLoader(LabeledImages(paths, labels, train_transform(network.data_config, config.augment)),
+                      batch_size=config.data.batch_size, shuffle=True, num_workers=config.data.workers,
+                      collate_fn=collate, pin_memory=device.type == "cuda")
+
+
+def loader_epoch_seconds(loader) -> list[float]:
+    """Seconds of each of two epochs of `loader` with nothing done to its batches."""
+    epoch_seconds = []
+    for _ in range(2):
+        start = time.perf_counter()
+        for _batch in loader:
+            pass
+        epoch_seconds.append(time.perf_counter() - start)
+    return epoch_seconds
+
+
+def bare_epochs(paths, labels, n_classes: int, config, device: torch.device,
+                free: bool = False) -> tuple[list[float], float]:
     """Seconds of each of two epochs of a bare timm loop, and images/s of its step on one batch kept on the device."""
-    network, model = _bare_model(config, n_classes, device)
+    network, model = _bare_model(config, n_classes, device, free)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     dtype = autocast_dtype(config.precision, device)
-    loader = DataLoader(LabeledImages(paths, labels, train_transform(network.data_config, config.augment)),
-                        batch_size=config.data.batch_size, shuffle=True, num_workers=config.data.workers,
-                        collate_fn=collate, pin_memory=device.type == "cuda")
+    loader = bare_loader(paths, labels, network, config, device)
     epoch_seconds = []
     for _ in range(2):
         start = time.perf_counter()
@@ -116,9 +165,9 @@ def bare_epochs(paths, labels, n_classes: int, config, device: torch.device) -> 
     return epoch_seconds, steps * len(targets) / (time.perf_counter() - start)
 
 
-def training_warmup(config, n_classes: int, size: int, device: torch.device) -> float:
+def training_warmup(config, n_classes: int, size: int, device: torch.device, free: bool = False) -> float:
     """Seconds of the process's first training step (CUDA loads its kernels then), before either loop is timed."""
-    _, model = _bare_model(config, n_classes, device)
+    _, model = _bare_model(config, n_classes, device, free)
     images = images_to(torch.zeros(config.data.batch_size, 3, size, size), device)
     targets = torch.zeros(config.data.batch_size, dtype=torch.long, device=device)
     start = time.perf_counter()
@@ -132,7 +181,12 @@ def main() -> None:
     parser.add_argument("--subset", type=int, default=10000)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--network", choices=("real", "free"), default="real",
+                        help="free: a stand-in whose steps cost next to nothing (the loop's own cost)")
     args = parser.parse_args()
+    free = args.network == "free"
+    if free:  # its tiny operations on one thread: the threads of a pool would wait for cores the workers hold
+        torch.set_num_threads(1)
 
     label_file, given, _ = data.cifar10n("aggre", args.subset)
     manifest = read_dataset(label_file)
@@ -147,19 +201,25 @@ def main() -> None:
         "workers": default_workers() if args.workers is None else args.workers})})
     n_classes = len(manifest.classes)
 
-    warmup_seconds = training_warmup(config, n_classes, size, device)
-    bare_seconds, network_rate = bare_epochs(paths, labels, n_classes, config, device)
-    labelfix_seconds = labelfix_epochs(paths, labels, n_classes, config, device)
+    warmup_seconds = training_warmup(config, n_classes, size, device, free)
+    bare_seconds, network_rate = bare_epochs(paths, labels, n_classes, config, device, free)
+    labelfix_seconds = labelfix_epochs(paths, labels, n_classes, config, device, free)
+    seconds = {"labelfix": labelfix_seconds, "bare_timm": bare_seconds}
+    if free:
+        network = network_for(config, n_classes, free=True)
+        seconds["bare_loader_alone"] = loader_epoch_seconds(bare_loader(paths, labels, network, config, device))
+        seconds["labelfix_loader_alone"] = loader_epoch_seconds(train_loader(
+            training_images(paths, labels, network.data_config, config.augment), batch_size=config.data.batch_size,
+            workers=config.data.workers, seed=config.seed, context=Context(device=device)))
     n = len(paths)
     result = {
         "images": n, "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "model": config.model.name, "input_size": size, "batch_size": config.data.batch_size,
+        "model": "free" if free else config.model.name, "input_size": size, "batch_size": config.data.batch_size,
         "workers": config.data.workers, "precision": str(autocast_dtype(config.precision, device) or "fp32"),
-        "images_per_second": {"labelfix": round(n / labelfix_seconds[1], 1), "bare_timm": round(n / bare_seconds[1], 1),
+        "images_per_second": {**{name: round(n / each[1], 1) for name, each in seconds.items()},
                               "network_alone": round(network_rate, 1)},
-        "epoch_seconds": {"labelfix": [round(x, 2) for x in labelfix_seconds],
-                          "bare_timm": [round(x, 2) for x in bare_seconds]},
+        "epoch_seconds": {name: [round(x, 2) for x in each] for name, each in seconds.items()},
         "labelfix_over_bare": round(bare_seconds[1] / labelfix_seconds[1], 3),
         "first_training_step_seconds": round(warmup_seconds, 2),
         "labelfix": labelfix.__version__,
@@ -167,11 +227,11 @@ def main() -> None:
     print(f"\nfine-tuning on {n} CIFAR-10N images (second epochs compared): {result['model']} at {size} px on "
           f"{result['device']} (batch {result['batch_size']}, {result['workers']} workers, {result['precision']})")
     for name, rate in result["images_per_second"].items():
-        print(f"{name:16}{rate:>10.1f} images/s")
+        print(f"{name:22}{rate:>10.1f} images/s")
     print(f"labelfix / bare timm: {result['labelfix_over_bare']:.2f}x (the process's first training step, "
           f"{result['first_training_step_seconds']} s, ran before both)")
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"finetune_speed-{n}-{device.type}.json"
+    path = RESULTS / f"finetune_speed-{n}-{device.type}{'-free' if free else ''}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {path}")
 

@@ -50,6 +50,8 @@ spyrun 110 spy-scan.txt - python3 benchmarks/cifar10n.py --labels aggre ${SMALL:
 step finetune speed $N10
 spyrun 120 spy-finetune.txt --subprocesses python3 benchmarks/finetune_speed.py --subset "$N10" 2>&1 \
   | grep -v py-spy | tail -6 | tee -a "$OUT/log.txt"
+step finetune loop without the network $N10
+timeout 60 python3 benchmarks/finetune_speed.py --subset "$N10" --network free 2>&1 | tail -7 | tee -a "$OUT/log.txt"
 step last stages aggre $N10  # what method auto runs on 10k CIFAR, on the GPU (17 min on 2 CPU cores)
 timeout 120 python3 benchmarks/cifar10n.py --labels aggre --subset "$N10" --set crossval.method=last_stages 2>&1 \
   | tail -7 | tee -a "$OUT/log.txt"

@@ -1,3 +1,5 @@
+import random
+
 import numpy as np
 import pytest
 import torch
@@ -5,7 +7,13 @@ from PIL import Image
 
 from labelfix.backbones import sized_data_config
 from labelfix.config import AugmentConfig
-from labelfix.images.transforms import eval_transform, split_eval_transform, train_decode_side, train_transform
+from labelfix.images.transforms import (
+    eval_transform,
+    split_eval_transform,
+    split_train_transform,
+    train_decode_side,
+    train_transform,
+)
 
 LITE0 = {"input_size": (3, 224, 224), "interpolation": "bicubic", "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5),
          "crop_pct": 0.875, "crop_mode": "center"}
@@ -62,3 +70,28 @@ def test_the_smallest_random_crop_of_an_image_reduced_for_training_keeps_the_inp
 
     assert smallest_crop_side(decode_side) >= side - 1
     assert smallest_crop_side(round(0.9 * decode_side)) < side - 1  # and no larger than it needs to be
+
+
+@pytest.mark.parametrize("augment", [AugmentConfig(), AugmentConfig(rotation=15, color_jitter=0.3, vflip=0.5)])
+def test_training_pixels_finished_on_the_device_equal_the_whole_training_transform(augment):
+    """The workers send uint8 pixels and the batch is normalised where it goes: the same random draws give the same
+    numbers, to the bit."""
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8))
+    whole, split = train_transform(LITE0, augment), split_train_transform(LITE0, augment)
+    for seed in range(3):
+        random.seed(seed), torch.manual_seed(seed)
+        expected = whole(image)
+        random.seed(seed), torch.manual_seed(seed)
+        pixels = split.to_pixels(image)
+        assert pixels.dtype == torch.uint8
+        assert torch.equal(split.finish(pixels[None])[0], expected)
+
+
+def test_random_erasing_runs_on_the_finished_batch():
+    split = split_train_transform(LITE0, AugmentConfig(random_erasing=1.0))
+    image = Image.fromarray(np.full((256, 256, 3), 128, dtype=np.uint8))
+    pixels = torch.stack([split.to_pixels(image) for _ in range(4)])
+    plain = split_train_transform(LITE0, AugmentConfig()).finish(pixels.clone())
+    erased = split.finish(pixels)
+    assert erased.shape == plain.shape == (4, 3, 224, 224)
+    assert all(not torch.equal(erased[i], plain[i]) for i in range(4))  # each image lost a patch

@@ -10,6 +10,7 @@ import numpy as np
 import timm.data
 import torch
 from PIL import Image
+from timm.data.random_erasing import RandomErasing
 from torchvision import transforms as tv
 
 from labelfix.config import AugmentConfig
@@ -38,9 +39,7 @@ class SplitTransform:
         """uint8 (C, H, W) at the input size; with `small_as_they_are`, an image no larger than the input size comes
         as it is, to be resized by `finish` on the device (a 32×32 image then travels in 1/25 of the bytes, and its
         worker skips the resize: 356 of about 700 µs per CIFAR image on one core)."""
-        if small_as_they_are and max(image.size) <= self.side:
-            return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)
-        return torch.from_numpy(np.array(self.resize_and_crop(image), dtype=np.uint8)).permute(2, 0, 1)
+        return uint8_pixels(image if small_as_they_are and max(image.size) <= self.side else self.resize_and_crop(image))
 
     def finish(self, pixels: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
         """A uint8 batch (B, C, side, side) from what `to_pixels` made (a batch, or a list of differently sized
@@ -57,19 +56,74 @@ class SplitTransform:
 
     def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) uint8 → float32 as ToTensor and Normalize make them."""
-        floats = pixels.to(torch.float32)  # in place from here on: the same numbers, one float batch less to fill
-        return floats.div_(255).sub_(self.mean.to(floats.device)).div_(self.std.to(floats.device))
+        return normalized_pixels(pixels, self.mean, self.std)
+
+
+@dataclass(frozen=True)
+class SplitTrainTransform:
+    """`train_transform` in two parts, as `SplitTransform` splits the evaluation one: `to_pixels` (its steps on PIL
+    images: random resized crop, flips, colour jitter, RandAugment, blur, rotation, perspective → uint8 (C, H, W), run
+    in the loader's workers) and `finish` (a uint8 batch → normalised float32, then random erasing; run where the
+    batch is, on the GPU under CUDA). The workers do about half the work and send a quarter of the bytes, and the
+    numbers are the whole transform's (random erasing draws from the main process's generators, not a worker's)."""
+
+    augment: Callable  # the steps on PIL images
+    mean: torch.Tensor  # (3, 1, 1)
+    std: torch.Tensor  # (3, 1, 1)
+    erasing: RandomErasing | None = None
+
+    def to_pixels(self, image: Image.Image) -> torch.Tensor:
+        return uint8_pixels(self.augment(image))
+
+    def finish(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) uint8 → the float32 batch the whole transform makes, randomly erased where it erases."""
+        floats = normalized_pixels(pixels, self.mean, self.std)
+        if self.erasing is None:
+            return floats
+        self.erasing.device = floats.device  # its random fill is drawn where the batch is
+        return self.erasing(floats)
+
+
+def uint8_pixels(image: Image.Image) -> torch.Tensor:
+    """An RGB PIL image as a uint8 tensor (C, H, W) (a view of its pixels in (H, W, C) order)."""
+    return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)
+
+
+def normalized_pixels(pixels: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) uint8 → float32 as ToTensor and Normalize make them (the same operations in the same order)."""
+    floats = pixels.to(torch.float32)  # in place from here on: the same numbers, one float batch less to fill
+    return floats.div_(255).sub_(mean.to(floats.device)).div_(std.to(floats.device))
 
 
 def split_eval_transform(data_config: dict) -> SplitTransform:
     """`eval_transform` split before its final ToTensor + Normalize (see `SplitTransform`)."""
-    steps = list(eval_transform(data_config).transforms)
-    *resize_and_crop, to_tensor, normalize = steps
-    if "ToTensor" not in type(to_tensor).__name__ or not isinstance(normalize, tv.Normalize):
-        raise ValueError(f"unexpected evaluation transform {steps}: it should end with ToTensor and Normalize")
-    return SplitTransform(tv.Compose(resize_and_crop), torch.as_tensor(normalize.mean, dtype=torch.float32).view(-1, 1, 1),
-                          torch.as_tensor(normalize.std, dtype=torch.float32).view(-1, 1, 1), data_config["input_size"][-1],
+    resize_and_crop, normalize, after = _split_at_to_tensor(eval_transform(data_config))
+    if after:
+        raise ValueError(f"unexpected steps after Normalize in the evaluation transform: {after}")
+    return SplitTransform(tv.Compose(resize_and_crop), *_mean_and_std(normalize), data_config["input_size"][-1],
                           eval_decode_side(data_config))
+
+
+def split_train_transform(data_config: dict, augment: AugmentConfig) -> SplitTrainTransform:
+    """`train_transform` split before its ToTensor + Normalize (see `SplitTrainTransform`)."""
+    steps, normalize, after = _split_at_to_tensor(train_transform(data_config, augment))
+    if any(not isinstance(step, RandomErasing) for step in after) or len(after) > 1:
+        raise ValueError(f"unexpected steps after Normalize in the training transform: {after}")
+    return SplitTrainTransform(tv.Compose(steps), *_mean_and_std(normalize), after[0] if after else None)
+
+
+def _split_at_to_tensor(transform: tv.Compose) -> tuple[list, tv.Normalize, list]:
+    """(the steps before ToTensor, the Normalize right after it, the steps after that)."""
+    steps = list(transform.transforms)
+    at = next((i for i, step in enumerate(steps) if "ToTensor" in type(step).__name__), None)
+    if at is None or at + 1 >= len(steps) or not isinstance(steps[at + 1], tv.Normalize):
+        raise ValueError(f"unexpected transform {steps}: it should have ToTensor followed by Normalize")
+    return steps[:at], steps[at + 1], steps[at + 2 :]
+
+
+def _mean_and_std(normalize: tv.Normalize) -> tuple[torch.Tensor, torch.Tensor]:
+    return (torch.as_tensor(normalize.mean, dtype=torch.float32).view(-1, 1, 1),
+            torch.as_tensor(normalize.std, dtype=torch.float32).view(-1, 1, 1))
 
 
 def eval_decode_side(data_config: dict) -> int | None:

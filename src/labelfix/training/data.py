@@ -4,7 +4,7 @@ shuffling or class balancing."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -14,10 +14,10 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from labelfix.config import AugmentConfig, TrainConfig
 from labelfix.dataset import Item, Manifest, ReaderOptions, read_dataset
-from labelfix.devices import default_batch_size, default_workers
+from labelfix.devices import default_batch_size, default_workers, images_to
 from labelfix.errors import ConfigError, DatasetError
 from labelfix.images.io import UnreadableImage, open_image, read_bytes
-from labelfix.images.transforms import eval_decode_side, eval_transform, train_decode_side, train_transform
+from labelfix.images.transforms import eval_decode_side, eval_transform, split_train_transform, train_decode_side
 from labelfix.training.distributed import Context
 from labelfix.training.network import Network
 from labelfix.training.splits import TRAIN, VAL, assign_splits, read_split_file, training_mask
@@ -29,11 +29,13 @@ class LabeledImages(Dataset):
     """(tensor, class index) per image file, or (tensor, 0/1 vector) for label sets; an unreadable file gives
     (None, label) and is dropped by `collate`. With `decode_at_least`, a large JPEG is decoded reduced while both its
     sides stay at least that long (`images.io.open_image`); `training_images` and `evaluation_images` set it to what
-    their transform needs."""
+    their transform needs. With `finish`, the transform makes uint8 pixels and `finish` turns a batch of them into
+    the network's input where the batch is (see `on_device`)."""
 
-    def __init__(self, paths: Sequence[Path], labels: np.ndarray, transform, decode_at_least: int | None = None) -> None:
+    def __init__(self, paths: Sequence[Path], labels: np.ndarray, transform, decode_at_least: int | None = None,
+                 finish: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         self.paths, self.labels, self.transform = list(paths), np.asarray(labels), transform
-        self.decode_at_least = decode_at_least
+        self.decode_at_least, self.finish = decode_at_least, finish
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -49,13 +51,23 @@ class LabeledImages(Dataset):
 
 
 def training_images(paths: Sequence[Path], labels: np.ndarray, data_config: dict, augment: AugmentConfig) -> LabeledImages:
-    """`paths` with `train_transform`, large JPEGs decoded reduced to what its smallest random crop needs."""
-    return LabeledImages(paths, labels, train_transform(data_config, augment), train_decode_side(data_config, augment))
+    """`paths` with `train_transform`, large JPEGs decoded reduced to what its smallest random crop needs; the workers
+    send uint8 pixels, normalised where the batch goes (`SplitTrainTransform`, `on_device`)."""
+    transform = split_train_transform(data_config, augment)
+    return LabeledImages(paths, labels, transform.to_pixels, train_decode_side(data_config, augment), transform.finish)
 
 
 def evaluation_images(paths: Sequence[Path], labels: np.ndarray, data_config: dict) -> LabeledImages:
     """`paths` with `eval_transform`, large JPEGs decoded reduced to the side it resizes to."""
     return LabeledImages(paths, labels, eval_transform(data_config), eval_decode_side(data_config))
+
+
+def on_device(images: torch.Tensor, batches: Iterable, device: torch.device) -> torch.Tensor:
+    """A batch of `batches` on `device` as the network takes it: uint8 pixels of `training_images` are normalised
+    (and randomly erased) there; float batches (from any other loader or iterable) come as they are."""
+    images = images_to(images, device)
+    finish = getattr(getattr(batches, "dataset", None), "finish", None)
+    return images if finish is None else finish(images)
 
 
 def collate(batch: list[tuple]) -> tuple[torch.Tensor, torch.Tensor]:

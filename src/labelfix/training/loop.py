@@ -23,6 +23,7 @@ from labelfix.config import TrainConfig
 from labelfix.devices import images_to, network_to
 from labelfix.seeding import numpy_global_state
 from labelfix.training import distributed
+from labelfix.training.data import on_device
 from labelfix.training.distributed import Context
 from labelfix.training.schedule import Schedule, make_optimizer
 
@@ -199,7 +200,8 @@ class Trainer:
         return total / max(count, 1)
 
     def _forward(self, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        images, targets = images_to(images, self.context.device), targets.to(self.context.device, non_blocking=True)
+        images = on_device(images, self.train_batches, self.context.device)
+        targets = targets.to(self.context.device, non_blocking=True)
         if self.mixer is not None:
             if len(targets) % 2:  # MixUp pairs images: an odd last batch loses one
                 images, targets = images[:-1], targets[:-1]

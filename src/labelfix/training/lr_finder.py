@@ -18,7 +18,7 @@ from labelfix import plots
 from labelfix.config import OptimizerConfig, TrainConfig
 from labelfix.devices import resolve_device
 from labelfix.seeding import seed_everything
-from labelfix.training.data import batches_for_training, read_training_set, with_device_batch_size
+from labelfix.training.data import batches_for_training, on_device, read_training_set, with_device_batch_size
 from labelfix.training.distributed import Context
 from labelfix.training.loop import loss_functions, parameter_groups, set_frozen, set_train_mode
 from labelfix.training.network import Network, build_network
@@ -69,7 +69,7 @@ def find_lr(network: nn.Module, batches: DataLoader, loss_function: nn.Module, o
         for lr, (images, targets) in zip(lrs, stream):
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss = loss_function(network(images.to(device)).float(), targets.to(device))
+            loss = loss_function(network(on_device(images, batches, device)).float(), targets.to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
