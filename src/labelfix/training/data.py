@@ -17,7 +17,7 @@ from labelfix.dataset import Item, Manifest, ReaderOptions, read_dataset
 from labelfix.devices import default_batch_size, default_workers, images_to
 from labelfix.errors import ConfigError, DatasetError
 from labelfix.images.io import UnreadableImage, open_image, read_bytes
-from labelfix.images.transforms import eval_decode_side, eval_transform, split_train_transform, train_decode_side
+from labelfix.images.transforms import split_eval_transform, split_train_transform, train_decode_side
 from labelfix.training.distributed import Context
 from labelfix.training.network import Network
 from labelfix.training.splits import TRAIN, VAL, assign_splits, read_split_file, training_mask
@@ -58,13 +58,16 @@ def training_images(paths: Sequence[Path], labels: np.ndarray, data_config: dict
 
 
 def evaluation_images(paths: Sequence[Path], labels: np.ndarray, data_config: dict) -> LabeledImages:
-    """`paths` with `eval_transform`, large JPEGs decoded reduced to the side it resizes to."""
-    return LabeledImages(paths, labels, eval_transform(data_config), eval_decode_side(data_config))
+    """`paths` with `eval_transform`, large JPEGs decoded reduced to the side it resizes to; the workers send uint8
+    pixels, normalised where the batch goes (`SplitTransform`, `on_device`)."""
+    transform = split_eval_transform(data_config)
+    return LabeledImages(paths, labels, transform.to_pixels, transform.decode_side, transform.normalize)
 
 
 def on_device(images: torch.Tensor, batches: Iterable, device: torch.device) -> torch.Tensor:
-    """A batch of `batches` on `device` as the network takes it: uint8 pixels of `training_images` are normalised
-    (and randomly erased) there; float batches (from any other loader or iterable) come as they are."""
+    """A batch of `batches` on `device` as the network takes it: uint8 pixels of `training_images` and
+    `evaluation_images` are normalised (training: and randomly erased) there; float batches (from any other loader
+    or iterable) come as they are."""
     images = images_to(images, device)
     finish = getattr(getattr(batches, "dataset", None), "finish", None)
     return images if finish is None else finish(images)
@@ -126,8 +129,7 @@ def eval_loader(dataset: LabeledImages, *, batch_size: int, workers: int, contex
     indices = list(range(len(dataset)))
     if context is not None and context.distributed:
         indices = indices[context.rank :: context.world_size]
-    return DataLoader(torch.utils.data.Subset(dataset, indices), batch_size=batch_size, num_workers=workers,
-                      collate_fn=collate, shuffle=False)
+    return DataLoader(dataset, batch_size=batch_size, sampler=indices, num_workers=workers, collate_fn=collate)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from labelfix.config import TrainConfig
-from labelfix.devices import images_to, network_to
+from labelfix.devices import network_to
 from labelfix.seeding import numpy_global_state
 from labelfix.training import distributed
 from labelfix.training.data import on_device
@@ -233,7 +233,7 @@ class Trainer:
             for images, targets in self.val_batches:
                 if not len(targets):
                     continue
-                images, targets = images_to(images, self.context.device), targets.to(self.context.device)
+                images, targets = on_device(images, self.val_batches, self.context.device), targets.to(self.context.device)
                 logits = self.eval_network(images).float()
                 if self.multilabel:
                     loss += nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="sum").item()

@@ -14,14 +14,14 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from labelfix.dataset.readers import IMAGE_EXTENSIONS, image_files_under
-from labelfix.devices import images_to, inference_autocast, network_to
+from labelfix.devices import inference_autocast, network_to
 from labelfix.errors import DatasetError, ModelError
 from labelfix.images.transforms import tta_views
 from labelfix.issues.multilabel import label_set_text
 from labelfix.progress import NoProgress, Progress
 from labelfix.spreadsheet import safe_row
 from labelfix.training.checkpoint import Checkpoint
-from labelfix.training.data import eval_loader, evaluation_images
+from labelfix.training.data import eval_loader, evaluation_images, on_device
 from labelfix.training.ensemble import combine
 from labelfix.training.multilabel import labels_over_threshold, member_thresholds
 
@@ -51,7 +51,7 @@ def predict_probabilities(network: nn.Module, batches: DataLoader, device: torch
     with torch.inference_mode(), inference_autocast(device, reduced=device.type == "cuda"):
         for images, targets in batches:
             if len(targets):
-                images = images_to(images, device)
+                images = on_device(images, batches, device)
                 views = tta_views(images) if tta else [images]
                 probabilities.append(torch.stack([activation(network(v).float()) for v in views]).mean(0).cpu().numpy())
                 labels.append(targets.numpy())
