@@ -264,7 +264,9 @@ class TrainConfig(_Section):
     regularization: RegularizationConfig = RegularizationConfig()
     augment: AugmentConfig = AugmentConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field("auto", description="auto: bf16 (or fp16) on CUDA, fp32 on the CPU")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto: bf16 (or fp16) on CUDA, bf16 on CPUs that compute it natively (AMX, AVX-512 BF16), "
+        "else fp32")
     device: str = "auto"
     deterministic: bool = Field(False, description="deterministic GPU kernels (slower); CPU runs are deterministic anyway")
     tensorboard: bool = False

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from labelfix.devices import reduced_precision
 from labelfix.training.data import batches_for_training, read_training_set
 from labelfix.training.distributed import Context
-from labelfix.training.loop import Trainer, backbone_parameters, head_parameters, parameter_groups
+from labelfix.training.loop import Trainer, autocast_dtype, backbone_parameters, head_parameters, parameter_groups
 from labelfix.training.network import build_network
 
 
@@ -70,3 +71,11 @@ def test_the_batch_size_follows_the_device_unless_configured():
     assert config.data.batch_size is None  # the given config is left as it was
     chosen = config.model_copy(update={"data": config.data.model_copy(update={"batch_size": 8})})
     assert with_device_batch_size(chosen, torch.device("cuda")).data.batch_size == 8
+
+
+def test_mixed_precision_on_a_cpu_is_bf16_where_it_is_native_or_asked_for():
+    cpu = torch.device("cpu")
+    assert autocast_dtype("auto", cpu) == reduced_precision(cpu)  # bf16 with AMX / AVX-512 BF16, else fp32
+    assert autocast_dtype("bf16", cpu) == torch.bfloat16
+    assert autocast_dtype("fp16", cpu) is None and autocast_dtype("fp32", cpu) is None
+    assert autocast_dtype("fp32", torch.device("cuda")) is None and autocast_dtype("fp16", torch.device("cuda")) == torch.float16

@@ -58,7 +58,7 @@ def train(
     cutmix: Annotated[Optional[float], typer.Option(help="CutMix alpha [default: 0, off].")] = None,
     ema_decay: Annotated[Optional[float], typer.Option(help="EMA of the weights, e.g. 0.999 [default: 0, off].")] = None,
     tta: Annotated[Optional[bool], typer.Option("--tta", help="Evaluate with test-time augmentation (flips, crops).")] = None,
-    precision: Annotated[Optional[str], typer.Option(help="auto, fp32, bf16 or fp16 (mixed precision on CUDA only).")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="auto, fp32, bf16 or fp16 (auto: bf16 or fp16 on CUDA, bf16 on CPUs with native bf16, else fp32; fp16 on CUDA only).")] = None,
     tensorboard: Annotated[Optional[bool], typer.Option("--tensorboard", help="Also log to <out>/tensorboard.")] = None,
     deterministic: Annotated[Optional[bool], typer.Option("--deterministic", help="Deterministic GPU kernels (slower).")] = None,
     device: DeviceOption = None,

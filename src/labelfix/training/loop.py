@@ -20,7 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from labelfix.config import TrainConfig
-from labelfix.devices import network_to
+from labelfix.devices import network_to, reduced_precision
 from labelfix.seeding import numpy_global_state
 from labelfix.training import distributed
 from labelfix.training.data import on_device
@@ -110,9 +110,13 @@ class SmoothedBinaryCrossEntropy(nn.Module):
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """Mixed precision on CUDA only: bf16 where supported (auto), else fp16; None means fp32."""
-    if device.type != "cuda" or precision == "fp32":
+    """Mixed precision: on CUDA bf16 where supported (auto), else fp16; on a CPU bf16 where it computes bf16
+    natively (auto: AMX or AVX-512 BF16, `devices.reduced_precision`) or when asked for (fp16 is not offered there).
+    None means fp32."""
+    if precision == "fp32" or device.type not in ("cuda", "cpu"):
         return None
+    if device.type == "cpu":
+        return reduced_precision(device) if precision == "auto" else (torch.bfloat16 if precision == "bf16" else None)
     if precision == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16 if precision == "bf16" else torch.float16
