@@ -100,8 +100,10 @@ def split_eval_transform(data_config: dict) -> SplitTransform:
     resize_and_crop, normalize, after = _split_at_to_tensor(eval_transform(data_config))
     if after:
         raise ValueError(f"unexpected steps after Normalize in the evaluation transform: {after}")
+    resize = next((step for step in resize_and_crop if isinstance(step, tv.Resize)), None)
+    decode_side = None if resize is None else int(max(np.atleast_1d(resize.size)))
     return SplitTransform(tv.Compose(resize_and_crop), *_mean_and_std(normalize), data_config["input_size"][-1],
-                          eval_decode_side(data_config))
+                          decode_side)
 
 
 def split_train_transform(data_config: dict, augment: AugmentConfig) -> SplitTrainTransform:
@@ -124,14 +126,6 @@ def _split_at_to_tensor(transform: tv.Compose) -> tuple[list, tv.Normalize, list
 def _mean_and_std(normalize: tv.Normalize) -> tuple[torch.Tensor, torch.Tensor]:
     return (torch.as_tensor(normalize.mean, dtype=torch.float32).view(-1, 1, 1),
             torch.as_tensor(normalize.std, dtype=torch.float32).view(-1, 1, 1))
-
-
-def eval_decode_side(data_config: dict) -> int | None:
-    """The longest side `eval_transform` resizes to (None when it does not resize): a JPEG may be decoded reduced
-    while both its sides stay at least this long (`images.io.open_image`'s `at_least`), and the resize still only
-    shrinks it."""
-    resize = next((step for step in eval_transform(data_config).transforms if isinstance(step, tv.Resize)), None)
-    return None if resize is None else int(max(np.atleast_1d(resize.size)))
 
 
 def train_decode_side(data_config: dict, augment: AugmentConfig) -> int:

@@ -116,7 +116,7 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     if precision == "fp32" or device.type not in ("cuda", "cpu"):
         return None
     if device.type == "cpu":
-        return reduced_precision(device) if precision == "auto" else (torch.bfloat16 if precision == "bf16" else None)
+        return {"auto": reduced_precision(device), "bf16": torch.bfloat16}.get(precision)
     if precision == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16 if precision == "bf16" else torch.float16
