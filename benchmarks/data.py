@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -98,3 +100,12 @@ def parse_sets(items: list[str]) -> dict:
         except json.JSONDecodeError:
             options[key] = text
     return options
+
+
+def seconds_to_iterate(batches: Iterable) -> float:
+    """Seconds to draw every batch of `batches` (a DataLoader: its workers' decoding and transforms) and do nothing
+    with them."""
+    start = time.perf_counter()
+    for _ in batches:
+        pass
+    return time.perf_counter() - start

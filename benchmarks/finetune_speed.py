@@ -124,17 +124,6 @@ def bare_loader(paths, labels, network: Network, config, device: torch.device) -
                       collate_fn=collate, pin_memory=device.type == "cuda")
 
 
-def loader_epoch_seconds(loader) -> list[float]:
-    """Seconds of each of two epochs of `loader` with nothing done to its batches."""
-    epoch_seconds = []
-    for _ in range(2):
-        start = time.perf_counter()
-        for _batch in loader:
-            pass
-        epoch_seconds.append(time.perf_counter() - start)
-    return epoch_seconds
-
-
 def bare_epochs(paths, labels, n_classes: int, config, device: torch.device,
                 free: bool = False) -> tuple[list[float], float]:
     """Seconds of each of two epochs of a bare timm loop, and images/s of its step on one batch kept on the device."""
@@ -207,10 +196,13 @@ def main() -> None:
     seconds = {"labelfix": labelfix_seconds, "bare_timm": bare_seconds}
     if free:
         network = network_for(config, n_classes, free=True)
-        seconds["bare_loader_alone"] = loader_epoch_seconds(bare_loader(paths, labels, network, config, device))
-        seconds["labelfix_loader_alone"] = loader_epoch_seconds(train_loader(
-            training_images(paths, labels, network.data_config, config.augment), batch_size=config.data.batch_size,
-            workers=config.data.workers, seed=config.seed, context=Context(device=device)))
+        loaders = {"bare_loader_alone": bare_loader(paths, labels, network, config, device),
+                   "labelfix_loader_alone": train_loader(
+                       training_images(paths, labels, network.data_config, config.augment),
+                       batch_size=config.data.batch_size, workers=config.data.workers, seed=config.seed,
+                       context=Context(device=device))}
+        for name, loader in loaders.items():  # two epochs each, as the loops ran
+            seconds[name] = [data.seconds_to_iterate(loader) for _ in range(2)]
     n = len(paths)
     result = {
         "images": n, "device": str(device),

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,13 +32,6 @@ from labelfix.training.data import eval_loader, evaluation_images, training_imag
 RESULTS = Path(__file__).resolve().parent / "results"
 LITE0 = {"input_size": (3, 224, 224), "interpolation": "bicubic", "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5),
          "crop_pct": 0.875, "crop_mode": "center"}
-
-
-def loader_seconds(images, *, batch_size: int, workers: int) -> float:
-    start = time.perf_counter()
-    for _ in eval_loader(images, batch_size=batch_size, workers=workers):  # file order: the same work each time
-        pass
-    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -67,7 +59,8 @@ def main() -> None:
             reduced_side = images.decode_at_least
             for decoding, side in (("whole", None), ("reduced", reduced_side)):
                 images.decode_at_least = side
-                seconds[kind][decoding].append(loader_seconds(images, batch_size=args.batch_size, workers=workers))
+                batches = eval_loader(images, batch_size=args.batch_size, workers=workers)  # file order: the same work
+                seconds[kind][decoding].append(data.seconds_to_iterate(batches))
             images.decode_at_least = reduced_side
 
     n = len(paths)

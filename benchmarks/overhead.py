@@ -90,12 +90,8 @@ class DecodeAndResize(Dataset):
 
 
 def decode_and_resize_seconds(paths: list[Path], size: int, workers: int, batch_size: int) -> float:
-    loader = DataLoader(DecodeAndResize(paths, size), batch_size=batch_size, num_workers=workers,
-                        collate_fn=lambda batch: batch)
-    start = time.perf_counter()
-    for _ in loader:
-        pass
-    return time.perf_counter() - start
+    return data.seconds_to_iterate(DataLoader(DecodeAndResize(paths, size), batch_size=batch_size, num_workers=workers,
+                                              collate_fn=lambda batch: batch))
 
 
 def main() -> None:
