@@ -5,7 +5,7 @@ machine.
 Measured (README, "Defaults are measured"): on images the frozen features describe well (the digits example,
 hymenoptera) the head agrees with the given labels on 90%+ of images and fine-tuning the last stages ranks no
 better at 10-25× the time; on 32-pixel photos (CIFAR-10N, 10,000 images) the head agrees on about 76% and the last stages rank
-label errors better (AUROC 0.943 against 0.912, 10.3 minutes against about 1.2 on 2 CPU cores, with one stage
+label errors better (AUROC 0.943 against 0.912, 8.5 minutes against about 1.5 on 2 CPU cores, with one stage
 more for a set this small: `one_more_stage`).
 
 Larger sets of small images fit the same budget by fewer epochs and, past it, a smaller input (`last_stages_epochs`,

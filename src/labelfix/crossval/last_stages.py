@@ -29,6 +29,7 @@ from labelfix.backbones import Backbone
 from labelfix.crossval.probabilities import FLOOR, normalized
 from labelfix.errors import ModelError
 from labelfix.progress import NoProgress, Progress
+from labelfix.training.activations import relu6_from_output
 from labelfix.training.loop import SmoothedBinaryCrossEntropy
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,8 @@ def top_network(backbone: Backbone, n_classes: int, *, seed: int, fold_norms: bo
                 peak_weight: float = 0.0) -> nn.Module:
     """A copy of the backbone that takes activations at its split point (the modules before it are identities)
     with a new classifier of `n_classes` outputs, in eval mode (batch-norm statistics frozen), its batch norms folded
-    into the convolutions before them (`fold_norms`, where that leaves the outputs unchanged) and its depthwise
-    filters frozen; with `peak_weight`, inside `PeakAndMeanLogits` (where the model pools and then classifies;
+    into the convolutions before them (`fold_norms`, where that leaves the outputs unchanged), its depthwise
+    filters frozen and its in-place ReLU6 activations taking their gradient from their output (`relu6_from_output`); with `peak_weight`, inside `PeakAndMeanLogits` (where the model pools and then classifies;
     otherwise as it is, with a warning).
 
     Raises ModelError for an architecture whose forward pass does not simply chain its modules (most ViTs).
@@ -111,6 +112,7 @@ def top_network(backbone: Backbone, n_classes: int, *, seed: int, fold_norms: bo
             log.info("%s: its batch norms are not folded into the convolutions (the outputs would change)",
                      backbone.name)
     freeze_depthwise(network)
+    relu6_from_output(network)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         network.reset_classifier(n_classes)
