@@ -90,8 +90,8 @@ class CrossValidationConfig(_Section):
     )
     last_stages_runs: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
         "auto", description="networks trained per fold for method last_stages, their probabilities averaged; auto: "
-        "as many as fit the work of one run on about 10,000 small images (16,000 at 128 px), at most 4: 1 for 10,000 "
-        "images at 160 px, 2 for 5,000, 3 for 3,000, 4 for 2,500 or fewer"
+        "as many as fit the work of one run on about 12,800 small images (20,000 at 128 px), at most 4: 1 for more "
+        "than 6,400 images at 160 px, 2 for 4,267-6,400, 3 for 3,201-4,266, 4 for 3,200 or fewer"
     )
     last_stages_lr: float = Field(1e-3, gt=0, description="peak learning rate (AdamW, one-cycle) for method last_stages")
     peak_weight: float = Field(
@@ -100,8 +100,8 @@ class CrossValidationConfig(_Section):
     )
     last_stages_split: str = Field(
         "auto", description="for method last_stages: the module after which the network is fine-tuned (e.g. "
-        "blocks.5); auto: the end of the last but one feature stage, or for up to about 10,000 small images (work "
-        "16,000 at 128 px) the block before it where that keeps the resolution (lite0: blocks.3 instead of blocks.4): "
+        "blocks.5); auto: the end of the last but one feature stage, or for up to about 12,800 small images (work "
+        "20,000 at 128 px) the block before it where that keeps the resolution (lite0: blocks.3 instead of blocks.4): "
         "one stage more fine-tuned, for twice the folds' time"
     )
     finetune_epochs: int = Field(3, ge=1, description="epochs per fold for method finetune / ensemble")

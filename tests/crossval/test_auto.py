@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from labelfix.crossval.auto import choose_method, input_side_for_last_stages, last_stages_epochs, last_stages_runs
+from labelfix.crossval.auto import (
+    choose_method,
+    input_side_for_last_stages,
+    last_stages_epochs,
+    last_stages_runs,
+    one_more_stage,
+)
 
 DEFAULTS = dict(below=0.85, max_images=20000, split_problem=None)  # a smaller budget than the default 80,000
 
@@ -62,9 +68,17 @@ def test_small_images_are_embedded_at_128_px_when_that_is_what_fits(images, auto
     assert input_side_for_last_stages(images, auto_side, 80000) == side
 
 
+@pytest.mark.parametrize(("images", "side", "more"), [
+    (12800, 160, True), (12801, 160, False), (20000, 128, True), (20001, 128, False), (6500, 224, True), (6600, 224, False),
+])
+def test_sets_of_up_to_about_12800_small_images_fine_tune_one_stage_more(images, side, more):
+    assert one_more_stage(images, side) is more
+
+
 @pytest.mark.parametrize(("images", "side", "runs"), [
-    (50000, 160, 1), (10240, 160, 1), (10000, 160, 1), (5000, 160, 2), (3000, 160, 3), (2500, 160, 4), (40, 160, 4),
-    (10000, 128, 1), (8000, 128, 2), (3000, 224, 1), (1500, 224, 3),  # a 224-px image is 3x the work
+    (50000, 160, 1), (12800, 160, 1), (6401, 160, 1), (6400, 160, 2), (4267, 160, 2), (4266, 160, 3),
+    (3201, 160, 3), (3200, 160, 4), (40, 160, 4),
+    (20000, 128, 1), (10000, 128, 2), (6000, 224, 1), (3000, 224, 2), (2000, 224, 3),  # a 224-px image is 3x the work
 ])
 def test_smaller_sets_average_more_runs_in_the_same_work(images, side, runs):
     assert last_stages_runs(images, side) == runs
