@@ -90,8 +90,9 @@ def top_network(backbone: Backbone, n_classes: int, *, seed: int, fold_norms: bo
     """A copy of the backbone that takes activations at its split point (the modules before it are identities)
     with a new classifier of `n_classes` outputs, in eval mode (batch-norm statistics frozen), its batch norms folded
     into the convolutions before them (`fold_norms`, where that leaves the outputs unchanged), its depthwise
-    filters frozen and its in-place ReLU6 activations taking their gradient from their output (`relu6_from_output`); with `peak_weight`, inside `PeakAndMeanLogits` (where the model pools and then classifies;
-    otherwise as it is, with a warning).
+    filters frozen and its in-place ReLU6 activations taking their gradient from their output (`relu6_from_output`);
+    with `peak_weight`, inside `PeakAndMeanLogits` (where the model pools and then classifies; otherwise as it is,
+    with a warning).
 
     Raises ModelError for an architecture whose forward pass does not simply chain its modules (most ViTs).
     """
