@@ -91,6 +91,21 @@ def by_name(name: str, subset: int | None = None, enlarge: int = 4) -> Path:
     raise SystemExit(f"unknown dataset {name}: one of {', '.join(DATASETS)}")
 
 
+def add_dataset_arguments(parser, dataset: str, subset: int) -> None:
+    """`--dataset` (one of DATASETS), `--subset` (cifar10n) and `--enlarge` (large-photos), as `by_name` takes them."""
+    parser.add_argument("--dataset", default=dataset, choices=DATASETS)
+    parser.add_argument("--subset", type=int, default=subset, help="cifar10n: this many images")
+    parser.add_argument("--enlarge", type=int, default=4, help="large-photos: hymenoptera's photos this many times larger")
+
+
+def dataset_of(args) -> tuple[Path, dict, str]:
+    """The parsed `add_dataset_arguments`' folder or label file, their facts for a result JSON, and a file-name
+    part: "cifar10n-10000", "large-photos-x4", "hymenoptera"."""
+    facts = {"dataset": args.dataset, **({"enlarge": args.enlarge} if args.dataset == "large-photos" else {})}
+    suffix = {"cifar10n": f"-{args.subset}", "large-photos": f"-x{args.enlarge}"}.get(args.dataset, "")
+    return by_name(args.dataset, args.subset, args.enlarge), facts, args.dataset + suffix
+
+
 def parse_sets(items: list[str]) -> dict:
     """`--set KEY=VALUE` arguments as a dict, each value read as JSON where it is (numbers, true, lists)."""
     options = {}

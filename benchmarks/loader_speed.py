@@ -23,33 +23,30 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import data  # noqa: E402
 
-from labelfix.backbones import sized_data_config  # noqa: E402
+from labelfix.backbones import load_backbone, sized_data_config  # noqa: E402
 from labelfix.config import AugmentConfig  # noqa: E402
 from labelfix.dataset import read_dataset  # noqa: E402
 from labelfix.devices import default_workers  # noqa: E402
 from labelfix.training.data import eval_loader, evaluation_images, training_images  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-LITE0 = {"input_size": (3, 224, 224), "interpolation": "bicubic", "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5),
-         "crop_pct": 0.875, "crop_mode": "center"}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", default="large-photos", choices=data.DATASETS)
-    parser.add_argument("--subset", type=int, default=2000, help="cifar10n: this many images")
-    parser.add_argument("--enlarge", type=int, default=4, help="large-photos: hymenoptera's photos this many times larger")
+    data.add_dataset_arguments(parser, "large-photos", subset=2000)
     parser.add_argument("--input-size", type=int, default=224)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    paths = read_dataset(data.by_name(args.dataset, args.subset, args.enlarge)).paths
+    path, facts, name = data.dataset_of(args)
+    paths = read_dataset(path).paths
     for file in paths:
         file.read_bytes()
     workers = default_workers() if args.workers is None else args.workers
-    config = sized_data_config(LITE0, args.input_size)
+    config = sized_data_config(load_backbone("lite0").data_config, args.input_size)
     labels = np.zeros(len(paths), dtype=int)
     loaders = {"training": training_images(paths, labels, config, AugmentConfig()),
                "evaluation": evaluation_images(paths, labels, config)}
@@ -69,8 +66,7 @@ def main() -> None:
                    "speedup": round(min(seconds[kind]["whole"]) / min(seconds[kind]["reduced"]), 2),
                    "seconds": {decoding: [round(t, 2) for t in times] for decoding, times in seconds[kind].items()}}
             for kind, images in loaders.items()}
-    result = {"dataset": args.dataset, **({"enlarge": args.enlarge} if args.dataset == "large-photos" else {}),
-              "images": n, "input_size": args.input_size, "workers": workers, "batch_size": args.batch_size,
+    result = {**facts, "images": n, "input_size": args.input_size, "workers": workers, "batch_size": args.batch_size,
               "repeats": args.repeats, "loaders": rows}
     print(f"{n} images of {args.dataset}, {args.input_size} px, {workers} workers (images/s, best of {args.repeats})")
     print(f"{'loader':12s} {'decode side':>12s} {'whole':>8s} {'reduced':>8s} {'speed-up':>9s}")
@@ -78,7 +74,6 @@ def main() -> None:
         print(f"{kind:12s} {row['decode_at_least']!s:>12s} {row['whole_images_per_second']:8.1f} "
               f"{row['reduced_images_per_second']:8.1f} {row['speedup']:8.2f}x")
     RESULTS.mkdir(exist_ok=True)
-    name = args.dataset + (f"-x{args.enlarge}" if args.dataset == "large-photos" else "")
     (RESULTS / f"loader_speed-{name}.json").write_text(json.dumps(result, indent=2) + "\n")
 
 

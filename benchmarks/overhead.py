@@ -96,16 +96,14 @@ def decode_and_resize_seconds(paths: list[Path], size: int, workers: int, batch_
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", default="cifar10n", choices=data.DATASETS)
-    parser.add_argument("--subset", type=int, default=10000, help="cifar10n: this many images")
-    parser.add_argument("--enlarge", type=int, default=4, help="large-photos: hymenoptera's photos this many times larger")
+    data.add_dataset_arguments(parser, "cifar10n", subset=10000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--feature-dim", type=int, default=None,
                         help="embedding length (default lite0's, 1,712; neighbours and cross-validation grow with it)")
     args = parser.parse_args()
 
-    path = data.by_name(args.dataset, args.subset, args.enlarge)
+    path, facts, dataset_name = data.dataset_of(args)
     paths = read_dataset(path).paths
     for file in paths:  # the same page-cache state for every measurement
         file.read_bytes()
@@ -124,7 +122,7 @@ def main() -> None:
 
     n = len(paths)
     result = {
-        "dataset": args.dataset, **({"enlarge": args.enlarge} if args.dataset == "large-photos" else {}),
+        **facts,
         "images": n, "input_size": size, "workers": workers, "batch_size": args.batch_size,
         "torch_threads": torch.get_num_threads(), "omp_wait_policy": os.environ["OMP_WAIT_POLICY"],
         "feature_dim": cold.record["model"]["feature_dim"],
@@ -149,8 +147,7 @@ def main() -> None:
     print("cold stages: " + ", ".join(f"{k} {v}" for k, v in result["scan_cold_stages"].items()))
     print("warm stages: " + ", ".join(f"{k} {v}" for k, v in result["scan_warm_stages"].items()))
     RESULTS.mkdir(exist_ok=True)
-    suffix = {"cifar10n": f"-{args.subset}", "large-photos": f"-x{args.enlarge}"}.get(args.dataset, "")
-    name = f"overhead-{args.dataset}{suffix}{f'-dim{args.feature_dim}' if args.feature_dim else ''}.json"
+    name = f"overhead-{dataset_name}{f'-dim{args.feature_dim}' if args.feature_dim else ''}.json"
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {RESULTS / name}")
 
