@@ -52,16 +52,28 @@ def test_the_approximate_search_finds_most_true_neighbours_and_reports_exact_dis
     assert (np.diff(approximate.distances, axis=1) >= -1e-6).all()
 
 
-def test_the_torch_search_finds_what_faiss_finds():
-    """The exact search a CUDA device runs (here on the CPU): the same neighbours and distances."""
+def test_the_exact_search_finds_what_a_whole_search_finds(monkeypatch):
+    """Half the similarity matrix in blocks (here of 7 rows, the last one short): the neighbours and similarities of
+    faiss's search over the whole matrix, each pair's similarity the same both ways."""
+    import faiss
     import torch
 
-    points = _clusters()
+    monkeypatch.setattr(neighbors_module, "CPU_BLOCK", 7)
+    points = np.random.default_rng(0).normal(0, 1, (64, 16))  # 10 blocks; no exact copies, whose order is a tie
     unit = neighbors_module.normalize(points - points.mean(axis=0))
-    found = neighbors_module._drop_self(*_indices_and_distances(neighbors_module.search_torch(unit, 4, torch.device("cpu"))), 3)
-    expected = neighbors_module._drop_self(*_indices_and_distances(neighbors_module._search_faiss(unit, 4)), 3)
+    similarities, indices = neighbors_module.exact_search(unit, 5, torch.device("cpu"))
+    index = faiss.IndexFlatIP(unit.shape[1])
+    index.add(unit)
+    expected_similarities, expected_indices = index.search(unit, 5)
+    found = neighbors_module._drop_self(indices, 1 - similarities, 4)
+    expected = neighbors_module._drop_self(expected_indices.astype(np.int64), 1 - expected_similarities, 4)
     assert (found.indices == expected.indices).all()
     np.testing.assert_allclose(found.distances, expected.distances, atol=1e-5)
+    assert (np.diff(similarities, axis=1) <= 0).all()
+    for row, (others, values) in enumerate(zip(indices, similarities)):
+        for other, value in zip(others, values):
+            if row in indices[other]:
+                assert similarities[other, list(indices[other]).index(row)] == value
 
 
 def _indices_and_distances(search):
