@@ -28,7 +28,7 @@ from labelfix.backbones import load_backbone, with_input_size  # noqa: E402
 from labelfix.dataset import read_dataset  # noqa: E402
 from labelfix.features.cache import EmbeddingCache, default_cache_dir  # noqa: E402
 from labelfix.features.embed import compute_features  # noqa: E402
-from labelfix.features.neighbors import _drop_self, exact_search, normalize  # noqa: E402
+from labelfix.features.neighbors import _drop_self, centred_unit_rows, exact_search  # noqa: E402
 from labelfix.pipeline import NEIGHBORS_K  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -81,7 +81,7 @@ def main() -> None:
           f"{'other sets':>12}")
     for n in args.subset:
         part = embeddings[:n]
-        unit = np.ascontiguousarray(normalize(part - part.mean(axis=0)))
+        unit = centred_unit_rows(part)
         result = compare(unit, args.repeats)
         results.append(result)
         print(f"{n:>8}{result['seconds']['faiss_whole']:>16}{result['seconds']['labelfix_half']:>18}"

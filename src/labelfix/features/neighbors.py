@@ -49,6 +49,15 @@ def normalize(embeddings: np.ndarray) -> np.ndarray:
     return (embeddings / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
+def centred_unit_rows(embeddings: np.ndarray) -> np.ndarray:
+    """`normalize(embeddings - their mean)` as one new float32 matrix: the rows scaled in place, a chunk at a time,
+    instead of three more copies of the whole (50,000 × 1,712: 340 MB each)."""
+    unit = embeddings - embeddings.mean(axis=0)
+    for rows in _chunks(len(unit)):
+        unit[rows] /= np.maximum(np.linalg.norm(unit[rows], axis=1, keepdims=True), 1e-12)
+    return np.ascontiguousarray(unit, dtype=np.float32)
+
+
 def nearest_neighbors(embeddings: np.ndarray, k: int = 10, device: torch.device | None = None) -> Neighbors:
     """k nearest neighbours of every row of `embeddings` (N, D) among the others; on a CUDA `device`, found there.
 
@@ -62,7 +71,7 @@ def nearest_neighbors(embeddings: np.ndarray, k: int = 10, device: torch.device 
     on_gpu = device is not None and device.type == "cuda" and _fits_on(device, embeddings)
     if n > EXACT_SEARCH_LIMIT and not on_gpu:
         return _approximate(embeddings, k)
-    unit = np.ascontiguousarray(normalize(embeddings - embeddings.mean(axis=0)))
+    unit = centred_unit_rows(embeddings)
     similarities, indices = exact_search(unit, k + 1, device if on_gpu else torch.device("cpu"))
     return _drop_self(indices, 1.0 - similarities, k)
 
