@@ -47,6 +47,8 @@ timeout 100 python3 benchmarks/throughput.py --dataset cifar10n --subset "$N10" 
 step scan aggre "${SMALL:-all}"
 spyrun 110 spy-scan.txt - python3 benchmarks/cifar10n.py --labels aggre ${SMALL:+--subset $SMALL} 2>&1 \
   | grep -v py-spy | tail -7 | tee -a "$OUT/log.txt"
+step neighbours  # on the embeddings the scan just cached: the half-matrix search against the whole one it replaced
+timeout 60 python3 benchmarks/neighbors.py --subset $N10 ${SMALL:-50000} 2>&1 | tail -4 | tee -a "$OUT/log.txt"
 step finetune speed $N10
 spyrun 120 spy-finetune.txt --subprocesses python3 benchmarks/finetune_speed.py --subset "$N10" 2>&1 \
   | grep -v py-spy | tail -6 | tee -a "$OUT/log.txt"
