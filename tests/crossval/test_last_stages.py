@@ -17,6 +17,7 @@ from labelfix.crossval.last_stages import (
     fit_top,
     fold_batch_norms,
     last_stages_out_of_fold_probabilities,
+    stored_activations,
     top_network,
 )
 from labelfix.errors import ModelError
@@ -78,6 +79,19 @@ def test_training_on_some_rows_equals_training_on_a_copy_of_them(tiny_backbone):
     for (name, trained), copied in zip(networks[0].state_dict().items(), networks[1].state_dict().values()):
         torch.testing.assert_close(trained, copied, msg=name)
     assert not torch.equal(networks[0].conv_head.weight, top_network(tiny_backbone, 2, seed=0).conv_head.weight)
+
+
+def test_on_a_cpu_the_activations_stay_where_they_are_and_a_tensor_of_them_trains_as_the_array(tiny_backbone):
+    images, labels = _two_kinds_of_images(8)
+    activations = _activations(tiny_backbone, images)
+    stored = stored_activations(activations, torch.device("cpu"))
+    assert stored.data_ptr() == activations.ctypes.data
+    networks = [top_network(tiny_backbone, 2, seed=0) for _ in range(2)]
+    options = dict(epochs=2, learning_rate=1e-2, weight_decay=0.05, batch_size=4, label_smoothing=0.1)
+    fit_top(networks[0], activations, labels, torch.Generator().manual_seed(0), **options)
+    fit_top(networks[1], stored, labels, torch.Generator().manual_seed(0), **options)
+    for (name, from_array), from_tensor in zip(networks[0].state_dict().items(), networks[1].state_dict().values()):
+        assert torch.equal(from_array, from_tensor), name
 
 
 def test_batch_norms_that_do_not_follow_their_convolution_are_not_folded():
