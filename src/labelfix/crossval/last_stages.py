@@ -206,13 +206,16 @@ def fit_top(network: nn.Module, activations: np.ndarray | torch.Tensor, labels: 
     loss_function = (SmoothedBinaryCrossEntropy(label_smoothing) if multilabel
                      else LabelSmoothingCrossEntropy(smoothing=label_smoothing))
     for _ in range(epochs):
+        # the epoch's order and views drawn at once (the same numbers as batch by batch) and moved once: a copy from
+        # the host at each step would make it wait for the device
         order = torch.randperm(len(rows), generator=generator)
+        views = torch.randint(0, stored.shape[1], (len(rows),), generator=generator)
+        order_there, views_there, order_here = order.to(stored.device), views.to(stored.device), order.to(device)
         for start in range(0, len(rows), batch_size):
-            batch = order[start : start + batch_size]
-            views = torch.randint(0, stored.shape[1], (len(batch),), generator=generator)
-            picked = stored[stored_rows[batch.to(stored.device)], views.to(stored.device)]
+            part = slice(start, start + batch_size)
+            picked = stored[stored_rows[order_there[part]], views_there[part]]
             inputs = picked.to(device, non_blocking=True).float().contiguous(memory_format=torch.channels_last)
-            loss = loss_function(network(inputs), targets[batch.to(device)])
+            loss = loss_function(network(inputs), targets[order_here[part]])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
