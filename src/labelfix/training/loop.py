@@ -232,7 +232,9 @@ class Trainer:
             return {}
         distributed.share_buffers(self.eval_network, self.context)
         self.eval_network.eval()
-        loss, correct, count, scores, truths = 0.0, 0.0, 0.0, [], []
+        # summed on the device in float64 (each batch's float32 sum added as the host would add it), read once
+        sums = torch.zeros(2, dtype=torch.float64, device=self.context.device)  # loss, correct
+        count, scores, truths = 0.0, [], []
         with torch.inference_mode(), self._precision():
             for images, targets in self.val_batches:
                 if not len(targets):
@@ -240,15 +242,16 @@ class Trainer:
                 images, targets = on_device(images, self.val_batches, self.context.device), targets.to(self.context.device)
                 logits = self.eval_network(images).float()
                 if self.multilabel:
-                    loss += nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="sum").item()
-                    correct += ((logits > 0) == (targets > 0.5)).sum().item()
+                    sums[0] += nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="sum").double()
+                    sums[1] += ((logits > 0) == (targets > 0.5)).sum()
                     count += targets.numel()
                     scores.append(logits.sigmoid().cpu().numpy())
                     truths.append(targets.cpu().numpy())
                 else:
-                    loss += nn.functional.cross_entropy(logits, targets, reduction="sum").item()
-                    correct += (logits.argmax(1) == targets).sum().item()
+                    sums[0] += nn.functional.cross_entropy(logits, targets, reduction="sum").double()
+                    sums[1] += (logits.argmax(1) == targets).sum()
                     count += len(targets)
+        loss, correct = sums.tolist()
         if not self.multilabel:
             loss, correct, count = distributed.sum_over_processes([loss, correct, count], self.context)
             return {"val_loss": loss / max(count, 1), "val_accuracy": correct / max(count, 1)}
