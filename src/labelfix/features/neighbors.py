@@ -84,8 +84,8 @@ def exact_search(unit: np.ndarray, k: int, device: torch.device) -> tuple[np.nda
     `_block_side` rows at a time: each block gives its rows their best k columns and, transposed, its columns
     their best k rows, which are merged into every row's running best k: half the products of a whole search, and
     sim(a, b) is sim(b, a) to the bit. On 2 cores, lite0's embeddings of CIFAR-10N (`benchmarks/neighbors.py`):
-    10,000 in 1.08 s and 50,000 in 24.1 s, against 1.39 s and 34.9 s for faiss's whole search (`IndexFlatIP`),
-    with the same neighbours (the order of two near-equal ones swapped in 2 of 50,000 rows)."""
+    10,000 in 1.1 s and 50,000 in 24 s, against 1.4 s and 35 s for faiss's whole search (`IndexFlatIP`), with the
+    same neighbours (the order of two near-equal ones swapped in 2 of 50,000 rows)."""
     import torch
 
     matrix = torch.as_tensor(unit, device=device)
