@@ -27,7 +27,7 @@ import data  # noqa: E402
 
 from labelfix.backbones import load_backbone, with_input_size  # noqa: E402
 from labelfix.dataset import read_dataset  # noqa: E402
-from labelfix.devices import resolve_device  # noqa: E402
+from labelfix.devices import exact_fp32_matmul, resolve_device  # noqa: E402
 from labelfix.features.cache import EmbeddingCache, default_cache_dir  # noqa: E402
 from labelfix.features.embed import compute_features  # noqa: E402
 from labelfix.features.neighbors import _drop_self, centred_unit_rows, exact_search  # noqa: E402
@@ -45,7 +45,8 @@ def faiss_whole(unit: np.ndarray, k: int, device: torch.device) -> tuple[np.ndar
 
 def torch_whole(unit: np.ndarray, k: int, device: torch.device, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     matrix = torch.as_tensor(unit, device=device)
-    tops = [torch.topk(matrix[start : start + block] @ matrix.T, k, dim=1) for start in range(0, len(unit), block)]
+    with exact_fp32_matmul():  # full fp32 products, as labelfix's search
+        tops = [torch.topk(matrix[start : start + block] @ matrix.T, k, dim=1) for start in range(0, len(unit), block)]
     return (torch.cat([top.values for top in tops]).cpu().numpy(),
             torch.cat([top.indices for top in tops]).cpu().numpy().astype(np.int64))
 
@@ -55,7 +56,6 @@ def compare(unit: np.ndarray, repeats: int, device: torch.device) -> dict:
     before = "torch_whole" if device.type == "cuda" else "faiss_whole"
     searches = {before: torch_whole if device.type == "cuda" else faiss_whole, "labelfix_half": exact_search}
     seconds: dict[str, list[float]] = {name: [] for name in searches}
-    torch.backends.cuda.matmul.allow_tf32 = False  # full fp32 products, as labelfix's search
     for _ in range(repeats):
         for name, search in searches.items():
             if device.type == "cuda":
