@@ -52,6 +52,29 @@ def large_photos(enlarge: int = 4) -> Path:
     return target
 
 
+def many_photos(copies: int = 10) -> Path:
+    """hymenoptera's photos at their own size (about 500 × 375), each saved `copies` times as a different JPEG
+    (quality 90; copy k cropped by k pixels at the top and left, mirrored when k is odd), in the same class folders,
+    made once: a set of real-photo decodes large enough that a scan's fixed costs (loading the model, writing the
+    outputs) no longer hide the cost per image. The copies are near duplicates of each other, and flagged as such."""
+    from PIL import Image, ImageOps
+
+    source = hymenoptera()
+    target = BENCH_CACHE / f"hymenoptera-{copies}-copies"
+    marker = target / ".made"
+    if not marker.exists():
+        for path in sorted(source.rglob("*.jpg")):
+            with Image.open(path) as image:
+                image = image.convert("RGB")
+                for k in range(copies):
+                    out = target / path.relative_to(source).with_name(f"{path.stem}-{k}.jpg")
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    copy = image.crop((k, k, image.width, image.height))
+                    (ImageOps.mirror(copy) if k % 2 else copy).save(out, quality=90)
+        marker.touch()
+    return target
+
+
 def cifar10n_labels() -> dict[str, np.ndarray]:
     with np.load(SHARED_DATA / "cifar10n" / "labels.npz", allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
@@ -76,34 +99,41 @@ def cifar10n(labels: str = "aggre", subset: int | None = None, seed: int = 0) ->
     return label_file, arrays[labels][chosen], arrays["clean"][chosen]
 
 
-DATASETS = ("hymenoptera", "cifar10n", "large-photos")  # what the throughput benchmarks take by name (`by_name`)
+# what the throughput benchmarks take by name (`by_name`)
+DATASETS = ("hymenoptera", "cifar10n", "large-photos", "many-photos")
 
 
-def by_name(name: str, subset: int | None = None, enlarge: int = 4) -> Path:
+def by_name(name: str, subset: int | None = None, enlarge: int = 4, copies: int = 10) -> Path:
     """The folder or label file of one of DATASETS: cifar10n's `aggre` labels (`subset` images), large-photos
-    enlarged `enlarge` times."""
+    enlarged `enlarge` times, many-photos with `copies` of each photo."""
     if name == "hymenoptera":
         return hymenoptera()
     if name == "cifar10n":
         return cifar10n("aggre", subset)[0]
     if name == "large-photos":
         return large_photos(enlarge)
+    if name == "many-photos":
+        return many_photos(copies)
     raise SystemExit(f"unknown dataset {name}: one of {', '.join(DATASETS)}")
 
 
 def add_dataset_arguments(parser, dataset: str, subset: int) -> None:
-    """`--dataset` (one of DATASETS), `--subset` (cifar10n) and `--enlarge` (large-photos), as `by_name` takes them."""
+    """`--dataset` (one of DATASETS), `--subset` (cifar10n), `--enlarge` (large-photos) and `--copies` (many-photos),
+    as `by_name` takes them."""
     parser.add_argument("--dataset", default=dataset, choices=DATASETS)
     parser.add_argument("--subset", type=int, default=subset, help="cifar10n: this many images")
     parser.add_argument("--enlarge", type=int, default=4, help="large-photos: hymenoptera's photos this many times larger")
+    parser.add_argument("--copies", type=int, default=10, help="many-photos: this many variants of each hymenoptera photo")
 
 
 def dataset_of(args) -> tuple[Path, dict, str]:
     """The parsed `add_dataset_arguments`' folder or label file, their facts for a result JSON, and a file-name
-    part: "cifar10n-10000", "large-photos-x4", "hymenoptera"."""
-    facts = {"dataset": args.dataset, **({"enlarge": args.enlarge} if args.dataset == "large-photos" else {})}
-    suffix = {"cifar10n": f"-{args.subset}", "large-photos": f"-x{args.enlarge}"}.get(args.dataset, "")
-    return by_name(args.dataset, args.subset, args.enlarge), facts, args.dataset + suffix
+    part: "cifar10n-10000", "large-photos-x4", "many-photos-10", "hymenoptera"."""
+    facts = {"dataset": args.dataset, **({"enlarge": args.enlarge} if args.dataset == "large-photos" else {}),
+             **({"copies": args.copies} if args.dataset == "many-photos" else {})}
+    suffix = {"cifar10n": f"-{args.subset}", "large-photos": f"-x{args.enlarge}",
+              "many-photos": f"-{args.copies}"}.get(args.dataset, "")
+    return by_name(args.dataset, args.subset, args.enlarge, args.copies), facts, args.dataset + suffix
 
 
 def parse_sets(items: list[str]) -> dict:

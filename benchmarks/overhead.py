@@ -4,6 +4,7 @@ decode-and-resize alone, stage by stage.
     python benchmarks/overhead.py --dataset cifar10n --subset 10000
     python benchmarks/overhead.py --dataset hymenoptera
     python benchmarks/overhead.py --dataset large-photos --enlarge 4
+    python benchmarks/overhead.py --dataset many-photos --copies 10   # 3,960 photos of about 500 × 375
 
 The free backbone keeps the real preprocessing (lite0's, at the scan's input size) and returns embeddings as
 long as lite0's (1,712 numbers: a fixed projection of a 4×4 grid of mean colours), so every other stage does its
