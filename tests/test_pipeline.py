@@ -6,12 +6,14 @@ import sqlite3
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import labelfix
 from helpers import color_image, file_states, make_color_folders, write_jsonl
 from labelfix import pipeline
 from labelfix.config import ScanConfig
 from labelfix.dataset import read_dataset
+from labelfix.devices import reduced_precision
 from labelfix.errors import DatasetError
 from labelfix.features import embed as embed_module
 from labelfix.features.embed import compute_features
@@ -221,6 +223,7 @@ def test_method_auto_fine_tunes_the_last_stages_when_the_head_agrees_too_little(
     assert chosen["last_stages_epochs"] == 3  # auto, for so few images
     assert chosen["last_stages_split"] == "blocks.3"  # auto: one stage more, for so few images
     assert chosen["last_stages_runs"] == 4  # auto: the most runs, for so few images
+    assert chosen["last_stages_precision"] == ("fp32" if reduced_precision(torch.device("cpu")) is None else "bf16")
     assert chosen["embedding_out_of_fold_accuracy"] < 1.0
     assert {"embed_activations", "last_stages"} <= set(result.record["timings_seconds"])
     worst = result.issues.dropna(subset=["label_score"]).sort_values("label_score")["path"].head(len(scanned.planted))

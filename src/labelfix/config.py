@@ -44,7 +44,8 @@ class EmbeddingConfig(_Section):
     device: str = "auto"
     precision: Literal["auto", "fp32"] = Field(
         "auto", description="auto: the forward pass in fp16 on CUDA and in bf16 on CPUs that compute it natively "
-        "(AMX or AVX-512 BF16), else fp32; fp32: full precision everywhere (slower)"
+        "(AMX or AVX-512 BF16), else fp32, and the last stages' folds under bf16 autocast where the device computes "
+        "bf16; fp32: full precision everywhere (slower)"
     )
     cache_dir: Path | None = None
     engine: Literal["local", "ray"] = Field(

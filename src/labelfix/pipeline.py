@@ -182,6 +182,7 @@ def scan(
         method_record["last_stages_epochs"] = _last_stages_epochs(config, len(labels))
         method_record["last_stages_runs"] = _last_stages_runs(config, len(labels), backbone)
         method_record["last_stages_split"] = backbone.split_module
+        method_record["last_stages_precision"] = _last_stages_precision(device, backbone)
     _, key, value = _agreement(probabilities, labels)
     record["quality"] = {key: round(value, 4)}
     if multilabel:
@@ -223,6 +224,12 @@ def _cross_validate(method: str, folded: _Folded, manifest: Manifest, activation
         return blend(probabilities, neighbor_label_share(folded.neighbors, labels), cv.neighbor_weight)
     vote = neighbor_vote(folded.neighbors, labels, len(manifest.classes))
     return normalized(blend(probabilities, vote, cv.neighbor_weight))
+
+
+def _last_stages_precision(device, backbone: Backbone) -> str:
+    from labelfix.crossval.last_stages import training_dtype
+
+    return "fp32" if training_dtype(device, backbone.reduced_precision) is None else "bf16"
 
 
 def _out_of_fold(method: str, manifest: Manifest, activations: np.ndarray | None, embeddings: np.ndarray,

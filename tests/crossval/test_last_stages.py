@@ -9,17 +9,22 @@ import numpy as np
 import pytest
 import torch
 
+import labelfix.crossval.last_stages as last_stages
 from labelfix.backbones import load_backbone, with_input_size
 from labelfix.crossval.folds import assign_folds
 from labelfix.crossval.last_stages import (
+    InFloat32,
     PeakAndMeanLogits,
     _reproduces,
     fit_top,
     fold_batch_norms,
     last_stages_out_of_fold_probabilities,
     stored_activations,
+    strided_depthwise_in_fp32,
     top_network,
+    training_dtype,
 )
+from labelfix.devices import reduced_precision
 from labelfix.errors import ModelError
 
 
@@ -131,6 +136,47 @@ def test_folds_learn_what_they_never_saw_and_are_seeded(tiny_backbone):
     assert not np.array_equal(first, other)
     np.testing.assert_allclose(first.sum(axis=1), 1.0)
     assert (first.argmax(axis=1) == labels).mean() >= 0.9  # chance is 0.5
+
+
+def test_the_folds_train_in_bf16_where_the_device_computes_it_and_reduced_precision_is_allowed(monkeypatch):
+    cpu = torch.device("cpu")
+    assert training_dtype(cpu) == reduced_precision(cpu)  # bf16 on CPUs with AMX or AVX-512 BF16, else None: fp32
+    assert training_dtype(cpu, reduced_precision=False) is None  # embedding.precision fp32
+    monkeypatch.setattr(last_stages, "autocast_dtype", lambda precision, device: torch.float16)  # a GPU without bf16
+    assert training_dtype(torch.device("cuda")) is None  # fp16 would need gradient scaling
+
+
+def test_strided_depthwise_convolutions_run_in_fp32_under_autocast_and_nothing_else_changes(tiny_backbone):
+    network = top_network(tiny_backbone, 2, seed=0)
+    strided = [name for name, module in network.named_modules() if isinstance(module, torch.nn.Conv2d)
+               and module.groups == module.in_channels > 1 and max(module.stride) > 1]
+    assert strided  # test_efficientnet: blocks.4.0.conv_dw
+    inputs = torch.as_tensor(_activations(tiny_backbone, _two_kinds_of_images(2)[0])[:, 0]).float()
+    with torch.inference_mode():
+        expected = network(inputs)
+        strided_depthwise_in_fp32(network)
+        assert [name for name, module in network.named_modules() if isinstance(module, InFloat32)] == strided
+        assert torch.equal(network(inputs), expected)
+        convolution = network.get_submodule(strided[0])
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert convolution(torch.rand(1, convolution.module.in_channels, 4, 4)).dtype == torch.float32
+            assert network(inputs).dtype == torch.bfloat16  # the rest runs in bf16
+
+
+def test_folds_trained_in_bf16_learn_and_are_seeded_on_any_cpu(tiny_backbone, monkeypatch):
+    monkeypatch.setattr(last_stages, "training_dtype", lambda device, reduced=True: torch.bfloat16)
+    images, labels = _two_kinds_of_images(48)
+    activations = _activations(tiny_backbone, images)
+    folds = assign_folds(labels, 3, 0)
+    options = {"epochs": 8, "learning_rate": 3e-3, "batch_size": 16, "seed": 1}
+    first = last_stages_out_of_fold_probabilities(activations, labels, folds, 2, tiny_backbone, **options)
+    np.testing.assert_array_equal(first, last_stages_out_of_fold_probabilities(activations, labels, folds, 2,
+                                                                               tiny_backbone, **options))
+    np.testing.assert_allclose(first.sum(axis=1), 1.0)
+    assert (first.argmax(axis=1) == labels).mean() >= 0.9  # chance is 0.5
+    monkeypatch.setattr(last_stages, "training_dtype", lambda device, reduced=True: None)
+    assert not np.array_equal(first, last_stages_out_of_fold_probabilities(activations, labels, folds, 2,
+                                                                           tiny_backbone, **options))  # fp32
 
 
 def test_runs_average_networks_of_their_own_seeds(tiny_backbone):
