@@ -164,7 +164,7 @@ def test_strided_depthwise_convolutions_run_in_fp32_under_autocast_and_nothing_e
 
 
 def test_folds_trained_in_bf16_learn_and_are_seeded_on_any_cpu(tiny_backbone, monkeypatch):
-    monkeypatch.setattr(last_stages, "training_dtype", lambda device, reduced=True: torch.bfloat16)
+    monkeypatch.setattr(last_stages, "training_dtype", lambda device, reduced_precision=True: torch.bfloat16)
     images, labels = _two_kinds_of_images(48)
     activations = _activations(tiny_backbone, images)
     folds = assign_folds(labels, 3, 0)
@@ -174,7 +174,7 @@ def test_folds_trained_in_bf16_learn_and_are_seeded_on_any_cpu(tiny_backbone, mo
                                                                                tiny_backbone, **options))
     np.testing.assert_allclose(first.sum(axis=1), 1.0)
     assert (first.argmax(axis=1) == labels).mean() >= 0.9  # chance is 0.5
-    monkeypatch.setattr(last_stages, "training_dtype", lambda device, reduced=True: None)
+    monkeypatch.setattr(last_stages, "training_dtype", lambda device, reduced_precision=True: None)
     assert not np.array_equal(first, last_stages_out_of_fold_probabilities(activations, labels, folds, 2,
                                                                            tiny_backbone, **options))  # fp32
 
