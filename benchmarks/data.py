@@ -38,18 +38,10 @@ def large_photos(enlarge: int = 4) -> Path:
     real photos of that size, which take longer to decode."""
     from PIL import Image
 
-    source = hymenoptera()
-    target = BENCH_CACHE / f"hymenoptera-x{enlarge}"
-    marker = target / ".made"
-    if not marker.exists():
-        for path in sorted(source.rglob("*.jpg")):
-            out = target / path.relative_to(source)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            with Image.open(path) as image:
-                image = image.convert("RGB")
-                image.resize((image.width * enlarge, image.height * enlarge), Image.Resampling.BICUBIC).save(out, quality=90)
-        marker.touch()
-    return target
+    def enlarged(stem, image):
+        yield f"{stem}.jpg", image.resize((image.width * enlarge, image.height * enlarge), Image.Resampling.BICUBIC)
+
+    return _from_hymenoptera_photos(BENCH_CACHE / f"hymenoptera-x{enlarge}", enlarged)
 
 
 def many_photos(copies: int = 10) -> Path:
@@ -57,20 +49,30 @@ def many_photos(copies: int = 10) -> Path:
     (quality 90; copy k cropped by k pixels at the top and left, mirrored when k is odd), in the same class folders,
     made once: a set of real-photo decodes large enough that a scan's fixed costs (loading the model, writing the
     outputs) no longer hide the cost per image. The copies are near duplicates of each other, and flagged as such."""
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
+
+    def copied(stem, image):
+        for k in range(copies):
+            copy = image.crop((k, k, image.width, image.height))
+            yield f"{stem}-{k}.jpg", ImageOps.mirror(copy) if k % 2 else copy
+
+    return _from_hymenoptera_photos(BENCH_CACHE / f"hymenoptera-{copies}-copies", copied)
+
+
+def _from_hymenoptera_photos(target: Path, variants) -> Path:
+    """`target` with, for each of hymenoptera's .jpg photos, the (file name, RGB image) pairs `variants(stem, image)`
+    gives saved as JPEG (quality 90) in the photo's class folder; made once."""
+    from PIL import Image
 
     source = hymenoptera()
-    target = BENCH_CACHE / f"hymenoptera-{copies}-copies"
     marker = target / ".made"
     if not marker.exists():
         for path in sorted(source.rglob("*.jpg")):
             with Image.open(path) as image:
-                image = image.convert("RGB")
-                for k in range(copies):
-                    out = target / path.relative_to(source).with_name(f"{path.stem}-{k}.jpg")
+                for name, variant in variants(path.stem, image.convert("RGB")):
+                    out = target / path.relative_to(source).with_name(name)
                     out.parent.mkdir(parents=True, exist_ok=True)
-                    copy = image.crop((k, k, image.width, image.height))
-                    (ImageOps.mirror(copy) if k % 2 else copy).save(out, quality=90)
+                    variant.save(out, quality=90)
         marker.touch()
     return target
 
