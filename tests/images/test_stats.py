@@ -57,3 +57,18 @@ def test_percentiles_from_the_histogram_equal_numpys_to_the_last_bit():
         histogram = np.bincount(values, minlength=256)
         for q in ([1, 99], [0, 50, 100], [2.5, 37.5, 62.5]):
             assert histogram_percentiles(histogram, q).tolist() == np.percentile(values, q).tolist()
+
+
+def test_images_longer_than_383_pixels_are_measured_on_a_copy_reduced_by_the_nearest_whole_factor():
+    """Up to 383 px every pixel counts; 384-639 px a copy halved, 640-895 px a third: 192-319 px long."""
+    from labelfix.images.stats import laplacian_std
+
+    names = ("brightness", "brightness_p1", "brightness_p99", "entropy", "sharpness", "colorfulness")
+    for size, factor in (((500, 375), 2), ((384, 200), 2), ((700, 300), 3)):
+        photo = _photo(size=size)
+        measured, reduced = image_statistics(photo), image_statistics(photo.reduce(factor))
+        assert [measured[name] for name in names] == [reduced[name] for name in names]
+        assert (measured["width"], measured["height"]) == size
+        assert measured["pixel_hash"] != reduced["pixel_hash"]  # the stored size is hashed too
+    whole = _photo(size=(383, 287))
+    assert image_statistics(whole)["sharpness"] == round(laplacian_std(np.asarray(whole.convert("L"))), 5)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torchvision import transforms as tv
 
 from labelfix.backbones import sized_data_config
 from labelfix.config import AugmentConfig
@@ -29,6 +30,20 @@ def test_uint8_pixels_normalised_on_the_device_equal_the_whole_transform(config)
         pixels = split.to_pixels(image)
         assert pixels.dtype == torch.uint8 and pixels.shape == (3, config["input_size"][1], config["input_size"][2])
         assert torch.equal(split.normalize(pixels[None])[0], whole(image))
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_a_batch_is_normalised_to_the_same_numbers_in_its_own_memory_format(channels_last):
+    """Batches of 7 images (not a whole number of the CPU's chunks), either layout: the numbers ToTensor and
+    Normalize give each image, to the last bit."""
+    split = split_eval_transform(IMAGENET)
+    pixels = torch.randint(0, 256, (7, 3, 5, 6), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    batch = pixels.contiguous(memory_format=torch.channels_last) if channels_last else pixels
+    floats = split.normalize(batch)
+    for image, normalised in zip(pixels, floats):
+        expected = tv.Normalize(IMAGENET["mean"], IMAGENET["std"])(tv.ToTensor()(image.permute(1, 2, 0).numpy()))
+        assert torch.equal(normalised, expected)
+    assert floats.is_contiguous(memory_format=torch.channels_last) == channels_last
 
 
 @pytest.mark.parametrize(("config", "side"), [(LITE0, 256), (sized_data_config(LITE0, 160), 160)])

@@ -56,7 +56,7 @@ def open_image(data: bytes, at_least: int | None = None) -> tuple[Image.Image, d
         raise UnreadableImage(f"corrupt or truncated image ({error})") from None
     decoded = image.size
     try:
-        image = ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)  # not in place, an unrotated image is copied whole
     except Exception:  # noqa: BLE001 - a broken EXIF block must not lose an otherwise good image
         pass
     turned = image.size != decoded  # a quarter turn swaps the sides (a square image's sides are equal anyway)

