@@ -138,3 +138,26 @@ def test_large_jpegs_are_decoded_reduced_and_described_as_stored(tmp_path, tiny_
         features = compute_features(paths, backbone, cache, workers=0)
     assert sizes == [(150, 100), (40, 40)]
     assert [(s["width"], s["height"]) for s in features.statistics] == [(1200, 800), (40, 40)]
+
+
+@pytest.mark.parametrize(("seconds_per_item", "threads_used"), [(0.0, False), (0.001, True)])
+def test_files_quick_to_read_are_read_by_one_thread_and_slow_ones_by_the_pool(seconds_per_item, threads_used):
+    """The first chunk shows how slow the files are; every result comes back in order either way."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    threads = []
+
+    def look(item):
+        threads.append(threading.current_thread())
+        if seconds_per_item:
+            time.sleep(seconds_per_item)
+        return item * 2
+
+    items = list(range(embed.HASH_CHUNK * 2 + 3))
+    advanced = []
+    with ThreadPoolExecutor(2) as pool:
+        assert embed._in_chunks(pool, look, items, advanced.append) == [item * 2 for item in items]
+    assert sum(advanced) == len(items)
+    assert set(threads[: embed.HASH_CHUNK]) == {threading.main_thread()}
+    assert (set(threads[embed.HASH_CHUNK :]) != {threading.main_thread()}) == threads_used
