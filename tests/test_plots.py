@@ -25,6 +25,14 @@ def test_every_plot_is_a_figure_that_renders_to_png(tmp_path):
     assert (tmp_path / "sweep.png").read_bytes().startswith(PNG) and [p.name for p in tmp_path.iterdir()] == ["sweep.png"]
 
 
+def test_the_score_histogram_counts_images_in_plain_numbers():
+    scores = np.random.default_rng(0).beta(5, 0.5, 5000)
+    figure = plots.score_histogram(scores, scores < 0.3)
+    plots.png_bytes(figure)  # lays the ticks out
+    labels = [label.get_text() for label in figure.axes[0].get_yticklabels() if label.get_text()]
+    assert labels and "1000" in labels and not any("$" in label for label in labels)
+
+
 def test_no_module_switches_matplotlib_into_its_global_pyplot_state():
     import labelfix.pipeline  # noqa: F401
     import labelfix.report.html  # noqa: F401

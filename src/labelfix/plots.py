@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import LogFormatter, MaxNLocator
 
 from labelfix.fileio import atomic_path
 
@@ -88,6 +88,9 @@ def score_histogram(scores: np.ndarray, flagged: np.ndarray) -> Figure:
     axis.hist(scores[~flagged], bins=bins, color=BLUE, label="not flagged")
     axis.hist(scores[flagged], bins=bins, color=RED, label="flagged")
     axis.set_yscale("log")
+    # counts as plain numbers (1, 10, 100): the default 10ⁿ labels are typeset as maths, 0.2-0.3 s of a scan here
+    axis.yaxis.set_major_formatter(LogFormatter())
+    axis.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
     axis.set_xlabel("label quality score (out-of-fold probability of the given label)")
     axis.set_ylabel("images")
     axis.legend(fontsize=8)
