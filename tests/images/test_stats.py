@@ -72,3 +72,20 @@ def test_images_longer_than_383_pixels_are_measured_on_a_copy_reduced_by_the_nea
         assert measured["pixel_hash"] != reduced["pixel_hash"]  # the stored size is hashed too
     whole = _photo(size=(383, 287))
     assert image_statistics(whole)["sharpness"] == round(laplacian_std(np.asarray(whole.convert("L"))), 5)
+
+
+def test_a_jpeg_decoded_smaller_than_the_statistics_copy_is_measured_as_decoded_not_enlarged():
+    """A model with a small input decodes a 1600-px JPEG at an eighth (200 px), smaller than the 267-px copy the
+    statistics would use: enlarging it would blur it."""
+    import io
+
+    from labelfix.images.io import open_image
+    from labelfix.images.stats import laplacian_std
+
+    buffer = io.BytesIO()
+    _photo(size=(160, 120)).resize((1600, 1200), Image.Resampling.BICUBIC).save(buffer, format="JPEG", quality=90)
+    image, facts = open_image(buffer.getvalue(), at_least=100)
+    assert image.size == (200, 150)
+    statistics = image_statistics(image, facts)
+    assert (statistics["width"], statistics["height"]) == (1600, 1200)
+    assert statistics["sharpness"] == round(laplacian_std(np.asarray(image.convert("L"))), 5)

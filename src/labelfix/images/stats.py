@@ -10,7 +10,7 @@ import hashlib
 import numpy as np
 from PIL import Image
 
-STATS_VERSION = 5
+STATS_VERSION = 6
 STATS_SIDE = 256  # an image longer than 1.5 times this is measured on a copy reduced to about this (192-319 px)
 
 
@@ -85,7 +85,9 @@ def image_statistics(image: Image.Image, facts: dict | None = None) -> dict:
     elif image.size == (width, height):
         small = image.reduce(factor)  # a fast box filter
     else:  # decoded reduced: a box filter to the same size, so that sharpness is measured at the same scale
-        small = image.resize((-(-width // factor), -(-height // factor)), Image.Resampling.BOX)
+        size = (-(-width // factor), -(-height // factor))
+        # decoded smaller still (a model with a small input): measured as decoded, never enlarged (a blur)
+        small = image.resize(size, Image.Resampling.BOX) if size[0] <= image.width else image
     rgb = np.asarray(small)
     gray_image = small.convert("L")
     gray = np.asarray(gray_image)
