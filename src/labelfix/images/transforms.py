@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import timm.data
@@ -14,6 +15,7 @@ from timm.data.random_erasing import RandomErasing
 from torchvision import transforms as tv
 
 from labelfix.config import AugmentConfig
+from labelfix.images.resample import pass_order, resize_like_pil
 
 NORMALIZE_CHUNK = 4  # images normalised at a time on a CPU (see `normalized_pixels`)
 
@@ -46,10 +48,11 @@ class SplitTransform:
     def finish(self, pixels: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
         """A uint8 batch (B, C, side, side) from what `to_pixels` made (a batch, or a list of differently sized
         images), where they are: images not yet at the input size are resized and cropped, a group of equal size
-        at a time. torchvision's antialiased bicubic resize of tensors follows PIL's: on CIFAR-10 images 0.2 grey
-        levels apart on average."""
+        at a time, to the same pixels as PIL's resize in `to_pixels` (`images.resample`; where a resize step is not
+        one it reproduces, torchvision's antialiased resize of tensors, which follows PIL's: on CIFAR-10 images 0.2
+        grey levels apart on average)."""
         if isinstance(pixels, torch.Tensor):
-            return pixels if pixels.shape[-2:] == (self.side, self.side) else self.resize_and_crop(pixels)
+            return pixels if pixels.shape[-2:] == (self.side, self.side) else self._resized_and_cropped(pixels)
         batch = torch.empty((len(pixels), 3, self.side, self.side), dtype=torch.uint8, device=pixels[0].device)
         for shape in {tuple(image.shape) for image in pixels}:
             members = [i for i, image in enumerate(pixels) if tuple(image.shape) == shape]
@@ -59,6 +62,17 @@ class SplitTransform:
     def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) uint8 → float32 as ToTensor and Normalize make them."""
         return normalized_pixels(pixels, self.mean, self.std)
+
+    def _resized_and_cropped(self, pixels: torch.Tensor) -> torch.Tensor:
+        """`resize_and_crop` of a uint8 batch of one size, its resize step as PIL resizes where it can be."""
+        resize, *rest = self.resize_and_crop.transforms or [None]
+        if not isinstance(resize, tv.Resize):
+            return self.resize_and_crop(pixels)
+        height, width = pixels.shape[-2:]
+        size = _resized_size(resize, width, height)
+        if pass_order((height, width), size, resize.interpolation) is None:
+            return self.resize_and_crop(pixels)
+        return tv.Compose(rest)(resize_like_pil(pixels, size, resize.interpolation))
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,13 @@ class SplitTrainTransform:
             return floats
         self.erasing.device = floats.device  # its random fill is drawn where the batch is
         return self.erasing(floats)
+
+
+@lru_cache(maxsize=256)
+def _resized_size(resize: tv.Resize, width: int, height: int) -> tuple[int, int]:
+    """(height, width) that `resize` gives a PIL image of `width` × `height` (asked of the step itself)."""
+    width, height = resize(Image.new("L", (width, height))).size
+    return height, width
 
 
 def uint8_pixels(image: Image.Image) -> torch.Tensor:
