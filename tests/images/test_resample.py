@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 from torchvision.transforms import InterpolationMode
 
-from labelfix.images.resample import pass_order, resize_like_pil
+from labelfix.images.resample import CHUNK, pass_order, resize_like_pil
 
 SIZES = [((32, 32), (182, 182)), ((28, 40), (182, 260)), ((61, 9), (7, 50)), ((40, 40), (26, 80)),
          ((36, 31), (8, 18)), ((50, 3), (50, 11)), ((1, 1), (4, 3)), ((45, 60), (45, 60))]
@@ -31,3 +31,10 @@ def test_filters_pil_is_not_reproduced_with_have_no_pass_order():
     assert pass_order((32, 32), (64, 64), InterpolationMode.LANCZOS) is None
     with pytest.raises(ValueError, match="not reproduced"):
         resize_like_pil(torch.zeros((1, 3, 32, 32), dtype=torch.uint8), (64, 64), InterpolationMode.NEAREST)
+
+
+def test_a_batch_larger_than_a_chunk_is_resized_image_by_image():
+    images = np.random.default_rng(0).integers(0, 256, (CHUNK + 5, 6, 5, 3), dtype=np.uint8)
+    resized = resize_like_pil(torch.from_numpy(images).permute(0, 3, 1, 2), (20, 17), InterpolationMode.BICUBIC)
+    expected = np.stack([np.array(Image.fromarray(image).resize((17, 20), Image.Resampling.BICUBIC)) for image in images])
+    assert np.array_equal(resized.permute(0, 2, 3, 1).numpy(), expected)
