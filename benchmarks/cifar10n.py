@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import tempfile
 import time
@@ -43,7 +44,10 @@ def main() -> None:
     parser.add_argument("--cache-dir", default=None, help="embedding cache (default: labelfix's)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="any scan config value, e.g. --set crossval.regularization=10")
+    parser.add_argument("--verbose", action="store_true", help="log each stage, fold and epoch with the time")
     args = parser.parse_args()
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     label_file, given, clean = data.cifar10n(args.labels, args.subset, args.seed)
     overrides = data.parse_sets(args.set)
