@@ -31,6 +31,7 @@ OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 [ -n "$SMALL" ] || python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
   --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD/src PATH=/tmp/site/bin:$PATH
+[ -n "$SMALL" ] && [ -x .venv/bin/python3 ] && export PATH=$PWD/.venv/bin:$PATH  # the dry run: this checkout's venv
 export LABELFIX_BENCH_DIR=/tmp/lfbench LABELFIX_SHARED_DATA=$PWD/.gpu/shared LABELFIX_CACHE_DIR=/tmp/lfcache
 if [ ! -f /tmp/lfbench/cifar10n/.unpacked ]; then
   mkdir -p /tmp/lfbench/cifar10n && tar xJf .gpu/images.tar.xz -C /tmp/lfbench/cifar10n && touch /tmp/lfbench/cifar10n/.unpacked
