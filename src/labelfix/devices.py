@@ -1,10 +1,15 @@
-"""Where work runs: the torch device, how many decoding workers, how many CPU threads a computation may use."""
+"""Where work runs: the torch device, how many decoding workers, how many CPU threads a computation may use, and
+how the C library's allocator serves the network's passes."""
 
 from __future__ import annotations
 
+import ctypes
 import os
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from labelfix.errors import ConfigError
@@ -103,3 +108,56 @@ def torch_threads(count: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+# glibc's mallopt parameters (malloc.h) and their defaults (mallopt(3))
+M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_MAX = -1, -2, -4
+GLIBC_DEFAULTS = {M_MMAP_MAX: 65536, M_TRIM_THRESHOLD: 128 * 1024, M_TOP_PAD: 128 * 1024}
+HEAP_REUSE = {M_MMAP_MAX: 0, M_TRIM_THRESHOLD: 1 << 30, M_TOP_PAD: 64 << 20}
+_heap_reuse = {"depth": 0, "lock": threading.Lock()}
+
+
+@contextmanager
+def reused_heap() -> Iterator[None]:
+    """Inside the block, glibc's malloc serves large blocks from its heap instead of mapping fresh pages for each,
+    and keeps up to 1 GiB of what is freed for the next ones (`HEAP_REUSE`); on leaving the outermost block, its
+    defaults come back and the freed memory goes back to the system. A network's forward and training passes free
+    and allocate the same tens of MB of activations at every batch, and fresh pages cost a page fault each:
+    measured on 2 CPU cores (AMD EPYC, a virtual machine), lite0's forward pass 2x as fast at 224 px in bf16 and in
+    fp32, 1.6x at 160 px, the last stages' training 1.1-1.2x, the same numbers to the bit. Does nothing where the
+    C library is not glibc. (Setting these turns off glibc's own adjustment of its mapping threshold for the
+    process.)"""
+    libc = _glibc()
+    if libc is None:
+        yield
+        return
+    with _heap_reuse["lock"]:
+        if _heap_reuse["depth"] == 0:
+            _mallopt(libc, HEAP_REUSE)
+        _heap_reuse["depth"] += 1
+    try:
+        yield
+    finally:
+        with _heap_reuse["lock"]:
+            _heap_reuse["depth"] -= 1
+            if _heap_reuse["depth"] == 0:
+                _mallopt(libc, GLIBC_DEFAULTS)
+                libc.malloc_trim(0)
+
+
+def _mallopt(libc: ctypes.CDLL, settings: dict[int, int]) -> None:
+    for parameter, value in settings.items():
+        libc.mallopt(parameter, value)
+
+
+@lru_cache(maxsize=1)
+def _glibc() -> ctypes.CDLL | None:
+    """The C library where it is glibc (it has `gnu_get_libc_version`, `mallopt` and `malloc_trim`), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.gnu_get_libc_version, libc.mallopt, libc.malloc_trim  # noqa: B018 (present, or AttributeError)
+    except (OSError, AttributeError):
+        return None
+    return libc

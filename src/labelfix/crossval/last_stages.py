@@ -31,6 +31,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from labelfix.backbones import Backbone
 from labelfix.crossval.probabilities import FLOOR, normalized
+from labelfix.devices import reused_heap
 from labelfix.errors import ModelError
 from labelfix.progress import NoProgress, Progress
 from labelfix.training.activations import relu6_from_output
@@ -73,7 +74,7 @@ def last_stages_out_of_fold_probabilities(
     device = device or torch.device("cpu")
     dtype = training_dtype(device, backbone.reduced_precision)
     stored = stored_activations(activations, device)
-    with progress.task("fine-tune last stages", len(fold_ids) * runs * epochs) as advance:
+    with reused_heap(), progress.task("fine-tune last stages", len(fold_ids) * runs * epochs) as advance:
         for fold in fold_ids:
             held_out, training = np.flatnonzero(folds == fold), np.flatnonzero(folds != fold)
             for run in range(runs):

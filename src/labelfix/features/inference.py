@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from labelfix.backbones import Backbone
-from labelfix.devices import default_workers, inference_autocast, resolve_device
+from labelfix.devices import default_workers, inference_autocast, resolve_device, reused_heap
 from labelfix.images.io import UnreadableImage, open_image, read_bytes
 from labelfix.images.stats import image_statistics
 from labelfix.images.transforms import SplitTransform, split_eval_transform
@@ -79,8 +79,9 @@ def embed_files(
     batch."""
     device = device or resolve_device()
     transform = split_eval_transform(backbone.data_config)
-    for decoded in _decoded_batches(paths, backbone, transform, batch_size, workers, device, with_statistics):
-        yield embed_decoded(decoded, backbone, transform, device, with_activations=with_activations)
+    with reused_heap():
+        for decoded in _decoded_batches(paths, backbone, transform, batch_size, workers, device, with_statistics):
+            yield embed_decoded(decoded, backbone, transform, device, with_activations=with_activations)
 
 
 def mirror_activations_of_files(
@@ -96,15 +97,16 @@ def mirror_activations_of_files(
     device = device or resolve_device()
     transform = split_eval_transform(backbone.data_config)
     autocast = inference_autocast(device, backbone.reduced_precision)
-    for pixels, indices, errors, _ in _decoded_batches(paths, backbone, transform, batch_size, workers, device,
-                                                       with_statistics=False):
-        good, failed = _good_and_failed(indices, errors)
-        activations = np.zeros((0,), np.float16)
-        if pixels is not None:
-            with torch.inference_mode(), autocast:
-                split = backbone.mirror_activations(_model_input(pixels, transform, device))
-            activations = split.to(torch.float16).cpu().numpy()
-        yield EmbeddedBatch(good, np.zeros((len(good), 0), np.float32), [{} for _ in good], failed, activations)
+    with reused_heap():
+        for pixels, indices, errors, _ in _decoded_batches(paths, backbone, transform, batch_size, workers, device,
+                                                           with_statistics=False):
+            good, failed = _good_and_failed(indices, errors)
+            activations = np.zeros((0,), np.float16)
+            if pixels is not None:
+                with torch.inference_mode(), autocast:
+                    split = backbone.mirror_activations(_model_input(pixels, transform, device))
+                activations = split.to(torch.float16).cpu().numpy()
+            yield EmbeddedBatch(good, np.zeros((len(good), 0), np.float32), [{} for _ in good], failed, activations)
 
 
 def _decoded_batches(paths: Sequence[Path], backbone: Backbone, transform: SplitTransform, batch_size: int,

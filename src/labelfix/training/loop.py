@@ -20,7 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from labelfix.config import TrainConfig
-from labelfix.devices import network_to, reduced_precision
+from labelfix.devices import network_to, reduced_precision, reused_heap
 from labelfix.seeding import numpy_global_state
 from labelfix.training import distributed
 from labelfix.training.data import on_device
@@ -151,19 +151,20 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.autocast == torch.float16)
         network_to(self.network, self.context.device)
         self.eval_network = self.network
-        self._event("before_fit")
-        for phase in phases(self.config.schedule.epochs, self.config.schedule.freeze_epochs):
-            self._begin_phase(phase)
-            for _ in range(phase.epochs):
-                started = time.perf_counter()
-                self._event("before_epoch")
-                train_loss = self._train_one_epoch()
-                self.metrics = {"epoch": self.epoch + 1, "phase": "frozen" if phase.frozen else "unfrozen",
-                                "train_loss": train_loss, **self.validate(), "lr": self.lr_history[-1]}
-                self.schedule.after_epoch(self.metrics.get("val_loss"))
-                self.metrics["seconds"] = time.perf_counter() - started
-                self._event("after_epoch")
-                self.epoch += 1
+        with reused_heap():  # the same activations freed and allocated at every step (see devices)
+            self._event("before_fit")
+            for phase in phases(self.config.schedule.epochs, self.config.schedule.freeze_epochs):
+                self._begin_phase(phase)
+                for _ in range(phase.epochs):
+                    started = time.perf_counter()
+                    self._event("before_epoch")
+                    train_loss = self._train_one_epoch()
+                    self.metrics = {"epoch": self.epoch + 1, "phase": "frozen" if phase.frozen else "unfrozen",
+                                    "train_loss": train_loss, **self.validate(), "lr": self.lr_history[-1]}
+                    self.schedule.after_epoch(self.metrics.get("val_loss"))
+                    self.metrics["seconds"] = time.perf_counter() - started
+                    self._event("after_epoch")
+                    self.epoch += 1
         self._event("after_fit")
 
     def _event(self, name: str) -> None:

@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from labelfix.dataset.readers import IMAGE_EXTENSIONS, image_files_under
-from labelfix.devices import inference_autocast, network_to
+from labelfix.devices import inference_autocast, network_to, reused_heap
 from labelfix.errors import DatasetError, ModelError
 from labelfix.images.transforms import tta_views
 from labelfix.issues.multilabel import label_set_text
@@ -48,7 +48,7 @@ def predict_probabilities(network: nn.Module, batches: DataLoader, device: torch
     activation = torch.sigmoid if multilabel else (lambda logits: logits.softmax(1))
     network_to(network.eval(), device)
     probabilities, labels = [], []
-    with torch.inference_mode(), inference_autocast(device, reduced=device.type == "cuda"):
+    with reused_heap(), torch.inference_mode(), inference_autocast(device, reduced=device.type == "cuda"):
         for images, targets in batches:
             if len(targets):
                 images = on_device(images, batches, device)
