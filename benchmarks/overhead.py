@@ -11,7 +11,9 @@ long as lite0's (1,712 numbers: a fixed projection of a 4×4 grid of mean colour
 real work at its real size: reading and hashing files, decoding, image statistics, the cache, neighbours,
 cross-validation, issues and the outputs. Measured in one run, after the files are in the OS page cache: the cold
 scan (empty cache), the warm scan, and the bare decode loop (open, RGB, resize to the input size, in the same
-worker processes). Writes benchmarks/results/overhead-*.json.
+worker processes); then, in this one process, each step a decoding worker takes per image and the main process's
+normalisation, beside the bare loop's open, decode and resize (`--per-image` images). Writes
+benchmarks/results/overhead-*.json.
 
 OpenMP's threads here sleep when idle (OMP_WAIT_POLICY=PASSIVE, unless set): with a network that costs nothing,
 the main process's few CPU operations per batch would otherwise leave its idle threads spinning on the cores the
@@ -41,9 +43,12 @@ import data  # noqa: E402
 
 import labelfix  # noqa: E402
 import labelfix.pipeline  # noqa: E402
-from labelfix.backbones import Backbone, load_backbone  # noqa: E402
+from labelfix.backbones import Backbone, load_backbone, with_input_size  # noqa: E402
 from labelfix.dataset import read_dataset  # noqa: E402
-from labelfix.devices import default_workers  # noqa: E402
+from labelfix.devices import default_workers, reused_heap  # noqa: E402
+from labelfix.images.io import content_hash, open_image, read_bytes  # noqa: E402
+from labelfix.images.stats import image_statistics  # noqa: E402
+from labelfix.images.transforms import split_eval_transform  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -90,6 +95,42 @@ class DecodeAndResize(Dataset):
         return index
 
 
+def per_image_milliseconds(paths: list[Path], backbone: Backbone, batch_size: int) -> dict[str, float]:
+    """What a decoding worker does for each image, step by step, and what the main process does for it, timed in
+    this process on `paths` (already in the page cache): milliseconds per image, median of three rounds."""
+    transform = split_eval_transform(backbone.data_config)
+    size = backbone.data_config["input_size"][-1]
+    data = [read_bytes(path) for path in paths]
+    decoded = [open_image(item, transform.decode_side) for item in data]
+    pixels = [transform.to_pixels(image) for image, _ in decoded]
+    batches = [torch.stack(pixels[i : i + batch_size]).contiguous(memory_format=torch.channels_last)
+               for i in range(0, len(pixels), batch_size)]
+
+    def bare(path: Path) -> None:
+        with Image.open(path) as image:
+            image.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)
+
+    steps = {
+        "read": lambda: [read_bytes(path) for path in paths],
+        "content hash": lambda: [content_hash(item) for item in data],
+        "decode": lambda: [open_image(item, transform.decode_side) for item in data],
+        "statistics": lambda: [image_statistics(image, facts) for image, facts in decoded],
+        "resize, crop, uint8": lambda: [transform.to_pixels(image) for image, _ in decoded],
+        "normalise (main process)": lambda: [transform.normalize(batch) for batch in batches],
+        "bare loop: open, decode, resize": lambda: [bare(path) for path in paths],
+    }
+    timings = {}
+    with reused_heap():  # as in the scan, whose workers start inside it
+        for name, step in steps.items():
+            rounds = []
+            for _ in range(3):
+                start = time.perf_counter()
+                step()
+                rounds.append(time.perf_counter() - start)
+            timings[name] = round(sorted(rounds)[1] / len(paths) * 1e3, 3)
+    return timings
+
+
 def decode_and_resize_seconds(paths: list[Path], size: int, workers: int, batch_size: int) -> float:
     return data.seconds_to_iterate(DataLoader(DecodeAndResize(paths, size), batch_size=batch_size, num_workers=workers,
                                               collate_fn=lambda batch: batch))
@@ -100,6 +141,7 @@ def main() -> None:
     data.add_dataset_arguments(parser, "cifar10n", subset=10000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--per-image", type=int, default=300, help="images timed step by step in one process")
     parser.add_argument("--feature-dim", type=int, default=None,
                         help="embedding length (default lite0's, 1,712; neighbours and cross-validation grow with it)")
     args = parser.parse_args()
@@ -120,6 +162,8 @@ def main() -> None:
         warm_seconds = time.perf_counter() - start
     size = cold.record["model"]["preprocessing"]["input_size"][-1]
     bare_seconds = decode_and_resize_seconds(paths, size, workers, args.batch_size)
+    sample = paths[:: max(1, len(paths) // args.per_image)][: args.per_image]
+    per_image = per_image_milliseconds(sample, with_input_size(free_backbone(args.feature_dim), size), args.batch_size)
 
     n = len(paths)
     result = {
@@ -134,6 +178,7 @@ def main() -> None:
         "embed_stage_over_decode_and_resize": round(bare_seconds / cold.record["timings_seconds"]["embed"], 3),
         "seconds": {"scan_cold": round(cold_seconds, 2), "scan_warm": round(warm_seconds, 2),
                     "decode_and_resize": round(bare_seconds, 2)},
+        "per_image_ms_one_process": {"images": len(sample), **per_image},
         "scan_cold_stages": cold.record["timings_seconds"],
         "scan_warm_stages": warm.record["timings_seconds"],
         "labelfix": labelfix.__version__,
@@ -147,6 +192,7 @@ def main() -> None:
           f"(its embedding stage alone: x{result['embed_stage_over_decode_and_resize']})")
     print("cold stages: " + ", ".join(f"{k} {v}" for k, v in result["scan_cold_stages"].items()))
     print("warm stages: " + ", ".join(f"{k} {v}" for k, v in result["scan_warm_stages"].items()))
+    print(f"per image in one process ({len(sample)} images), ms: " + ", ".join(f"{k} {v}" for k, v in per_image.items()))
     RESULTS.mkdir(exist_ok=True)
     name = f"overhead-{dataset_name}{f'-dim{args.feature_dim}' if args.feature_dim else ''}.json"
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
