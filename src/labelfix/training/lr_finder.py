@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 
 from labelfix import plots
 from labelfix.config import OptimizerConfig, TrainConfig
-from labelfix.devices import resolve_device
+from labelfix.devices import resolve_device, reused_heap
 from labelfix.seeding import seed_everything
 from labelfix.training.data import batches_for_training, on_device, read_training_set, with_device_batch_size
 from labelfix.training.distributed import Context
@@ -66,17 +66,18 @@ def find_lr(network: nn.Module, batches: DataLoader, loss_function: nn.Module, o
     lrs, losses = exponential_lrs(start_lr, end_lr, steps), []
     stream = (batch for batch in itertools.cycle(batches) if len(batch[1]))
     try:
-        for lr, (images, targets) in zip(lrs, stream):
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            loss = loss_function(network(on_device(images, batches, device)).float(), targets.to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-            average = smoothed(losses)
-            if not math.isfinite(losses[-1]) or average[-1] > stop_factor * average.min():
-                break
+        with reused_heap():  # the same activations freed and allocated at every step (see devices)
+            for lr, (images, targets) in zip(lrs, stream):
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                loss = loss_function(network(on_device(images, batches, device)).float(), targets.to(device))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+                average = smoothed(losses)
+                if not math.isfinite(losses[-1]) or average[-1] > stop_factor * average.min():
+                    break
     finally:
         network.load_state_dict(saved)
         set_frozen(network, False)
