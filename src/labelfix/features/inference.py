@@ -79,9 +79,8 @@ def embed_files(
     batch."""
     device = device or resolve_device()
     transform = split_eval_transform(backbone.data_config)
-    with reused_heap():
-        for decoded in _decoded_batches(paths, backbone, transform, batch_size, workers, device, with_statistics):
-            yield embed_decoded(decoded, backbone, transform, device, with_activations=with_activations)
+    for decoded in _decoded_batches(paths, backbone, transform, batch_size, workers, device, with_statistics):
+        yield embed_decoded(decoded, backbone, transform, device, with_activations=with_activations)
 
 
 def mirror_activations_of_files(
@@ -97,21 +96,21 @@ def mirror_activations_of_files(
     device = device or resolve_device()
     transform = split_eval_transform(backbone.data_config)
     autocast = inference_autocast(device, backbone.reduced_precision)
-    with reused_heap():
-        for pixels, indices, errors, _ in _decoded_batches(paths, backbone, transform, batch_size, workers, device,
-                                                           with_statistics=False):
-            good, failed = _good_and_failed(indices, errors)
-            activations = np.zeros((0,), np.float16)
-            if pixels is not None:
-                with torch.inference_mode(), autocast:
-                    split = backbone.mirror_activations(_model_input(pixels, transform, device))
-                activations = split.to(torch.float16).cpu().numpy()
-            yield EmbeddedBatch(good, np.zeros((len(good), 0), np.float32), [{} for _ in good], failed, activations)
+    for pixels, indices, errors, _ in _decoded_batches(paths, backbone, transform, batch_size, workers, device,
+                                                       with_statistics=False):
+        good, failed = _good_and_failed(indices, errors)
+        activations = np.zeros((0,), np.float16)
+        if pixels is not None:
+            with torch.inference_mode(), autocast:
+                split = backbone.mirror_activations(_model_input(pixels, transform, device))
+            activations = split.to(torch.float16).cpu().numpy()
+        yield EmbeddedBatch(good, np.zeros((len(good), 0), np.float32), [{} for _ in good], failed, activations)
 
 
 def _decoded_batches(paths: Sequence[Path], backbone: Backbone, transform: SplitTransform, batch_size: int,
                      workers: int | None, device: torch.device, with_statistics: bool) -> Iterator[tuple]:
-    """The files decoded by DataLoader workers in `_collate`'d batches; the backbone's model moved to `device`."""
+    """The files decoded by DataLoader workers in `_collate`'d batches; the backbone's model moved to `device`. The
+    consumer's forward passes run while this waits at a batch, so inside `reused_heap` (its workers too)."""
     workers = default_workers() if workers is None else workers
     # on CUDA small images are resized there (see SplitTransform.to_pixels); on a CPU the workers resize them
     to_pixels = partial(transform.to_pixels, small_as_they_are=device.type == "cuda")
@@ -124,7 +123,8 @@ def _decoded_batches(paths: Sequence[Path], backbone: Backbone, transform: Split
         persistent_workers=False,
     )
     backbone.model.to(device=device, memory_format=torch.channels_last)  # in place
-    yield from loader
+    with reused_heap():
+        yield from loader
 
 
 def _good_and_failed(indices: list[int], errors: list[str]) -> tuple[list[int], dict[int, str]]:

@@ -75,9 +75,10 @@ def resize_like_pil(pixels: torch.Tensor, size: tuple[int, int], interpolation: 
     order = pass_order(tuple(pixels.shape[-2:]), tuple(size), interpolation)
     if order is None:
         raise ValueError(f"this Pillow resamples {tuple(pixels.shape[-2:])} -> {tuple(size)} in a way not reproduced")
+    weights = _weights(tuple(pixels.shape[-2:]), size, interpolation, pixels.device)
     if pixels.dim() < 4:
-        return _resized(pixels, size, interpolation, vertical_first=order == "vertical")
-    return torch.cat([_resized(chunk, size, interpolation, vertical_first=order == "vertical")
+        return _resized(pixels, *weights, vertical_first=order == "vertical")
+    return torch.cat([_resized(chunk, *weights, vertical_first=order == "vertical")
                       for chunk in pixels.split(CHUNK)])  # float64 copies of CHUNK images at a time, not the batch's
 
 
@@ -92,36 +93,34 @@ def pass_order(in_size: tuple[int, int], out_size: tuple[int, int], interpolatio
     resample = Image.Resampling[interpolation.name]
     expected = torch.from_numpy(np.array(Image.fromarray(noise).resize(out_size[::-1], resample))).permute(2, 0, 1)
     pixels = torch.from_numpy(noise).permute(2, 0, 1)
+    weights = _weights(in_size, out_size, interpolation, pixels.device)
     for order in ("horizontal", "vertical"):
-        if torch.equal(_resized(pixels, out_size, interpolation, vertical_first=order == "vertical"), expected):
+        if torch.equal(_resized(pixels, *weights, vertical_first=order == "vertical"), expected):
             return order
     return None
 
 
-def _resized(pixels: torch.Tensor, size: tuple[int, int], interpolation: InterpolationMode, *,
+def _weights(in_size: tuple[int, int], out_size: tuple[int, int], interpolation: InterpolationMode,
+             device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """(vertical (out_h, in_h), horizontal transposed (in_w, out_w)) weights on `device`; None for an axis whose
+    size does not change (Pillow skips its pass)."""
+    (in_height, in_width), (out_height, out_width) = in_size, out_size
+    vertical = (None if in_height == out_height
+                else torch.from_numpy(pil_weights(in_height, out_height, interpolation)).to(device))
+    horizontal = (None if in_width == out_width
+                  else torch.from_numpy(pil_weights(in_width, out_width, interpolation).T.copy()).to(device))
+    return vertical, horizontal
+
+
+def _resized(pixels: torch.Tensor, vertical: torch.Tensor | None, horizontal: torch.Tensor | None, *,
              vertical_first: bool) -> torch.Tensor:
-    (height, width), floats = size, pixels.to(torch.float64)
-    if vertical_first:
-        floats = _horizontal_pass(_vertical_pass(floats, height, interpolation), width, interpolation)
-    else:
-        floats = _vertical_pass(_horizontal_pass(floats, width, interpolation), height, interpolation)
+    floats = pixels.to(torch.float64)
+    for axis in ("vertical", "horizontal") if vertical_first else ("horizontal", "vertical"):
+        if axis == "vertical" and vertical is not None:
+            floats = _rounded(vertical @ floats)
+        elif axis == "horizontal" and horizontal is not None:
+            floats = _rounded(floats @ horizontal)
     return floats.to(torch.uint8)
-
-
-def _horizontal_pass(floats: torch.Tensor, width: int, interpolation: InterpolationMode) -> torch.Tensor:
-    if width == floats.shape[-1]:
-        return floats
-    return _rounded(floats @ _on(pil_weights(floats.shape[-1], width, interpolation), floats).T)
-
-
-def _vertical_pass(floats: torch.Tensor, height: int, interpolation: InterpolationMode) -> torch.Tensor:
-    if height == floats.shape[-2]:
-        return floats
-    return _rounded(_on(pil_weights(floats.shape[-2], height, interpolation), floats) @ floats)
-
-
-def _on(weights: np.ndarray, like: torch.Tensor) -> torch.Tensor:
-    return torch.from_numpy(weights).to(like.device)
 
 
 def _rounded(sums: torch.Tensor) -> torch.Tensor:
