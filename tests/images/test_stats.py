@@ -1,8 +1,11 @@
+import io
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from labelfix.images.stats import image_statistics
+from labelfix.images.io import open_image
+from labelfix.images.stats import histogram_percentiles, image_statistics, laplacian_std
 
 
 def _photo(seed=0, size=(96, 64)):
@@ -26,10 +29,6 @@ def test_pixel_hash_is_the_same_for_the_same_pixels_only():
 def test_statistics_of_a_jpeg_decoded_reduced_describe_the_stored_image():
     """Size as stored; a pixel hash equal for the same picture in another JPEG file and unequal to a small image's
     with the very pixels the reduced decode gave; sharpness measured at about the scale a whole decode would use."""
-    import io
-
-    from labelfix.images.io import open_image
-
     photo = _photo(size=(100, 75)).resize((3200, 2400), Image.Resampling.BICUBIC)
     files = []
     for comment in (b"one", b"two"):
@@ -48,8 +47,6 @@ def test_statistics_of_a_jpeg_decoded_reduced_describe_the_stored_image():
 
 
 def test_percentiles_from_the_histogram_equal_numpys_to_the_last_bit():
-    from labelfix.images.stats import histogram_percentiles
-
     rng = np.random.default_rng(0)
     samples = [rng.integers(0, 256, n, dtype=np.uint8) for n in (1, 2, 3, 7, 100, 1024, 4097)]
     samples += [np.full(50, 9, np.uint8), rng.integers(100, 103, 999, dtype=np.uint8), np.array([0, 255], np.uint8)]
@@ -61,8 +58,6 @@ def test_percentiles_from_the_histogram_equal_numpys_to_the_last_bit():
 
 def test_images_longer_than_383_pixels_are_measured_on_a_copy_reduced_by_the_nearest_whole_factor():
     """Up to 383 px every pixel counts; 384-639 px a copy halved, 640-895 px a third: 192-319 px long."""
-    from labelfix.images.stats import laplacian_std
-
     names = ("brightness", "brightness_p1", "brightness_p99", "entropy", "sharpness", "colorfulness")
     for size, factor in (((500, 375), 2), ((384, 200), 2), ((700, 300), 3)):
         photo = _photo(size=size)
@@ -77,11 +72,6 @@ def test_images_longer_than_383_pixels_are_measured_on_a_copy_reduced_by_the_nea
 def test_a_jpeg_decoded_smaller_than_the_statistics_copy_is_measured_as_decoded_not_enlarged():
     """A model with a small input decodes a 1600-px JPEG at an eighth (200 px), smaller than the 267-px copy the
     statistics would use: enlarging it would blur it."""
-    import io
-
-    from labelfix.images.io import open_image
-    from labelfix.images.stats import laplacian_std
-
     buffer = io.BytesIO()
     _photo(size=(160, 120)).resize((1600, 1200), Image.Resampling.BICUBIC).save(buffer, format="JPEG", quality=90)
     image, facts = open_image(buffer.getvalue(), at_least=100)
