@@ -13,7 +13,7 @@ from helpers import make_color_folders
 from labelfix.backbones import load_backbone, with_input_size
 from labelfix.devices import reduced_precision
 from labelfix.features import embed
-from labelfix.features.cache import EmbeddingCache
+from labelfix.features.cache import EmbeddingCache, KnownContents
 from labelfix.features.embed import compute_features, with_mirror_views
 
 
@@ -85,13 +85,11 @@ def test_a_rescan_reads_only_the_files_that_changed_since_they_were_read(tmp_pat
     monkeypatch.setattr(embed, "SETTLE_SECONDS", 0)
     make_color_folders(tmp_path / "d", per_class=2)
     paths = sorted((tmp_path / "d").rglob("*.png"))
-    read = []
-    original_read = embed.read_bytes
-    monkeypatch.setattr(embed, "read_bytes", lambda path: read.append(path) or original_read(path))
+    read = _reads_noted(monkeypatch)
     backbone = with_input_size(load_backbone("test_efficientnet", tiny_weights), 32)
     with EmbeddingCache(tmp_path / "cache") as cache:
         first = compute_features(paths, backbone, cache, workers=0)
-        assert sorted(read) == paths
+        assert sorted(read) == paths  # each file read once: by its decoding worker, which hashes it too
         read.clear()
         again = compute_features(paths, backbone, cache, workers=0)
         assert read == [] and again.content_hashes == first.content_hashes and again.newly_embedded == 0
@@ -100,7 +98,7 @@ def test_a_rescan_reads_only_the_files_that_changed_since_they_were_read(tmp_pat
         changed.write_bytes(paths[1].read_bytes())  # other content; its modification time is then put back
         os.utime(changed, ns=(times.st_atime_ns, times.st_mtime_ns))
         third = compute_features(paths, backbone, cache, workers=0)
-        assert read == [changed]  # its change time gives it away
+        assert read == [changed] and third.newly_embedded == 0  # its change time gives it away; its content is cached
         assert third.content_hashes[0] == first.content_hashes[1] and third.content_hashes[1:] == first.content_hashes[1:]
         read.clear()
         new = tmp_path / "new.png"
@@ -112,6 +110,88 @@ def test_a_rescan_reads_only_the_files_that_changed_since_they_were_read(tmp_pat
         read.clear()
         compute_features([*paths, new], backbone, cache, workers=0)
         assert read == [new]  # too fresh to be trusted: read again until it settles
+
+
+def _reads_noted(monkeypatch) -> list:
+    """The paths of the files read whole, in the main process or a decoding worker (`workers=0`), as they are read."""
+    from labelfix.features import inference
+
+    read = []
+    for module in (embed, inference):
+        monkeypatch.setattr(module, "read_bytes", lambda path, real=module.read_bytes: read.append(path) or real(path))
+    return read
+
+
+def _decoded_noted(monkeypatch) -> list:
+    from labelfix.features import inference
+
+    decoded = []
+    monkeypatch.setattr(inference, "open_image", lambda data, at_least=None, real=inference.open_image:
+                        decoded.append(data) or real(data, at_least))
+    return decoded
+
+
+def test_a_copy_of_known_files_is_read_and_hashed_once_and_not_decoded(tmp_path, tiny_weights, monkeypatch):
+    make_color_folders(tmp_path / "d", per_class=3)
+    paths = sorted((tmp_path / "d").rglob("*.png"))
+    backbone = with_input_size(load_backbone("test_efficientnet", tiny_weights), 32)
+    with EmbeddingCache(tmp_path / "cache") as cache:
+        first = compute_features(paths, backbone, cache, workers=0)
+        copies = []
+        for path in paths:  # new paths, inodes and times: unknown by their metadata
+            copies.append(tmp_path / "copy" / path.name)
+            copies[-1].parent.mkdir(exist_ok=True)
+            copies[-1].write_bytes(path.read_bytes())
+        read, decoded = _reads_noted(monkeypatch), _decoded_noted(monkeypatch)
+        again = compute_features(copies, backbone, cache, workers=0)
+    assert sorted(read) == sorted(copies) and decoded == []
+    assert again.newly_embedded == 0 and again.from_cache == len(paths)
+    assert again.content_hashes == first.content_hashes
+    np.testing.assert_array_equal(again.embeddings, first.embeddings)
+    assert again.statistics == first.statistics
+
+
+def test_a_content_taken_for_a_cached_one_is_decoded_after_all(tmp_path, tiny_weights, monkeypatch):
+    """The workers skip contents by the first 64 bits of their hash: one that only shares those with a cached one
+    is found missing when looked up, and embedded then; identical new files are each embedded."""
+    make_color_folders(tmp_path / "d", per_class=3)
+    paths = sorted((tmp_path / "d").rglob("*.png"))
+    paths.append(tmp_path / "twin.png")
+    paths[-1].write_bytes(paths[0].read_bytes())
+    backbone = with_input_size(load_backbone("test_efficientnet", tiny_weights), 32)
+    with EmbeddingCache(tmp_path / "plain") as cache:
+        plain = compute_features(paths, backbone, cache, workers=0)
+    assert plain.newly_embedded == 9 and plain.content_hashes[-1] == plain.content_hashes[0]
+    lookalikes = [h[:16] + "f" * 16 for h in plain.content_hashes[:4]]  # the same prefixes, other contents
+    monkeypatch.setattr(EmbeddingCache, "contents", lambda self, keys, activations_key=None: KnownContents(lookalikes))
+    decoded = _decoded_noted(monkeypatch)
+    with EmbeddingCache(tmp_path / "other") as cache:
+        features = compute_features(paths, backbone, cache, workers=0)
+    assert len(decoded) == 5 + 4  # the twin skipped with the four; the four contents decoded after the look-up
+    assert features.newly_embedded == 9 and features.from_cache == 0 and not features.errors
+    np.testing.assert_allclose(features.embeddings, plain.embeddings, atol=1e-6)  # in other batches
+    assert features.content_hashes == plain.content_hashes and features.statistics == plain.statistics
+
+
+def test_a_file_that_changes_between_its_metadata_and_its_read_gets_the_content_read(tmp_path, tiny_weights,
+                                                                                   monkeypatch):
+    monkeypatch.setattr(embed, "SETTLE_SECONDS", 0)
+    make_color_folders(tmp_path / "d", per_class=2)
+    paths = sorted((tmp_path / "d").rglob("*.png"))
+    backbone = with_input_size(load_backbone("test_efficientnet", tiny_weights), 32)
+    from labelfix.features import inference
+
+    with EmbeddingCache(tmp_path / "cache") as cache:
+        compute_features(paths[1:], backbone, cache, workers=0)  # paths[0] not cached; the others' signatures known
+        first = compute_features(paths, backbone, cache, workers=0)
+        cache._db.execute("DELETE FROM embedding_rows")  # paths[1] must be decoded: it is known by its signature
+        cache._db.commit()
+        real_read = inference.read_bytes
+        monkeypatch.setattr(inference, "read_bytes",
+                            lambda path: real_read(paths[2] if path == paths[1] else path))  # paths[1] "changed"
+        changed = compute_features(paths, backbone, cache, workers=0)
+    assert changed.content_hashes[1] == first.content_hashes[2] and not changed.errors
+    np.testing.assert_allclose(changed.embeddings[1], first.embeddings[2], atol=1e-6)
 
 
 def test_large_jpegs_are_decoded_reduced_and_described_as_stored(tmp_path, tiny_weights, monkeypatch):

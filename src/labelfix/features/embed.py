@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
@@ -78,15 +78,22 @@ def hash_files(paths: Sequence[Path], progress: Progress = NoProgress(),
     at each file's metadata only (a million small files: 28 s instead of 67 s). Files are looked at and read in
     chunks, by a few threads where they are slow to read (see `_in_chunks`)."""
     with progress.task("hash", len(paths)) as advance, ThreadPoolExecutor(max_workers=4) as pool:
-        signed = _signed(pool, paths) if cache is not None else {}
-        known = cache.contents_of_unchanged(dict(signed.values())) if signed else {}
-        unchanged = {i: known[key] for i, (key, _) in signed.items() if key in known}
+        unchanged, signed = _unchanged_contents(pool, paths, cache) if cache is not None else ({}, {})
         advance(len(unchanged))
         unknown = [i for i in range(len(paths)) if i not in unchanged]
         read = dict(zip(unknown, _in_chunks(pool, _hash_file, [paths[i] for i in unknown], advance)))
     if cache is not None:
         cache.record_contents((*signed[i], h) for i, (h, _) in read.items() if h and i in signed)
     return [read[i] if i in read else (unchanged[i], None) for i in range(len(paths))]
+
+
+def _unchanged_contents(pool: ThreadPoolExecutor, paths: Sequence[Path],
+                        cache: EmbeddingCache) -> tuple[dict[int, str], dict[int, tuple[bytes, str]]]:
+    """({position: content hash} of the files whose signature is the one recorded with their hash, {position:
+    (absolute path as bytes, signature)} of the files with a settled signature), from their metadata alone."""
+    signed = _signed(pool, paths)
+    known = cache.contents_of_unchanged(dict(signed.values())) if signed else {}
+    return {i: known[key] for i, (key, _) in signed.items() if key in known}, signed
 
 
 def _signed(pool: ThreadPoolExecutor, paths: Sequence[Path]) -> dict[int, tuple[bytes, str]]:
@@ -136,78 +143,156 @@ def compute_features(
 ) -> Features:
     """Embeddings for `paths`: cached where the content is known, else computed and cached batch by batch.
 
+    Each file is read once. A file whose signature is the one recorded with its content hash (`file_signature`)
+    is known by its metadata; the others are read by the decoding workers, which hash the bytes they decode and
+    skip decoding where the content is cached already (copies of known files, a dataset moved or `apply`'d), so a
+    first scan no longer reads every file twice (hash, then decode). Identical known files are embedded once.
+
     Without `with_statistics`, embeddings cached with statistics are used too (the vectors are the same). With
     `with_activations`, the activations at the backbone's split point come too (cached beside the embeddings).
     `engine` "ray" embeds on the Ray cluster at `ray_address` (None: a local one) instead of here; `workers` and
-    `device` are then Ray's choice.
+    `device` are then Ray's choice, and the files are hashed here first.
     """
     with_stats_key = f"{backbone.key}-stats{STATS_VERSION}"
-    key = with_stats_key if with_statistics else f"{backbone.key}-stats0"
-    hashed = hash_files(paths, progress, cache)
-    hashes = [h for h, _ in hashed]
-    errors = {i: error for i, (_, error) in enumerate(hashed) if error}
-    positions = _positions_by_hash(hashes)
-    embeddings = np.zeros((len(paths), backbone.feature_dim), dtype=np.float32)
-    statistics: list[dict] = [{} for _ in paths]
-    known: set[str] = set()
+    keys = [with_stats_key] if with_statistics else [f"{backbone.key}-stats0", with_stats_key]
+    if engine == "ray":
+        hashed, signed = hash_files(paths, progress, cache), {}
+    else:
+        with progress.task("look at files", len(paths)) as advance, ThreadPoolExecutor(max_workers=4) as pool:
+            unchanged, signed = _unchanged_contents(pool, paths, cache)
+            advance(len(paths))
+        hashed = [(unchanged.get(i), None) for i in range(len(paths))]
+    rows = _Rows([h for h, _ in hashed], {i: error for i, (_, error) in enumerate(hashed) if error},
+                 backbone.feature_dim)
+    unread = [i for i, (h, error) in enumerate(hashed) if h is None and not error]
 
-    def place(h: str, cached: CachedImage) -> None:  # rows are filled as they come: no second copy of N vectors
-        embeddings[positions[h]] = cached.vector
-        for i in positions[h]:
-            statistics[i] = cached.statistics
-        known.add(h)
+    def look_up(hashes: list[str]) -> set[str]:
+        """Place the cached entries among `hashes`; returns the complete ones (with activations where asked)."""
+        found: set[str] = set()
+        for key in keys:
+            for h, cached in cache.iter_many(key, [h for h in hashes if h not in found]):
+                rows.place(h, cached)
+                found.add(h)
+        if with_activations:
+            rows.activations.update(cache.get_activations(backbone.activations_key, list(found)))
+            found &= set(rows.activations)
+        return found
 
-    for h, cached in cache.iter_many(key, list(positions)):
-        place(h, cached)
-    if not with_statistics:
-        for h, cached in cache.iter_many(with_stats_key, [h for h in positions if h not in known]):
-            place(h, cached)
-    activations = cache.get_activations(backbone.activations_key, list(known)) if with_activations else {}
-    if with_activations:  # an image whose activations are not cached is decoded again
-        known &= set(activations)
-    from_cache = sum(1 for h in hashes if h in known)
-    unique = [where[0] for h, where in positions.items() if h not in known]  # identical files are embedded once
-    log.info("%d images: %d cached, %d to embed", len(paths), from_cache, len(unique))
-    newly_embedded = 0
-    with progress.task("embed", len(unique)) as advance:
-        files = [paths[i] for i in unique]
-        if engine == "ray":
-            batches = ray_embed_files(files, backbone, batch_size=batch_size, with_statistics=with_statistics,
-                                      with_activations=with_activations, address=ray_address)
-        else:
-            batches = embed_files(files, backbone, batch_size=batch_size, workers=workers, device=device,
-                                  with_statistics=with_statistics, with_activations=with_activations)
-        # stopped midway (an error, Ctrl-C): the workers or Ray actors are released at once, and what was embedded
-        # is committed to the cache before the error goes on
-        with closing(batches), cache.writing_behind():
-            for batch in batches:
-                fresh = {
-                    hashes[unique[j]]: CachedImage(vector, statistics)
-                    for j, vector, statistics in zip(batch.indices, batch.vectors, batch.statistics)
-                }
-                if batch.activations is not None:
-                    fresh_activations = {hashes[unique[j]]: array for j, array in zip(batch.indices, batch.activations)}
-                    cache.put_activations(backbone.activations_key, fresh_activations.items())
-                    activations.update(fresh_activations)
-                cache.put_many(key, fresh.items())
-                for h, cached in fresh.items():
-                    place(h, cached)
-                errors.update({unique[j]: error for j, error in batch.errors.items()})
-                newly_embedded += len(batch.indices)
-                advance(len(batch.indices) + len(batch.errors))
-    bad_hashes = {hashes[i] for i in errors if hashes[i]}
-    for i, h in enumerate(hashes):
-        if h in bad_hashes and i not in errors:  # a duplicate of a file that failed to decode
-            errors[i] = errors[positions[h][0]]
+    def embed(todo: list[int], skip: Container[str] = ()) -> list[int]:
+        """Embed the files at positions `todo` and cache them batch by batch; the positions skipped as cached."""
+        skipped: list[int] = []
+        with progress.task("embed", len(todo)) as advance:
+            files = [paths[i] for i in todo]
+            if engine == "ray":
+                batches = ray_embed_files(files, backbone, batch_size=batch_size, with_statistics=with_statistics,
+                                          with_activations=with_activations, address=ray_address)
+            else:
+                batches = embed_files(files, backbone, batch_size=batch_size, workers=workers, device=device,
+                                      with_statistics=with_statistics, with_activations=with_activations,
+                                      hash_contents=True, skip=skip)
+            # stopped midway (an error, Ctrl-C): the workers or Ray actors are released at once, and what was
+            # embedded is committed to the cache before the error goes on
+            with closing(batches), cache.writing_behind():
+                for batch in batches:
+                    read = {todo[j]: h for j, h in batch.content_hashes.items()}
+                    for i, h in read.items():
+                        rows.reveal(i, h)
+                    cache.record_contents((*signed[i], h) for i, h in read.items() if i in signed and i in unread_set)
+                    fresh = {rows.hashes[todo[j]]: CachedImage(vector, statistics)
+                             for j, vector, statistics in zip(batch.indices, batch.vectors, batch.statistics)}
+                    if batch.activations is not None:
+                        fresh_activations = {rows.hashes[todo[j]]: array
+                                             for j, array in zip(batch.indices, batch.activations)}
+                        cache.put_activations(backbone.activations_key, fresh_activations.items())
+                        rows.activations.update(fresh_activations)
+                    cache.put_many(keys[0], fresh.items())
+                    for h, cached in fresh.items():
+                        rows.place(h, cached)
+                    rows.embedded |= fresh.keys()
+                    rows.errors.update({todo[j]: error for j, error in batch.errors.items()})
+                    skipped += [todo[j] for j in batch.cached]
+                    advance(len(batch.indices) + len(batch.errors) + len(batch.cached))
+        return skipped
+
+    unread_set = set(unread)
+    complete = look_up(list(rows.positions))
+    known_uncached = [where[0] for h, where in rows.positions.items() if h not in complete]
+    skip = cache.contents(keys, backbone.activations_key if with_activations else None) if unread else ()
+    log.info("%d images: %d known by their metadata, %d of them cached; %d to read", len(paths),
+             len(paths) - len(unread), sum(len(rows.positions[h]) for h in complete), len(unread))
+    skipped = embed(known_uncached + unread, skip)
+    complete |= look_up([rows.hashes[i] for i in skipped])
+    # a prefix shared with a cached content, a cached row found damaged, a file changed while it was read
+    missing = [where[0] for h, where in rows.positions.items() if h not in complete and h not in rows.embedded]
+    if missing:
+        embed(missing)
+    rows.fail_unplaced(complete | rows.embedded)
     return Features(
-        embeddings=embeddings,
-        statistics=statistics,
-        content_hashes=[None if i in errors else h for i, h in enumerate(hashes)],
-        errors=dict(sorted(errors.items())),
-        newly_embedded=newly_embedded,
-        from_cache=from_cache,
-        activations=_stacked(activations, hashes, errors) if with_activations else None,
+        embeddings=rows.embeddings,
+        statistics=rows.statistics,
+        content_hashes=[None if i in rows.errors else h for i, h in enumerate(rows.hashes)],
+        errors=dict(sorted(rows.errors.items())),
+        newly_embedded=rows.newly_embedded,
+        from_cache=sum(len(rows.positions[h]) for h in complete - rows.embedded),
+        activations=_stacked(rows.activations, rows.hashes, rows.errors) if with_activations else None,
     )
+
+
+class _Rows:
+    """The embeddings, statistics and activations of N files being filled in by content hash, as the hashes
+    become known (from the files' metadata, or from the workers that read them)."""
+
+    def __init__(self, hashes: list[str | None], errors: dict[int, str], dim: int) -> None:
+        self.hashes = hashes
+        self.errors = errors  # position -> why the file is unreadable
+        self.positions = _positions_by_hash(hashes)
+        self.embeddings = np.zeros((len(hashes), dim), dtype=np.float32)
+        self.statistics: list[dict] = [{} for _ in hashes]
+        self.activations: dict[str, np.ndarray] = {}
+        self.placed: dict[str, int] = {}  # content hash -> a position that holds its row
+        self.embedded: set[str] = set()  # contents embedded in this scan
+
+    @property
+    def newly_embedded(self) -> int:
+        return len(self.embedded)
+
+    def reveal(self, i: int, h: str) -> None:
+        """File `i` was read and its content hash is `h` (a file known by its signature and changed since: its new
+        content); a row already placed for `h` is copied to it (rows are filled as they come: no second copy of N
+        vectors)."""
+        if self.hashes[i] == h:
+            return
+        old = self.hashes[i]
+        if old is not None:
+            self.positions[old].remove(i)
+            if not self.positions[old]:
+                del self.positions[old]
+                self.placed.pop(old, None)
+            elif self.placed.get(old) == i:
+                self.placed[old] = self.positions[old][0]
+        self.hashes[i] = h
+        self.positions.setdefault(h, []).append(i)
+        if h in self.placed:
+            self.embeddings[i] = self.embeddings[self.placed[h]]
+            self.statistics[i] = self.statistics[self.placed[h]]
+
+    def place(self, h: str, cached: CachedImage) -> None:
+        for i in self.positions[h]:
+            self.embeddings[i] = cached.vector
+            self.statistics[i] = cached.statistics
+        self.placed[h] = self.positions[h][0]
+
+    def fail_unplaced(self, done: set[str]) -> None:
+        """Unreadable: every file whose content was neither cached nor embedded (read again, it had changed again),
+        and every duplicate of a file that failed to decode."""
+        bad = {self.hashes[i]: error for i, error in self.errors.items() if self.hashes[i]}
+        for i, h in enumerate(self.hashes):
+            if i in self.errors:
+                continue
+            if h in bad:
+                self.errors[i] = bad[h]
+            elif h is None or h not in done:
+                self.errors[i] = "the file changed while it was read; scan again"
 
 
 def with_mirror_views(

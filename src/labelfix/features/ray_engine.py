@@ -18,7 +18,7 @@ from PIL import Image
 
 from labelfix.backbones import Backbone
 from labelfix.errors import ConfigError
-from labelfix.features.inference import EmbeddedBatch, ImageFiles, embed_decoded
+from labelfix.features.inference import DecodedBatch, EmbeddedBatch, ImageFiles, embed_decoded
 from labelfix.images.transforms import SplitTransform, split_eval_transform
 
 if TYPE_CHECKING:
@@ -144,11 +144,11 @@ def _decode(batch: dict[str, np.ndarray], *, transform: SplitTransform, with_sta
     pixels = np.zeros((len(files), *pixel_shape), dtype=np.uint8)
     errors, statistics = [], []
     for k in range(len(files)):
-        tensor, _, error, statistics_of_image = files[k]
-        if not error:
-            pixels[k] = tensor.numpy()
-        errors.append(error)
-        statistics.append(json.dumps(statistics_of_image))
+        decoded = files[k]
+        if not decoded.error:
+            pixels[k] = decoded.pixels.numpy()
+        errors.append(decoded.error)
+        statistics.append(json.dumps(decoded.statistics))
     return {"index": indices, "pixels": pixels, "error": np.array(errors, dtype=object),
             "statistics": np.array(statistics, dtype=object)}
 
@@ -168,7 +168,8 @@ class _Embedder:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         readable = batch["error"] == ""
         images = torch.from_numpy(batch["pixels"][readable]) if readable.any() else None
-        decoded = (images, batch["index"].tolist(), list(batch["error"]), [json.loads(s) for s in batch["statistics"]])
+        decoded = DecodedBatch(images, batch["index"].tolist(), list(batch["error"]),
+                               [json.loads(s) for s in batch["statistics"]])
         embedded = embed_decoded(decoded, self.backbone, self.transform, self.device,
                                  with_activations=self.with_activations)
         return _columns(batch, readable, embedded)
