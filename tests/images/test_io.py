@@ -83,6 +83,43 @@ def test_previews_of_large_jpegs_are_decoded_reduced_but_keep_their_orientation(
     assert preview.size == (80, 160) and abs(preview.getpixel((40, 80))[0] - 200) < 8
 
 
+def _turned() -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return exif.tobytes()
+
+
+@pytest.mark.parametrize(("name", "data", "as_stored", "size"), [
+    ("baseline.jpg", _encode(RGB, "JPEG"), True, (30, 20)),
+    ("progressive.jpg", _encode(RGB, "JPEG", progressive=True), True, (30, 20)),
+    ("grey.jpg", _encode(RGB.convert("L"), "JPEG"), True, (30, 20)),
+    ("turned.jpg", _encode(RGB, "JPEG", exif=_turned()), False, (20, 30)),  # shown upright, its EXIF left out
+    ("commented.jpg", _encode(RGB, "JPEG", comment=b"taken at home"), False, (30, 20)),
+    ("cmyk.jpg", _encode(RGB.convert("CMYK"), "JPEG"), False, (30, 20)),  # browsers show CMYK oddly
+    ("large.jpg", _encode(RGB.resize((300, 200)), "JPEG"), False, (160, 107)),
+    ("small.png", _encode(RGB, "PNG"), False, (30, 20)),
+])
+def test_a_small_upright_jpeg_is_its_own_thumbnail(tmp_path, name, data, as_stored, size):
+    from labelfix.images.io import thumbnail_jpeg
+
+    (tmp_path / name).write_bytes(data)
+    thumbnail = thumbnail_jpeg(tmp_path / name, 160)
+    assert (thumbnail == data) is as_stored
+    with Image.open(io.BytesIO(thumbnail)) as image:
+        assert image.format == "JPEG" and image.size == size and image.mode in ("RGB", "L")
+
+
+def test_jpeg_frames_browsers_cannot_decode_are_told_apart():
+    from labelfix.images.io import _jpeg_frame, _shown_as_stored
+
+    baseline = _encode(RGB, "JPEG")
+    assert _jpeg_frame(baseline) == (0xC0, 30, 20, 3) and _jpeg_frame(_encode(RGB, "JPEG", progressive=True))[0] == 0xC2
+    start = baseline.index(b"\xff\xc0")
+    arithmetic = baseline[:start] + b"\xff\xc9" + baseline[start + 2 :]  # the same frame, marked arithmetic-coded
+    assert _jpeg_frame(arithmetic)[0] == 0xC9 and not _shown_as_stored(arithmetic, 160)
+    assert _jpeg_frame(b"\xff\xd8\xff\xda\x00\x02") is None and _jpeg_frame(baseline[: start + 6]) is None
+
+
 @pytest.mark.parametrize("orientation", [1, 6])
 def test_a_jpeg_decoded_reduced_keeps_its_stored_size_among_the_facts(orientation):
     """Sides at least `at_least` long, by 1, 2, 4 or 8; `width` and `height` stay the stored image's, turned as EXIF
