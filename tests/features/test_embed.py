@@ -241,3 +241,20 @@ def test_files_quick_to_read_are_read_by_one_thread_and_slow_ones_by_the_pool(se
     assert sum(advanced) == len(items)
     assert set(threads[: embed.HASH_CHUNK]) == {threading.main_thread()}
     assert (set(threads[embed.HASH_CHUNK :]) != {threading.main_thread()}) == threads_used
+
+
+def test_a_decoded_batch_is_pinned_whole_where_the_loader_pins(monkeypatch):
+    """On CUDA the DataLoader pins each batch (`pin_memory=True`): a `DecodedBatch` pins its pixels, whether stacked
+    or a list of differently sized images, and keeps the rest."""
+    from torch.utils.data._utils.pin_memory import pin_memory
+
+    from labelfix.features.inference import DecodedBatch
+
+    monkeypatch.setattr(torch.Tensor, "pin_memory", lambda tensor, *args: tensor + 1)  # no CUDA here to pin with
+    stacked = DecodedBatch(torch.zeros(2, 3, 4, 4, dtype=torch.uint8), [0, 1], ["", ""], [{}, {}], {0: "ab"}, [5])
+    pinned = pin_memory(stacked)
+    assert isinstance(pinned, DecodedBatch) and pinned.pixels.eq(1).all()
+    assert (pinned.indices, pinned.content_hashes, pinned.cached) == ([0, 1], {0: "ab"}, [5])
+    listed = pin_memory(DecodedBatch([torch.zeros(3, 2, 2), torch.zeros(3, 4, 4)], [0, 1], ["", ""], [{}, {}]))
+    assert [image.eq(1).all() for image in listed.pixels] == [True, True]
+    assert pin_memory(DecodedBatch(None, [0], ["file not found"], [{}])).pixels is None
