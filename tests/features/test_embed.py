@@ -131,6 +131,22 @@ def _decoded_noted(monkeypatch) -> list:
     return decoded
 
 
+def test_a_file_that_fails_to_decode_is_read_and_decoded_once_and_so_are_its_copies(tmp_path, tiny_weights,
+                                                                                    monkeypatch):
+    make_color_folders(tmp_path / "d", per_class=2)
+    paths = sorted((tmp_path / "d").rglob("*.png"))
+    for name in ("broken.png", "broken-copy.png"):
+        (tmp_path / name).write_bytes(b"no image")
+        paths.append(tmp_path / name)
+    read, decoded = _reads_noted(monkeypatch), _decoded_noted(monkeypatch)
+    backbone = with_input_size(load_backbone("test_efficientnet", tiny_weights), 32)
+    with EmbeddingCache(tmp_path / "cache") as cache:
+        features = compute_features(paths, backbone, cache, workers=0)
+    assert sorted(read) == sorted(paths) and len(decoded) == len(paths)
+    assert list(features.errors) == [6, 7] and features.newly_embedded == 6
+    assert features.errors[6] == features.errors[7] and "not an image" in features.errors[6]
+
+
 def test_a_copy_of_known_files_is_read_and_hashed_once_and_not_decoded(tmp_path, tiny_weights, monkeypatch):
     make_color_folders(tmp_path / "d", per_class=3)
     paths = sorted((tmp_path / "d").rglob("*.png"))

@@ -222,8 +222,10 @@ def compute_features(
              len(paths) - len(unread), sum(len(rows.positions[h]) for h in complete), len(unread))
     skipped = embed(known_uncached + unread, skip)
     complete |= look_up([rows.hashes[i] for i in skipped])
-    # a prefix shared with a cached content, a cached row found damaged, a file changed while it was read
-    missing = [where[0] for h, where in rows.positions.items() if h not in complete and h not in rows.embedded]
+    # a prefix shared with a cached content, a cached row found damaged, a file changed while it was read (not a
+    # file that failed to decode: its duplicates fail as it did)
+    missing = [where[0] for h, where in rows.positions.items()
+               if h not in complete and h not in rows.embedded and not any(i in rows.errors for i in where)]
     if missing:
         embed(missing)
     rows.fail_unplaced(complete | rows.embedded)
