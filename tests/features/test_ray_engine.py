@@ -125,3 +125,28 @@ def test_one_backbone_replica_per_gpu_else_one_per_two_cpus():
     assert _embedder_placement({"CPU": 32, "GPU": 4}) == (4, {"num_gpus": 1}, "cuda")
     assert _embedder_placement({"CPU": 16}) == (8, {"num_cpus": 1}, "cpu")
     assert _embedder_placement({"CPU": 1}) == (1, {"num_cpus": 1}, "cpu")
+
+
+def test_on_ray_the_decode_tasks_read_and_hash_the_files_and_skip_cached_contents(local_ray, tmp_path, tiny_weights,
+                                                                                 monkeypatch):
+    from labelfix.backbones import load_backbone, with_input_size
+    from labelfix.features import embed, inference
+    from labelfix.features.cache import EmbeddingCache
+
+    make_color_folders(tmp_path / "d", per_class=3)
+    paths = sorted((tmp_path / "d").rglob("*.png"))
+    copies = [tmp_path / "copy" / path.name for path in paths]  # new paths: unknown by their metadata
+    (tmp_path / "copy").mkdir()
+    for path, copy in zip(paths, copies):
+        copy.write_bytes(path.read_bytes())
+    read_here = []
+    for module in (embed, inference):
+        monkeypatch.setattr(module, "read_bytes", lambda path: read_here.append(path))
+    backbone = with_input_size(load_backbone("test_efficientnet", tiny_weights), 32)
+    with EmbeddingCache(tmp_path / "cache") as cache:
+        first = compute_features(paths, backbone, cache, engine="ray", batch_size=4)
+        again = compute_features(copies, backbone, cache, engine="ray", batch_size=4)
+    assert read_here == []  # the driver reads no file
+    assert first.newly_embedded == 9 and not first.errors and all(first.content_hashes)
+    assert again.newly_embedded == 0 and again.from_cache == 9 and again.content_hashes == first.content_hashes
+    np.testing.assert_array_equal(again.embeddings, first.embeddings)

@@ -73,8 +73,9 @@ def file_signature(path: Path) -> str | None:
 
 def hash_files(paths: Sequence[Path], progress: Progress = NoProgress(),
                cache: EmbeddingCache | None = None) -> list[tuple[str | None, str | None]]:
-    """(content hash, error) per file. With `cache`, a file whose signature (`file_signature`) is the one recorded
-    when it was last read is not read again, and the signatures of the files read are recorded: a re-scan looks
+    """(content hash, error) per file, in a pass of its own (a scan hashes in its decoding workers instead, see
+    `compute_features`; `benchmarks/million_parts.py` times this). With `cache`, a file whose signature
+    (`file_signature`) is the one recorded when it was last read is not read again, and the signatures of the files read are recorded: a re-scan looks
     at each file's metadata only (a million small files: 28 s instead of 67 s). Files are looked at and read in
     chunks, by a few threads where they are slow to read (see `_in_chunks`)."""
     with progress.task("hash", len(paths)) as advance, ThreadPoolExecutor(max_workers=4) as pool:
@@ -150,21 +151,16 @@ def compute_features(
 
     Without `with_statistics`, embeddings cached with statistics are used too (the vectors are the same). With
     `with_activations`, the activations at the backbone's split point come too (cached beside the embeddings).
-    `engine` "ray" embeds on the Ray cluster at `ray_address` (None: a local one) instead of here; `workers` and
-    `device` are then Ray's choice, and the files are hashed here first.
+    `engine` "ray" embeds on the Ray cluster at `ray_address` (None: a local one) instead of here, its decode tasks
+    reading and hashing the files; `workers` and `device` are then Ray's choice.
     """
     with_stats_key = f"{backbone.key}-stats{STATS_VERSION}"
     keys = [with_stats_key] if with_statistics else [f"{backbone.key}-stats0", with_stats_key]
-    if engine == "ray":
-        hashed, signed = hash_files(paths, progress, cache), {}
-    else:
-        with progress.task("look at files", len(paths)) as advance, ThreadPoolExecutor(max_workers=4) as pool:
-            unchanged, signed = _unchanged_contents(pool, paths, cache)
-            advance(len(paths))
-        hashed = [(unchanged.get(i), None) for i in range(len(paths))]
-    rows = _Rows([h for h, _ in hashed], {i: error for i, (_, error) in enumerate(hashed) if error},
-                 backbone.feature_dim)
-    unread = [i for i, (h, error) in enumerate(hashed) if h is None and not error]
+    with progress.task("look at files", len(paths)) as advance, ThreadPoolExecutor(max_workers=4) as pool:
+        unchanged, signed = _unchanged_contents(pool, paths, cache)
+        advance(len(paths))
+    rows = _Rows([unchanged.get(i) for i in range(len(paths))], {}, backbone.feature_dim)
+    unread = [i for i in range(len(paths)) if i not in unchanged]
 
     def look_up(hashes: list[str]) -> set[str]:
         """Place the cached entries among `hashes`; returns the complete ones (with activations where asked)."""
@@ -185,7 +181,8 @@ def compute_features(
             files = [paths[i] for i in todo]
             if engine == "ray":
                 batches = ray_embed_files(files, backbone, batch_size=batch_size, with_statistics=with_statistics,
-                                          with_activations=with_activations, address=ray_address)
+                                          with_activations=with_activations, hash_contents=True, skip=skip,
+                                          address=ray_address)
             else:
                 batches = embed_files(files, backbone, batch_size=batch_size, workers=workers, device=device,
                                       with_statistics=with_statistics, with_activations=with_activations,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,10 +45,13 @@ def ray_embed_files(
     batch_size: int = 64,
     with_statistics: bool = True,
     with_activations: bool = False,
+    hash_contents: bool = False,
+    skip: Container[str] = (),
     address: str | None = None,
 ) -> Iterator[EmbeddedBatch]:
     """`embed_files` on a Ray cluster (`address`; None starts a local one): one `EmbeddedBatch` per batch, in the
-    order they finish. Every node must read `paths` (absolute paths are sent)."""
+    order they finish. Every node must read `paths` (absolute paths are sent); with `hash_contents` the decode tasks
+    hash what they read, and skip decoding contents in `skip`, as `embed_files` does."""
     if not paths:
         return
     require_ray()
@@ -56,7 +59,7 @@ def ray_embed_files(
 
     started_here = _connect(address)
     try:
-        dataset = _embedding_dataset(paths, backbone, batch_size, with_statistics, with_activations)
+        dataset = _embedding_dataset(paths, backbone, batch_size, with_statistics, with_activations, hash_contents, skip)
         batches = dataset.iter_batches(batch_size=None, batch_format="numpy")
         try:
             for columns in batches:
@@ -89,7 +92,7 @@ def _connect(address: str | None) -> bool:
 
 
 def _embedding_dataset(paths: Sequence[Path], backbone: Backbone, batch_size: int, with_statistics: bool,
-                       with_activations: bool):
+                       with_activations: bool, hash_contents: bool, skip: Container[str]):
     """The lazy Ray dataset: one row per batch of files (the local engine's batches, so that the embeddings are the
     same) → a decode task per batch → the embedding actors, a whole decoded batch at a time."""
     import ray
@@ -104,7 +107,8 @@ def _embedding_dataset(paths: Sequence[Path], backbone: Backbone, batch_size: in
     return (
         ray.data.from_items(batches, override_num_blocks=len(batches))
         .map_batches(_decode, batch_size=None, batch_format="numpy", num_cpus=1, fn_kwargs={
-            "transform": transform, "with_statistics": with_statistics, "pixel_shape": pixel_shape})
+            "transform": transform, "with_statistics": with_statistics, "pixel_shape": pixel_shape,
+            "hash_contents": hash_contents, "skip": skip})
         # the replicas declare their memory: Ray places them where they fit, and does not fuse the decode tasks
         # (which declare none) into the actors
         .map_batches(_Embedder, batch_size=None, batch_format="numpy", fn_constructor_kwargs=replica,
@@ -135,22 +139,22 @@ def _pixel_shape(transform: SplitTransform) -> tuple[int, ...]:
 
 
 def _decode(batch: dict[str, np.ndarray], *, transform: SplitTransform, with_statistics: bool,
-            pixel_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+            pixel_shape: tuple[int, ...], hash_contents: bool, skip: Container[str]) -> dict[str, np.ndarray]:
     """A Ray Data task: decode batches of files as `ImageFiles` does, one row per file; pixels of unreadable files
-    are zeros."""
+    and of files skipped as cached are zeros."""
     files = ImageFiles([Path(path) for paths in batch["paths"] for path in paths], transform.to_pixels,
-                       with_statistics=with_statistics, decode_at_least=transform.decode_side)
+                       with_statistics=with_statistics, decode_at_least=transform.decode_side,
+                       hash_contents=hash_contents, skip=skip)
     indices = np.concatenate([first + np.arange(len(paths)) for first, paths in zip(batch["first"], batch["paths"])])
     pixels = np.zeros((len(files), *pixel_shape), dtype=np.uint8)
-    errors, statistics = [], []
-    for k in range(len(files)):
-        decoded = files[k]
-        if not decoded.error:
-            pixels[k] = decoded.pixels.numpy()
-        errors.append(decoded.error)
-        statistics.append(json.dumps(decoded.statistics))
-    return {"index": indices, "pixels": pixels, "error": np.array(errors, dtype=object),
-            "statistics": np.array(statistics, dtype=object)}
+    decoded = [files[k] for k in range(len(files))]
+    for k, file in enumerate(decoded):
+        if not file.error and not file.cached:
+            pixels[k] = file.pixels.numpy()
+    return {"index": indices, "pixels": pixels, "error": np.array([file.error for file in decoded], dtype=object),
+            "statistics": np.array([json.dumps(file.statistics) for file in decoded], dtype=object),
+            "content_hash": np.array([file.content_hash or "" for file in decoded], dtype=object),
+            "cached": np.array([file.cached for file in decoded], dtype=bool)}
 
 
 class _Embedder:
@@ -166,10 +170,11 @@ class _Embedder:
         backbone.model.to(device=self.device, memory_format=torch.channels_last)  # in place
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        readable = batch["error"] == ""
+        read = ~batch["cached"]
+        readable = (batch["error"] == "") & read
         images = torch.from_numpy(batch["pixels"][readable]) if readable.any() else None
-        decoded = DecodedBatch(images, batch["index"].tolist(), list(batch["error"]),
-                               [json.loads(s) for s in batch["statistics"]])
+        decoded = DecodedBatch(images, batch["index"][read].tolist(), list(batch["error"][read]),
+                               [json.loads(s) for s in batch["statistics"][read]])
         embedded = embed_decoded(decoded, self.backbone, self.transform, self.device,
                                  with_activations=self.with_activations)
         return _columns(batch, readable, embedded)
@@ -181,7 +186,8 @@ def _columns(batch: dict[str, np.ndarray], readable: np.ndarray, embedded: Embed
     vectors[readable] = embedded.vectors
     statistics = np.array(["{}"] * len(readable), dtype=object)
     statistics[readable] = [json.dumps(s) for s in embedded.statistics]
-    columns = {"index": batch["index"], "error": batch["error"], "vector": vectors, "statistics": statistics}
+    columns = {"index": batch["index"], "error": batch["error"], "vector": vectors, "statistics": statistics,
+               "content_hash": batch["content_hash"], "cached": batch["cached"]}
     if embedded.activations is not None:
         activations = np.zeros((len(readable), *embedded.activations.shape[1:]), dtype=np.float16)
         activations[readable] = embedded.activations
@@ -191,13 +197,16 @@ def _columns(batch: dict[str, np.ndarray], readable: np.ndarray, embedded: Embed
 
 def _embedded_batch(columns: dict[str, np.ndarray]) -> EmbeddedBatch:
     """Rows streamed back from the actors as the `EmbeddedBatch` that `embed_files` would have yielded."""
-    readable = columns["error"] == ""
+    failed = columns["error"] != ""
+    readable = ~failed & ~columns["cached"]
     indices = columns["index"]
     return EmbeddedBatch(
         indices=indices[readable].tolist(),
         vectors=np.ascontiguousarray(columns["vector"][readable], dtype=np.float32),
         statistics=[json.loads(s) for s in columns["statistics"][readable]],
-        errors={int(i): str(e) for i, e in zip(indices[~readable], columns["error"][~readable])},
+        errors={int(i): str(e) for i, e in zip(indices[failed], columns["error"][failed])},
         activations=columns["activations"][readable] if "activations" in columns else None,
+        content_hashes={int(i): str(h) for i, h in zip(indices, columns["content_hash"]) if h},
+        cached=indices[columns["cached"]].tolist(),
     )
 
