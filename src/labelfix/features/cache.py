@@ -84,9 +84,6 @@ class KnownContents:
         at = int(np.searchsorted(self.prefixes, prefix))
         return at < self.prefixes.size and self.prefixes[at] == prefix
 
-    def __len__(self) -> int:
-        return int(self.prefixes.size)
-
 
 def default_cache_dir() -> Path:
     """`$LABELFIX_CACHE_DIR`, else `$XDG_CACHE_HOME/labelfix`, else `~/.cache/labelfix`."""
