@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -36,10 +37,31 @@ import data  # noqa: E402
 from labelfix.dataset import read_dataset  # noqa: E402
 from labelfix.features import neighbors  # noqa: E402
 from labelfix.features.cache import CACHE_FILE, EmbeddingCache  # noqa: E402
-from labelfix.features.embed import hash_files  # noqa: E402
+from labelfix.features.embed import _in_chunks, _unchanged_contents  # noqa: E402
+from labelfix.images.io import UnreadableImage, content_hash, read_bytes  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SCALE = data.BENCH_CACHE / "scale"
+
+
+def hash_files(paths: list[Path], cache: EmbeddingCache | None = None) -> list[tuple[str | None, str | None]]:
+    """(content hash, error) per file in a pass of its own, as scans did before their decoding workers hashed what
+    they read: with `cache`, only the files whose signature is unknown are read (what a re-scan's metadata pass,
+    `embed._unchanged_contents`, saves), and their signatures are recorded."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        unchanged, signed = _unchanged_contents(pool, paths, cache) if cache is not None else ({}, {})
+        unknown = [i for i in range(len(paths)) if i not in unchanged]
+        read = dict(zip(unknown, _in_chunks(pool, _hash_file, [paths[i] for i in unknown])))
+    if cache is not None:
+        cache.record_contents((*signed[i], h) for i, (h, _) in read.items() if h and i in signed)
+    return [read[i] if i in read else (unchanged[i], None) for i in range(len(paths))]
+
+
+def _hash_file(path: Path) -> tuple[str | None, str | None]:
+    try:
+        return content_hash(read_bytes(path)), None
+    except UnreadableImage as error:
+        return None, str(error)
 
 
 def timed(function) -> tuple[float, object]:

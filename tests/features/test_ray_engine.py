@@ -130,7 +130,7 @@ def test_one_backbone_replica_per_gpu_else_one_per_two_cpus():
 def test_on_ray_the_decode_tasks_read_and_hash_the_files_and_skip_cached_contents(local_ray, tmp_path, tiny_weights,
                                                                                  monkeypatch):
     from labelfix.backbones import load_backbone, with_input_size
-    from labelfix.features import embed, inference
+    from labelfix.features import inference
     from labelfix.features.cache import EmbeddingCache
 
     make_color_folders(tmp_path / "d", per_class=3)
@@ -140,8 +140,7 @@ def test_on_ray_the_decode_tasks_read_and_hash_the_files_and_skip_cached_content
     for path, copy in zip(paths, copies):
         copy.write_bytes(path.read_bytes())
     read_here = []
-    for module in (embed, inference):
-        monkeypatch.setattr(module, "read_bytes", lambda path: read_here.append(path))
+    monkeypatch.setattr(inference, "read_bytes", lambda path: read_here.append(path))
     backbone = with_input_size(load_backbone("test_efficientnet", tiny_weights), 32)
     with EmbeddingCache(tmp_path / "cache") as cache:
         first = compute_features(paths, backbone, cache, engine="ray", batch_size=4)

@@ -18,7 +18,6 @@ from labelfix.backbones import Backbone
 from labelfix.features.cache import CachedImage, EmbeddingCache
 from labelfix.features.inference import embed_files, mirror_activations_of_files
 from labelfix.features.ray_engine import ray_embed_files
-from labelfix.images.io import UnreadableImage, content_hash, read_bytes
 from labelfix.images.stats import STATS_VERSION
 from labelfix.progress import NoProgress, Progress
 
@@ -51,13 +50,6 @@ class Features:
         return mask
 
 
-def _hash_file(path: Path) -> tuple[str | None, str | None]:
-    try:
-        return content_hash(read_bytes(path)), None
-    except UnreadableImage as error:
-        return None, str(error)
-
-
 def file_signature(path: Path) -> str | None:
     """What changes when a file's content may have: size, modification and change times (ns), inode and device;
     None if the file cannot be looked at. A change time within the last SETTLE_SECONDS gives None too: a write
@@ -69,23 +61,6 @@ def file_signature(path: Path) -> str | None:
     if time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) < SETTLE_SECONDS * 10**9:
         return None
     return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}:{stat.st_dev}"
-
-
-def hash_files(paths: Sequence[Path], progress: Progress = NoProgress(),
-               cache: EmbeddingCache | None = None) -> list[tuple[str | None, str | None]]:
-    """(content hash, error) per file, in a pass of its own (a scan hashes in its decoding workers instead, see
-    `compute_features`; `benchmarks/million_parts.py` times this). With `cache`, a file whose signature
-    (`file_signature`) is the one recorded when it was last read is not read again, and the signatures of the files read are recorded: a re-scan looks
-    at each file's metadata only (a million small files: 28 s instead of 67 s). Files are looked at and read in
-    chunks, by a few threads where they are slow to read (see `_in_chunks`)."""
-    with progress.task("hash", len(paths)) as advance, ThreadPoolExecutor(max_workers=4) as pool:
-        unchanged, signed = _unchanged_contents(pool, paths, cache) if cache is not None else ({}, {})
-        advance(len(unchanged))
-        unknown = [i for i in range(len(paths)) if i not in unchanged]
-        read = dict(zip(unknown, _in_chunks(pool, _hash_file, [paths[i] for i in unknown], advance)))
-    if cache is not None:
-        cache.record_contents((*signed[i], h) for i, (h, _) in read.items() if h and i in signed)
-    return [read[i] if i in read else (unchanged[i], None) for i in range(len(paths))]
 
 
 def _unchanged_contents(pool: ThreadPoolExecutor, paths: Sequence[Path],
@@ -161,6 +136,7 @@ def compute_features(
         advance(len(paths))
     rows = _Rows([unchanged.get(i) for i in range(len(paths))], {}, backbone.feature_dim)
     unread = [i for i in range(len(paths)) if i not in unchanged]
+    unread_set = set(unread)
 
     def look_up(hashes: list[str]) -> set[str]:
         """Place the cached entries among `hashes`; returns the complete ones (with activations where asked)."""
@@ -211,7 +187,6 @@ def compute_features(
                     advance(len(batch.indices) + len(batch.errors) + len(batch.cached))
         return skipped
 
-    unread_set = set(unread)
     complete = look_up(list(rows.positions))
     known_uncached = [where[0] for h, where in rows.positions.items() if h not in complete]
     skip = cache.contents(keys, backbone.activations_key if with_activations else None) if unread else ()
